@@ -1,0 +1,58 @@
+// `deep build`: rollup (TypeScript -> ES5 bundles), then the Espruino CLI's own minifier
+// for the firmware, so what we measure is what gets uploaded.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const DIST = path.join(ROOT, 'dist');
+
+export interface BuildResult {
+  board: string;
+  firmwareBytes: number;
+  bundles: { file: string; bytes: number }[];
+}
+
+export interface BuildOptions {
+  board?: string;
+  /** Only these bundles (names of rollup.config.js), all by default. */
+  bundles?: string[];
+  quiet?: boolean;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, what: string): string {
+  const r = spawnSync(cmd, args, { cwd: ROOT, env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new Error(`${what} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return r.stdout + r.stderr;
+}
+
+export function build(opts: BuildOptions = {}): BuildResult {
+  const board = opts.board ?? 'esp32-devkitc';
+  const boardFile = path.join(ROOT, 'boards', `${board}.json`);
+  if (!existsSync(boardFile)) {
+    throw new Error(`board "${board}" not found: expected ${path.relative(ROOT, boardFile)}`);
+  }
+  const env = { ...process.env, DEEP_BOARD: board, DEEP_BUNDLES: (opts.bundles ?? []).join(',') };
+  if (!opts.bundles) delete env.DEEP_BUNDLES;
+  run(process.execPath, [path.join(ROOT, 'node_modules/rollup/dist/bin/rollup'), '-c', '--silent'], env, 'rollup');
+
+  const es5 = path.join(DIST, 'firmware.es5.js');
+  const out = path.join(DIST, 'firmware.js');
+  let firmwareBytes = 0;
+  if (existsSync(es5) && (!opts.bundles || opts.bundles.includes('firmware'))) {
+    // Minify with the Espruino CLI (esprima + esmangle, offline): the same transform the
+    // Web IDE applies, so the size printed is the size the device stores.
+    run(process.execPath, [path.join(ROOT, 'node_modules/espruino/bin/espruino-cli.js'), '--minify', '-o', out, es5], env, 'espruino minify');
+    const text = readFileSync(out, 'utf8');
+    if (text.length === 0) throw new Error('espruino minify produced an empty dist/firmware.js');
+    firmwareBytes = statSync(out).size;
+  }
+  const bundles = ['firmware.js', 'engine-check.js', 'bench-sign.js']
+    .map((f) => path.join(DIST, f))
+    .filter((f) => existsSync(f))
+    .map((f) => ({ file: path.relative(ROOT, f), bytes: statSync(f).size }));
+  return { board, firmwareBytes, bundles };
+}

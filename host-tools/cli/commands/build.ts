@@ -1,0 +1,20 @@
+import { parseArgs } from '../args';
+import { EXIT, type Command } from '../command';
+import { build } from '../../build/build';
+
+const command: Command = {
+  name: 'build',
+  summary: 'build dist/firmware.js (ES5, minified by the Espruino CLI) for a board, and print its size',
+  usage: 'deep build [--board NAME]',
+  options: {
+    board: { type: 'string', description: 'board file boards/NAME.json', default: 'esp32-devkitc' },
+  },
+  async run(argv) {
+    const p = parseArgs(argv, this.options);
+    const result = build({ board: p.options.board as string });
+    for (const b of result.bundles) process.stdout.write(`${b.file}  ${b.bytes} bytes\n`);
+    process.stdout.write(`board=${result.board} firmware_bytes=${result.firmwareBytes}\n`);
+    return EXIT.OK;
+  },
+};
+export default command;

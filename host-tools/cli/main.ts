@@ -1,0 +1,49 @@
+// The `deep` command line. Each subcommand lives in commands/NAME.ts and is loaded only
+// when used, so `deep verify` does not pay for the simulator or the ingest node.
+import { UsageError } from './args';
+import { EXIT, commandHelp, type Command } from './command';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
+  build: { summary: 'build dist/firmware.js for a board', load: () => import('./commands/build') },
+};
+
+function topHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  return [
+    'usage: deep COMMAND [options]',
+    '',
+    'DEEP: device-signed e-bike energy reports. Commands:',
+    ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`),
+    '',
+    'deep COMMAND --help shows the options of a command.',
+    'exit codes: 0 ok, 1 a check failed, 2 bad command line, 3 file/port/device/server error',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(topHelp() + '\n');
+    return name ? EXIT.OK : EXIT.USAGE;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`deep: unknown command "${name}"\n\n${topHelp()}\n`);
+    return EXIT.USAGE;
+  }
+  const command = (await entry.load()).default;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(commandHelp(command) + '\n');
+    return EXIT.OK;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`deep ${name}: ${err.message}\n\n${commandHelp(command)}\n`);
+      return EXIT.USAGE;
+    }
+    process.stderr.write(`deep ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT.IO;
+  }
+}

@@ -1,0 +1,64 @@
+// Device bundles: TypeScript from firmware/ and protocol/ compiled to one ES5 file each,
+// which Espruino (and Debian's duk, for the engine check) run as plain source text.
+// The lib is restricted to ES5 (+ Promise) so that Map, Set, Symbol, Node APIs and other
+// things the interpreter lacks fail the build instead of failing on the bike.
+import typescript from '@rollup/plugin-typescript';
+import { existsSync, readFileSync } from 'node:fs';
+
+const board = process.env.DEEP_BOARD || 'esp32-devkitc';
+
+/** Resolves `virtual:board` to the JSON of the board being built (boards/NAME.json). */
+function boardModule() {
+  return {
+    name: 'deep-board',
+    resolveId(id) { return id === 'virtual:board' ? '\0virtual:board' : null; },
+    load(id) {
+      if (id !== '\0virtual:board') return null;
+      const json = JSON.parse(readFileSync(new URL(`./boards/${board}.json`, import.meta.url), 'utf8'));
+      return `export default ${JSON.stringify(json)};`;
+    },
+  };
+}
+
+function deviceTs() {
+  return typescript({
+    tsconfig: false,
+    include: ['firmware/**/*.ts', 'protocol/**/*.ts', 'test/engine/**/*.ts'],
+    compilerOptions: {
+      target: 'ES5',
+      module: 'ESNext',
+      moduleResolution: 'Bundler',
+      lib: ['ES5', 'ES2015.Promise'],
+      types: [],
+      strict: true,
+      noEmitHelpers: false,
+      importHelpers: false,
+      downlevelIteration: false,
+      noEmit: false,
+      declaration: false,
+      sourceMap: false,
+      removeComments: true,
+    },
+    noEmitOnError: true,
+  });
+}
+
+function device(input, file) {
+  return {
+    input,
+    output: { file, format: 'iife', strict: false, generatedCode: 'es5', indent: false },
+    plugins: [boardModule(), deviceTs()],
+  };
+}
+
+// Which bundles a build makes is chosen by DEEP_BUNDLES (comma list), all by default.
+const bundles = {
+  firmware: () => device('firmware/main.ts', 'dist/firmware.es5.js'),
+  engine: () => device('test/engine/device-entry.ts', 'dist/engine-check.js'),
+  'bench-sign': () => device('firmware/keys/bench-sign.ts', 'dist/bench-sign.js'),
+};
+const wanted = (process.env.DEEP_BUNDLES || Object.keys(bundles).join(',')).split(',');
+export default wanted
+  .filter((name) => bundles[name])
+  .map((name) => bundles[name]())
+  .filter((config) => existsSync(new URL(`./${config.input}`, import.meta.url)));
