@@ -1,0 +1,49 @@
+// The flash file store, modelled exactly on Espruino's `require("Storage")` (the simple,
+// contiguous files of Storage.write/read, not StorageFile). firmware/hal/espruino wraps the
+// real module; host-tools/emu/flash.ts implements the same semantics on Node, with power-cut
+// injection. Plain-logic code (queue, keystore) only ever sees this interface.
+//
+// Semantics the callers rely on (Espruino Storage reference, `Storage.write`):
+// - write(name, data) or write(name, data, 0[, size]) CREATES the file anew: any existing
+//   file of that name is erased first (so a power cut between the two loses both: never
+//   rewrite a file you cannot afford to lose; alternate between two names instead). With
+//   `size` > data.length the file is pre-allocated and its unwritten bytes read 0xFF.
+// - write(name, data, offset) with offset > 0 writes INSIDE an existing file (offset +
+//   data.length <= its size) without erasing: NOR flash can only clear bits (1 -> 0), so
+//   writing over bytes that are not 0xFF stores old AND new. Writing 0x00 over a byte is
+//   therefore always possible, and is how callers mark things (commit, ack) in place.
+// - Returns true on success, false when it cannot (no space even after compaction, file
+//   missing for an offset write, out of range). A power cut is not an error the device
+//   sees: the program simply stops; what survives is whatever bytes were programmed.
+// - erase(name) marks the file deleted (its space comes back only at compact()).
+// - read(name) returns the whole file (a copy), or undefined when there is none.
+// - Names are 1..28 bytes of printable ASCII.
+//
+// Public API
+//   FlashStore                 the interface below
+//   FLASH_NAME_MAX             28
+//   checkFlashName(name, who)  throws a labelled Error for an invalid name
+
+export interface FlashStore {
+  read(name: string): Uint8Array | undefined;
+  write(name: string, data: Uint8Array, offset?: number, size?: number): boolean;
+  erase(name: string): void;
+  /** Names of all live files (order unspecified). */
+  list(): string[];
+  /** Bytes that can still be allocated without compacting. */
+  getFree(): number;
+  /** Reclaims the space of erased files. */
+  compact(): void;
+}
+
+export var FLASH_NAME_MAX = 28;
+
+export function checkFlashName(name: string, who: string): void {
+  if (typeof name !== 'string' || name.length < 1 || name.length > FLASH_NAME_MAX) {
+    throw new Error(who + ': "name" expected string of 1..' + FLASH_NAME_MAX + ' chars, got ' + JSON.stringify(name));
+  }
+  for (var i = 0; i < name.length; i++) {
+    var c = name.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) throw new Error(who + ': "name" has a non-printable char at ' + i);
+  }
+}
