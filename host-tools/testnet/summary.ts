@@ -1,0 +1,124 @@
+// The end-of-run summary: for each bike, pack and flow, the ledger's verified total next to
+// the simulator's true energy; each device's chain status as the ingest node sees it; each
+// rider's settlement balance; and the one machine-readable line that ends every run:
+//   bikes=3 reports=1440 verified=1440 rejected=0 max_error_mwh=2
+// `max_error_mwh` is the largest |ledger − truth| over every (bike, pack, flow), rounded up
+// to the next integer mWh (the report's unit), so 0 means exact to the report's resolution.
+import { FLOWS, FLOW_LABEL, wh, type FlowTotals } from './view';
+import { formatMicro, type PriceSeries } from './prices';
+import { divRoundHalfEven, type Balance } from './settlement';
+
+export interface PackTotals {
+  /** BMS CAN id of the pack. */
+  id: number;
+  /** Verified totals from the ledger (integer mWh). */
+  ledgerMwh: FlowTotals;
+  /** The simulator's true energy (mWh, may carry a fraction: the simulator is finer). */
+  trueMwh: FlowTotals;
+}
+
+export interface ChainView {
+  /** Reports the device made (committed to its queue). */
+  made: number;
+  /** Reports the ledger accepted for this device. */
+  accepted: number;
+  /** Highest seq of the contiguous accepted chain, -1 when none. */
+  headSeq: number;
+  /** Reports held back by the node waiting for a gap to fill. */
+  pending: number;
+  forks: number;
+  rejected: number;
+}
+
+export interface BikeSummary {
+  name: string;
+  deviceId: string;
+  packs: PackTotals[];
+  chain: ChainView;
+  balance: Balance | undefined;
+}
+
+export interface RunSummary {
+  bikes: BikeSummary[];
+  series: PriceSeries;
+  /** Reports made by all devices, accepted (verified) and rejected by the node. */
+  reports: number;
+  verified: number;
+  rejected: number;
+  simMs: number;
+  wallMs: number;
+}
+
+export function maxErrorMwh(s: RunSummary): number {
+  let max = 0;
+  for (const b of s.bikes) {
+    for (const p of b.packs) {
+      for (const f of FLOWS) max = Math.max(max, Math.abs(p.ledgerMwh[f] - p.trueMwh[f]));
+    }
+  }
+  // Float noise in the simulator's truth (e.g. 2.0000000001) must not inflate the figure.
+  return Math.ceil(max - 1e-6);
+}
+
+export function chainStatus(c: ChainView): string {
+  const problems: string[] = [];
+  if (c.forks > 0) problems.push(`FORK x${c.forks}`);
+  if (c.pending > 0) problems.push(`${c.pending} pending behind a gap`);
+  if (c.rejected > 0) problems.push(`${c.rejected} rejected`);
+  if (c.headSeq + 1 !== c.made) problems.push(`chain head ${c.headSeq} but ${c.made} made`);
+  if (c.accepted !== c.headSeq + 1) problems.push(`${c.accepted} accepted vs head ${c.headSeq}`);
+  return problems.length ? problems.join(', ') : `complete, seq 0..${c.headSeq}, no gap, no fork`;
+}
+
+/** True when every chain is complete and every total is within `toleranceMwh`. */
+export function runOk(s: RunSummary, toleranceMwh: number): boolean {
+  return s.rejected === 0 && maxErrorMwh(s) <= toleranceMwh && s.bikes.every((b) => chainStatus(b.chain).startsWith('complete'));
+}
+
+export function finalLine(s: RunSummary): string {
+  return `bikes=${s.bikes.length} reports=${s.reports} verified=${s.verified} rejected=${s.rejected} max_error_mwh=${maxErrorMwh(s)}`;
+}
+
+function table(rows: string[][], right: boolean[]): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (right[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd());
+}
+
+function diff(ledger: number, truth: number): string {
+  const d = ledger - truth;
+  const r = Math.round(d * 1000) / 1000;
+  return (r > 0 ? '+' : '') + String(r);
+}
+
+/** Every line of the summary, ending with finalLine(s). */
+export function renderSummary(s: RunSummary): string[] {
+  const lines: string[] = ['', `== summary (sim time ${Math.round(s.simMs / 1000)} s, wall ${Math.round(s.wallMs / 1000)} s) ==`, ''];
+  lines.push('energy per bike, pack and flow: ledger (verified reports) vs simulator (true flow)');
+  const rows = [['bike', 'pack', 'flow', 'ledger Wh', 'true Wh', 'diff mWh']];
+  for (const b of s.bikes) {
+    for (const p of b.packs) {
+      for (const f of FLOWS) rows.push([b.name, String(p.id), FLOW_LABEL[f], wh(p.ledgerMwh[f]), wh(p.trueMwh[f]), diff(p.ledgerMwh[f], p.trueMwh[f])]);
+    }
+  }
+  lines.push(...table(rows, [false, true, false, true, true, true]), '');
+  lines.push('chain status per device (as the ingest node sees it)');
+  lines.push(...table([['bike', 'device', 'made', 'accepted', 'status'], ...s.bikes.map((b) => [b.name, b.deviceId.slice(0, 16), String(b.chain.made), String(b.chain.accepted), chainStatus(b.chain)])], [false, false, true, true, false]), '');
+  const cur = s.series.currency;
+  lines.push(`prosumer settlement on verified reports (${s.series.source}, ${cur}/kWh; balance = sold − bought, ties to even at 10^-6 ${cur})`);
+  const bal = [['rider', 'bought kWh', `paid ${cur}`, 'sold kWh', `earned ${cur}`, `balance ${cur}`, 'unpriced kWh']];
+  for (const b of s.bikes) {
+    const x = b.balance;
+    if (!x) {
+      bal.push([b.name, '-', '-', '-', '-', '-', '-']);
+      continue;
+    }
+    const kwh = (mwh: number) => formatMicro(mwh).replace(/(\.\d{3})\d*$/, '$1'); // mWh = 10^-6 kWh; show 3 decimals (Wh)
+    bal.push([
+      b.name, kwh(x.importMwh), formatMicro(divRoundHalfEven(x.costPico, 1_000_000n)), kwh(x.exportMwh), formatMicro(divRoundHalfEven(x.revenuePico, 1_000_000n)),
+      formatMicro(x.balanceMicro), kwh(x.unpricedImportMwh + x.unpricedExportMwh),
+    ]);
+  }
+  lines.push(...table(bal, [false, true, true, true, true, true, true]), '');
+  lines.push(finalLine(s));
+  return lines;
+}

@@ -1,0 +1,64 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { renderSummary, finalLine, maxErrorMwh, chainStatus, runOk, type RunSummary } from '../../../host-tools/testnet/summary';
+import { loadPrices } from '../../../host-tools/testnet/prices';
+import { settle } from '../../../host-tools/testnet/settlement';
+import { zeroFlows } from '../../../host-tools/testnet/view';
+
+const series = loadPrices();
+const D = 20500 * 86400;
+
+function run(): RunSummary {
+  const [bal] = settle(series, [
+    { device: 'aa', seq: 0, startS: D + 18 * 3600, endS: D + 18 * 3600 + 60, synced: true, gridToPackMwh: 0, packToGridMwh: 500_000 },
+    { device: 'aa', seq: 1, startS: D + 3600, endS: D + 3660, synced: true, gridToPackMwh: 1_000_000, packToGridMwh: 0 },
+  ]);
+  return {
+    series, reports: 5, verified: 5, rejected: 0, simMs: 86_400_000, wallMs: 95_000,
+    bikes: [
+      { name: 'bike1', deviceId: 'aa'.repeat(16), balance: bal, chain: { made: 2, accepted: 2, headSeq: 1, pending: 0, forks: 0, rejected: 0 },
+        packs: [{ id: 10, ledgerMwh: { ...zeroFlows(), gridToPack: 1_000_000, packToGrid: 500_000 }, trueMwh: { ...zeroFlows(), gridToPack: 1_000_001.4, packToGrid: 500_000 } }] },
+      { name: 'bike2', deviceId: 'bb'.repeat(16), balance: undefined, chain: { made: 3, accepted: 3, headSeq: 2, pending: 0, forks: 0, rejected: 0 },
+        packs: [{ id: 20, ledgerMwh: { ...zeroFlows(), packToMotor: 300 }, trueMwh: { ...zeroFlows(), packToMotor: 299.2 } }] },
+    ],
+  };
+}
+
+test('max error is the largest |ledger - truth|, rounded up to whole mWh', () => {
+  const s = run();
+  assert.is(maxErrorMwh(s), 2); // 1.4 -> 2
+  s.bikes[0].packs[0].trueMwh.gridToPack = 1_000_000.0000000002;
+  assert.is(maxErrorMwh(s), 1); // bike2: 0.8 -> 1; float noise on bike1 is not an error
+  s.bikes[1].packs[0].trueMwh.packToMotor = 300;
+  assert.is(maxErrorMwh(s), 0);
+});
+
+test('final line has the stable key=value form', () => {
+  assert.is(finalLine(run()), 'bikes=2 reports=5 verified=5 rejected=0 max_error_mwh=2');
+});
+
+test('chain status names every problem', () => {
+  assert.is(chainStatus({ made: 3, accepted: 3, headSeq: 2, pending: 0, forks: 0, rejected: 0 }), 'complete, seq 0..2, no gap, no fork');
+  assert.is(chainStatus({ made: 5, accepted: 3, headSeq: 2, pending: 1, forks: 1, rejected: 0 }), 'FORK x1, 1 pending behind a gap, chain head 2 but 5 made');
+  assert.is(chainStatus({ made: 0, accepted: 0, headSeq: -1, pending: 0, forks: 0, rejected: 2 }), '2 rejected');
+  const s = run();
+  assert.ok(runOk(s, 2));
+  assert.not.ok(runOk(s, 1));
+  s.bikes[1].chain.made = 4;
+  assert.not.ok(runOk(s, 2));
+});
+
+test('summary shows flows with diffs, chains and each rider balance, ends with the final line', () => {
+  const lines = renderSummary(run());
+  assert.is(lines[lines.length - 1], finalLine(run()));
+  const text = lines.join('\n');
+  assert.match(text, /bike1\s+10\s+grid>pack\s+1000\.000\s+1000\.001\s+-1\.4\n/);
+  assert.match(text, /bike2\s+20\s+pack>motor\s+0\.300\s+0\.299\s+\+0\.8\n/);
+  assert.match(text, /bike1\s+aaaaaaaaaaaaaaaa\s+2\s+2\s+complete, seq 0\.\.1/);
+  // 1 kWh bought at 01:00 (0.1750) and 0.5 kWh sold at 18:00 (0.2080): 0.104 - 0.175 = -0.071.
+  assert.match(text, /bike1\s+1\.000\s+0\.175000\s+0\.500\s+0\.104000\s+-0\.071000\s+0\.000\n/);
+  assert.match(text, /bike2\s+-\s+-/);
+  assert.match(text, /prices-sample\.csv, EUR\/kWh/);
+});
+
+test.run();
