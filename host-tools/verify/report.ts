@@ -1,0 +1,98 @@
+// Stateless verification of one received report: decode, algorithm, key, signature,
+// schema, plausibility. Chain rules (seq/prev) are in chain.ts, driven by a chain view, so
+// the CLI and the ingest node apply exactly the same rules.
+import { createHash } from 'node:crypto';
+import { bytesEqual, toHex } from '../../protocol/cbor';
+import { COSE_ALG_ED25519, COSE_ALG_EDDSA, decodeSign1, sign1ToBeSigned, type Sign1 } from '../../protocol/cose';
+import { decodeReport, type EnergyReport } from '../../protocol/report';
+import { KID_BYTES } from '../../protocol/kid';
+import { ed25519Verify } from './ed25519';
+import { checkPlausible, type PlausibilityOptions } from './plausibility';
+import { reject, REJECT, type Rejection } from './reasons';
+
+/** Where public keys come from: every registered (not revoked) key with this kid. */
+export interface KeyRegistry {
+  keysFor(kid: Uint8Array): Uint8Array[];
+}
+
+/** An in-memory registry of raw 32-byte public keys (kid = kidFromPublicKey). */
+export function keyRegistry(publicKeys: Uint8Array[], kidOf: (pub: Uint8Array) => Uint8Array): KeyRegistry {
+  const byKid = new Map<string, Uint8Array[]>();
+  for (const pub of publicKeys) {
+    const k = toHex(kidOf(pub));
+    byKid.set(k, [...(byKid.get(k) ?? []), pub]);
+  }
+  return { keysFor: (kid) => byKid.get(toHex(kid)) ?? [] };
+}
+
+export interface VerifiedReport {
+  ok: true;
+  report: EnergyReport;
+  /** The key that verified the signature. */
+  publicKey: Uint8Array;
+  kid: Uint8Array;
+  alg: number;
+  /** SHA-256 of the received bytes: what the next report's prev must be. */
+  hash: Uint8Array;
+  /** The bytes received (not a re-encoding). */
+  bytes: Uint8Array;
+}
+
+export type VerifyResult = VerifiedReport | Rejection;
+
+export interface VerifyOptions extends PlausibilityOptions {}
+
+export function sha256Host(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest());
+}
+
+/** Decoding + algorithm checks shared by reports and pairing proofs. */
+export function openSign1(bytes: Uint8Array): { ok: true; sign1: Sign1; alg: number } | Rejection {
+  if (!(bytes instanceof Uint8Array)) return reject(REJECT.MALFORMED, 'expected bytes');
+  let s: Sign1;
+  try {
+    s = decodeSign1(bytes);
+  } catch (e) {
+    return reject(REJECT.MALFORMED, (e as Error).message);
+  }
+  if (s.alg !== COSE_ALG_ED25519 && s.alg !== COSE_ALG_EDDSA) {
+    return reject(REJECT.UNSUPPORTED_ALG, s.alg === undefined ? 'no alg in the protected header' : `alg ${s.alg} (accepted: -19 Ed25519, -8 EdDSA)`);
+  }
+  // Any other header is outside the profile: it could carry meaning we would ignore.
+  for (const [k] of s.protectedHeader.entries) if (k !== 1) return reject(REJECT.MALFORMED, `protected header ${String(k)} not in the profile`);
+  for (const [k] of s.unprotectedHeader.entries) if (k !== 4) return reject(REJECT.MALFORMED, `unprotected header ${String(k)} not in the profile`);
+  if (s.signature.length !== 64) return reject(REJECT.MALFORMED, `signature of ${s.signature.length} bytes, Ed25519 has 64`);
+  return { ok: true, sign1: s, alg: s.alg };
+}
+
+/** Tries each registered key for the kid (normally one); the first that verifies wins. */
+export function verifySignature(s: Sign1, registry: KeyRegistry): { ok: true; publicKey: Uint8Array } | Rejection {
+  if (!s.kid || s.kid.length !== KID_BYTES) return reject(REJECT.MALFORMED, `kid (header 4) expected ${KID_BYTES} bytes`);
+  const keys = registry.keysFor(s.kid);
+  if (keys.length === 0) return reject(REJECT.UNKNOWN_KEY, `no registered key with kid ${toHex(s.kid)}`);
+  // Verify the bytes received: ToBeSigned is rebuilt from the received protected and
+  // payload byte strings, never from decoded-then-re-encoded values.
+  const tbs = sign1ToBeSigned(s);
+  for (const pub of keys) if (ed25519Verify(s.signature, tbs, pub)) return { ok: true, publicKey: pub };
+  return reject(REJECT.BAD_SIGNATURE, `signature does not verify under the key of kid ${toHex(s.kid)}`);
+}
+
+/** Everything that can be decided from the bytes and the registry alone. */
+export function verifyReportBytes(bytes: Uint8Array, registry: KeyRegistry, opts: VerifyOptions = {}): VerifyResult {
+  const opened = openSign1(bytes);
+  if (!opened.ok) return opened;
+  const s = opened.sign1;
+  const sig = verifySignature(s, registry);
+  if (!sig.ok) return sig;
+  let report: EnergyReport;
+  try {
+    report = decodeReport(s.payload);
+  } catch (e) {
+    const err = e as Error & { field?: string };
+    return reject(REJECT.MALFORMED, err.message, err.field);
+  }
+  if (!bytesEqual(report.kid, s.kid!)) return reject(REJECT.MALFORMED, 'payload kid differs from the kid header', 'kid');
+  const bad = checkPlausible(report, opts);
+  if (bad) return bad;
+  return { ok: true, report, publicKey: sig.publicKey, kid: s.kid!, alg: opened.alg, hash: sha256Host(bytes), bytes };
+}
