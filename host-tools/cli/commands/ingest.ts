@@ -1,0 +1,54 @@
+import { parseArgs, intOption, UsageError } from '../args';
+import { EXIT, type Command } from '../command';
+import { createLogger, type Level } from '../../ingest/log';
+import { startIngestNode } from '../../ingest/node';
+
+const command: Command = {
+  name: 'ingest',
+  summary: 'run a ledger ingest node: verify, store (SQLite) and serve device-signed reports over HTTP',
+  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL]',
+  options: {
+    db: { type: 'string', description: 'SQLite database file (created with its schema if absent)' },
+    port: { type: 'string', description: 'TCP port (0 picks a free one)', default: '8080' },
+    host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
+    workers: { type: 'string', description: 'signature verify threads (default: one per core)' },
+    'admin-token-env': { type: 'string', description: 'environment variable holding the bearer token of operator routes (revoke); without it they answer loopback clients only' },
+    'log-level': { type: 'string', description: 'debug, info, warn or error (JSON lines on stderr)', default: 'info' },
+    'max-body': { type: 'string', description: 'largest request body in bytes', default: String(1 << 20) },
+  },
+  async run(argv) {
+    const p = parseArgs(argv, this.options);
+    if (p.positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(p.positionals[0])}`);
+    const db = p.options.db as string | undefined;
+    if (!db) throw new UsageError('--db FILE is required');
+    const level = p.options['log-level'] as string;
+    if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level expected debug, info, warn or error, got ${JSON.stringify(level)}`);
+    let adminToken: string | undefined;
+    const envName = p.options['admin-token-env'] as string | undefined;
+    if (envName !== undefined) {
+      adminToken = process.env[envName];
+      if (!adminToken) throw new UsageError(`--admin-token-env ${envName}: the variable is not set or empty`);
+    }
+    const node = await startIngestNode({
+      db,
+      port: intOption(p, 'port', 0, 65535),
+      host: p.options.host as string,
+      workers: intOption(p, 'workers', 1, 64),
+      maxBodyBytes: intOption(p, 'max-body', 1024, 1 << 30),
+      adminToken,
+      logger: createLogger({ level: level as Level }),
+    });
+    process.stdout.write(`${node.url}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        node.close().then(resolve, resolve);
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    return EXIT.OK;
+  },
+};
+export default command;

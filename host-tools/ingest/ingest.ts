@@ -1,0 +1,398 @@
+// The ingest pipeline: verify in worker threads, apply the per-device chain rules and
+// commit many reports in one durable transaction (group commit), then answer.
+//
+//   HTTP request --split--> hash lookup (duplicates answered from the store)
+//                 --> worker pool (COSE + Ed25519 + payload checks, both cores)
+//                 --> commit queue --> one transaction per flush: chain rules, inserts, fsync
+//                 --> answers resolved only after the transaction returned.
+//
+// A flush takes everything queued when it starts. While a commit's fsync runs, workers keep
+// verifying and the next flush takes all of it: one fsync covers many reports when busy,
+// and a lone report is committed at once when idle.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Store, StoredReport, DeviceRecord } from './store';
+import type { Logger } from './log';
+import type { Pool } from './pool';
+import type { IngestMetrics } from './metrics';
+import type { RejectReason, ReportAnswer, Verdict } from './types';
+import { toHex } from '../../protocol/cbor';
+import { decodeSign1 } from '../../protocol/cose';
+import { decodeReport, type EnergyReport } from '../../protocol/report';
+import { checkChain, type ChainHead, type ChainView, type VerifiedReport } from '../verify';
+
+/** Checks a pairing proof: the device's signature over the node's challenge. */
+export type PairingCheck = (
+  proof: Uint8Array,
+  challenge: Uint8Array,
+) => { ok: true; deviceId: string; publicKey: Uint8Array } | { ok: false; detail: string };
+
+export interface IngestOptions {
+  store: Store;
+  pool: Pool;
+  pairing: PairingCheck;
+  logger: Logger;
+  metrics: IngestMetrics;
+  now?: () => number;
+  /** Reports per worker message: large enough to amortize messaging, small enough to spread. */
+  chunk?: number;
+  /** How far beyond head+1 a report may be held pending (further: rejected as gap). */
+  maxAhead?: number;
+  /** Pending reports held per device at most (more: rejected as gap). */
+  maxPending?: number;
+  challengeTtlMs?: number;
+}
+
+interface QueuedItem {
+  index: number;
+  bytes: Uint8Array;
+  receivedAt: number;
+  verdict: Verdict;
+}
+
+interface QueuedRequest {
+  items: QueuedItem[];
+  answers: ReportAnswer[];
+  resolve: (a: ReportAnswer[]) => void;
+  reject: (e: Error) => void;
+}
+
+export class StorageError extends Error {
+  constructor(message: string, override readonly cause?: unknown) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
+
+export interface DeviceView {
+  id: string;
+  publicKey: string;
+  registeredAt: string;
+  revokedAt: string | null;
+  head: { seq: number; hash: string } | null;
+  lastSeenAt: string | null;
+  fork: { count: number; firstSeq: number | null } | null;
+  gap: { from: number; to: number; pending: number; highestPending: number; since: string } | null;
+  faults: Record<string, unknown> | null;
+  rejections: Record<string, number>;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+export const sha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
+
+export function deviceView(store: Store, d: DeviceRecord): DeviceView {
+  const p = store.pendingSummary(d.id);
+  return {
+    id: d.id,
+    publicKey: hex(d.publicKey),
+    registeredAt: iso(d.registeredAt)!,
+    revokedAt: iso(d.revokedAt),
+    head: d.headHash ? { seq: d.headSeq, hash: hex(d.headHash) } : null,
+    lastSeenAt: iso(d.lastSeenAt),
+    fork: d.forks ? { count: d.forks, firstSeq: d.firstForkSeq } : null,
+    gap:
+      p.count && p.minSeq !== null
+        ? { from: d.headSeq + 1, to: p.minSeq - 1, pending: p.count, highestPending: p.maxSeq!, since: iso(p.since)! }
+        : null,
+    faults: d.faults,
+    rejections: d.rejections,
+  };
+}
+
+export interface Ingest {
+  /** Verifies, chains and durably commits the reports; answers per report, in order. */
+  submit(reports: Uint8Array[], receivedAt?: number): Promise<ReportAnswer[]>;
+  /** A fresh single-use pairing challenge. */
+  challenge(): { challenge: Uint8Array; expiresAt: number };
+  register(challenge: Uint8Array, proof: Uint8Array): { ok: true; device: DeviceView } | { ok: false; status: number; error: string };
+  revoke(id: string): DeviceView | undefined;
+  device(id: string): DeviceView | undefined;
+  /** Reports received and not yet answered. */
+  queueDepth(): number;
+  /** Devices whose chain has a gap that is still open. */
+  openGaps(): DeviceView[];
+  close(): Promise<void>;
+}
+
+export function createIngest(opts: IngestOptions): Ingest {
+  const { store, pool, logger, metrics } = opts;
+  const now = opts.now ?? Date.now;
+  const chunk = opts.chunk ?? 64;
+  const maxAhead = opts.maxAhead ?? 100_000;
+  const maxPending = opts.maxPending ?? 10_000;
+  const challengeTtlMs = opts.challengeTtlMs ?? 5 * 60_000;
+  let queue: QueuedRequest[] = [];
+  let depth = 0;
+  let flushScheduled = false;
+  let closed = false;
+
+  function scheduleFlush(): void {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    // setImmediate runs after the I/O callbacks of this loop turn: every worker answer that
+    // has arrived meanwhile joins this commit.
+    setImmediate(flush);
+  }
+
+  function flush(): void {
+    flushScheduled = false;
+    const batch = queue;
+    queue = [];
+    if (!batch.length) return;
+    const t0 = process.hrtime.bigint();
+    const counts = { accepted: 0, pending: 0, duplicate: 0, rejected: new Map<string, number>() };
+    try {
+      store.transaction(() => {
+        const promoted = new Map<string, ReportAnswer & { status: 'accepted' }>();
+        for (const req of batch) {
+          for (const item of req.items) req.answers[item.index] = apply(item, promoted, counts);
+        }
+      });
+    } catch (err) {
+      // Nothing of this batch is committed (the transaction rolled back): every request in
+      // it fails as a whole, and the device will resend.
+      heads.clear();
+      logger.error('commit failed', { err: err as Error, reports: batch.reduce((n, r) => n + r.items.length, 0) });
+      for (const req of batch) {
+        depth -= req.items.length;
+        req.reject(new StorageError('storage unavailable: nothing of this request was committed, resend it', err));
+      }
+      return;
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    metrics.commitSeconds.observe(seconds);
+    metrics.commits.inc();
+    metrics.accepted.inc({}, counts.accepted);
+    metrics.pending.inc({}, counts.pending);
+    metrics.duplicate.inc({}, counts.duplicate);
+    for (const [reason, n] of counts.rejected) metrics.rejected.inc({ reason }, n);
+    let n = 0;
+    for (const req of batch) {
+      n += req.items.length;
+      depth -= req.items.length;
+      req.resolve(req.answers);
+    }
+    logger.debug('commit', { reports: n, requests: batch.length, ms: Math.round(seconds * 1e6) / 1000 });
+  }
+
+  type Counts = { accepted: number; pending: number; duplicate: number; rejected: Map<string, number> };
+  type Answers = Map<string, ReportAnswer & { status: 'accepted' }>;
+
+  // Decoded head reports, so the continuity rules need not re-decode the head for every
+  // report. Only touched inside the commit transaction; cleared when one rolls back.
+  const heads = new Map<string, ChainHead>();
+
+  /** Bytes stored by this node were verified on arrival: decoding them again is enough. */
+  function decodeStored(bytes: Uint8Array): EnergyReport {
+    return decodeReport(decodeSign1(bytes).payload);
+  }
+
+  /** The chain rules' view of the ledger: the store, read inside the commit transaction. */
+  const view: ChainView = {
+    head(kid) {
+      const id = toHex(kid);
+      const h = store.headOf(id);
+      if (!h || h.seq < 0) return undefined;
+      const cached = heads.get(id);
+      if (cached && cached.seq === h.seq) return cached;
+      const row = store.getAccepted(id, h.seq)!;
+      const head = { seq: h.seq, hash: h.hash, report: decodeStored(row.bytes) };
+      heads.set(id, head);
+      return head;
+    },
+    hashAt: (kid, seq) => store.hashAt(toHex(kid), seq),
+  };
+
+  function verified(report: EnergyReport, hash: Uint8Array, bytes: Uint8Array, publicKey: Uint8Array): VerifiedReport {
+    return { ok: true, report, publicKey, kid: report.kid, alg: 0, hash, bytes };
+  }
+
+  /** Chain rules (host-tools/verify checkChain) plus the pending store, for one report. */
+  function apply(item: QueuedItem, answers: Answers, counts: Counts): ReportAnswer {
+    const v = item.verdict;
+    const reject = (reason: RejectReason, detail: string, deviceId?: string, seq?: number): ReportAnswer => {
+      counts.rejected.set(reason, (counts.rejected.get(reason) ?? 0) + 1);
+      if (deviceId && store.headOf(deviceId)) store.countRejection(deviceId, reason, item.receivedAt);
+      logger.info('report rejected', { device: deviceId, seq, reason, detail });
+      return { index: item.index, status: 'rejected', reason, detail, device: deviceId, seq };
+    };
+    if (!v.ok) return reject(v.reason, v.detail, v.deviceId, v.seq);
+    const f = v.facts;
+    const dev = store.getDevice(f.deviceId);
+    // Registration and revocation can race with verification in the workers: the store,
+    // read inside this transaction, has the last word.
+    if (!dev) return reject('unknown_key', `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq);
+    if (dev.revokedAt !== null) return reject('unknown_key', `the key of kid ${f.deviceId} was revoked at ${iso(dev.revokedAt)}`, f.deviceId, f.seq);
+    // Same bytes as a stored report, accepted or pending: a resend, answered as success.
+    const known = store.findByHash(f.hash);
+    if (known) {
+      counts.duplicate++;
+      store.touchDevice(f.deviceId, item.receivedAt);
+      return { index: item.index, status: 'duplicate', device: f.deviceId, seq: f.seq, state: known.state === 'accepted' ? 'committed' : 'pending' };
+    }
+    const report: StoredReport = { ...f, bytes: item.bytes, receivedAt: item.receivedAt };
+    const verdict = checkChain(verified(v.report, f.hash, item.bytes, dev.publicKey), view);
+    if (verdict.ok) {
+      // 'duplicate' was answered above from the hash index, which also covers pending ones.
+      commitAccepted(report, v.report);
+      counts.accepted++;
+      promote(report, answers, counts);
+      return { index: item.index, status: 'accepted', device: f.deviceId, seq: f.seq, state: 'committed' };
+    }
+    if (verdict.reason === 'fork') {
+      // A second history signed by the same key. Never overwrite: keep the evidence, flag the device.
+      store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt);
+      logger.warn('fork', { device: f.deviceId, seq: f.seq, head: dev.headSeq, detail: verdict.detail });
+      return reject('fork', verdict.detail, f.deviceId, f.seq);
+    }
+    if (verdict.reason !== 'gap') return reject(verdict.reason, verdict.detail, f.deviceId, f.seq);
+    // seq beyond head + 1: hold it durably, answer it, and chain it once the gap fills.
+    if (f.seq - dev.headSeq > maxAhead) {
+      return reject('gap', `seq ${f.seq} is more than ${maxAhead} ahead of the chain head ${dev.headSeq}`, f.deviceId, f.seq);
+    }
+    if (store.getPending(f.deviceId, f.seq)) {
+      store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt);
+      logger.warn('fork', { device: f.deviceId, seq: f.seq, pending: true });
+      return reject('fork', `seq ${f.seq} is already held pending with other bytes`, f.deviceId, f.seq);
+    }
+    if (store.pendingSummary(f.deviceId).count >= maxPending) {
+      return reject('gap', `${maxPending} reports already wait for seq ${dev.headSeq + 1}; send the missing ones first`, f.deviceId, f.seq);
+    }
+    store.insertPending(report);
+    store.touchDevice(f.deviceId, item.receivedAt);
+    counts.pending++;
+    const answer: ReportAnswer & { status: 'accepted' } = { index: item.index, status: 'accepted', device: f.deviceId, seq: f.seq, state: 'pending' };
+    answers.set(`${f.deviceId}/${f.seq}`, answer);
+    return answer;
+  }
+
+  function commitAccepted(r: StoredReport, decoded: EnergyReport): void {
+    store.insertAccepted(r, now());
+    store.setHead(r.deviceId, r.seq, r.hash, r.receivedAt, r.faults);
+    heads.set(r.deviceId, { seq: r.seq, hash: r.hash, report: decoded });
+  }
+
+  /** After a report was accepted, moves its pending successors into the chain while they link. */
+  function promote(head: StoredReport, answers: Answers, counts: Counts): void {
+    const dev = store.getDevice(head.deviceId)!;
+    for (let seq = head.seq + 1; ; seq++) {
+      const next = store.getPending(head.deviceId, seq);
+      if (!next) return;
+      store.deletePending(next.deviceId, next.seq);
+      const decoded = decodeStored(next.bytes);
+      const verdict = checkChain(verified(decoded, next.hash, next.bytes, dev.publicKey), view);
+      if (!verdict.ok) {
+        // It was answered as pending, but it does not continue the chain that filled the
+        // gap (the device signed two histories, or its counters do not add up). Keep the
+        // bytes as evidence, count it, flag the device; the chain stays at its head.
+        if (verdict.reason === 'fork') store.recordFork(next.deviceId, next.seq, next.hash, next.bytes, now());
+        store.countRejection(next.deviceId, verdict.reason, now());
+        counts.rejected.set(verdict.reason, (counts.rejected.get(verdict.reason) ?? 0) + 1);
+        const answer = answers.get(`${next.deviceId}/${next.seq}`);
+        if (answer) Object.assign(answer, { status: 'rejected', reason: verdict.reason, detail: verdict.detail, state: undefined });
+        logger.warn('pending report does not link', { device: next.deviceId, seq: next.seq, reason: verdict.reason, detail: verdict.detail });
+        return;
+      }
+      commitAccepted(next, decoded);
+      counts.accepted++;
+      const answer = answers.get(`${next.deviceId}/${next.seq}`);
+      if (answer) answer.state = 'committed';
+      logger.debug('pending promoted', { device: next.deviceId, seq: next.seq });
+    }
+  }
+
+  async function verifyAll(reports: Uint8Array[], receivedAt: number): Promise<Verdict[]> {
+    const jobs: Promise<Verdict[]>[] = [];
+    for (let i = 0; i < reports.length; i += chunk) {
+      jobs.push(pool.run<Verdict[]>({ type: 'verify', items: reports.slice(i, i + chunk), receivedAt }));
+    }
+    const verdicts = (await Promise.all(jobs)).flat();
+    for (const v of verdicts) metrics.verifySeconds.observe(v.micros / 1e6);
+    return verdicts;
+  }
+
+  return {
+    async submit(reports, receivedAt = now()) {
+      if (closed) throw new StorageError('ingest node is shutting down');
+      depth += reports.length;
+      let verdicts: Verdict[];
+      try {
+        verdicts = await verifyAll(reports, receivedAt);
+      } catch (err) {
+        depth -= reports.length;
+        throw err;
+      }
+      return new Promise<ReportAnswer[]>((resolve, reject) => {
+        const items = verdicts.map((verdict, index) => ({ index, bytes: reports[index], receivedAt, verdict }));
+        queue.push({ items, answers: new Array(items.length), resolve, reject });
+        scheduleFlush();
+      });
+    },
+
+    challenge() {
+      const challenge = new Uint8Array(randomBytes(32));
+      const expiresAt = now() + challengeTtlMs;
+      store.insertChallenge(challenge, expiresAt);
+      return { challenge, expiresAt };
+    },
+
+    register(challenge, proof) {
+      // Check the proof first, then burn the challenge: a challenge is single-use whether the
+      // proof was good or not, so a failed attempt cannot be retried against it.
+      const check = opts.pairing(proof, challenge);
+      const state = store.transaction(() => store.consumeChallenge(challenge, now()));
+      if (state === 'unknown') return { ok: false, status: 400, error: 'unknown or already used challenge' };
+      if (state === 'expired') return { ok: false, status: 400, error: 'challenge expired' };
+      if (!check.ok) {
+        logger.warn('pairing proof rejected', { detail: check.detail });
+        return { ok: false, status: 400, error: `bad pairing proof: ${check.detail}` };
+      }
+      const existing = store.getDevice(check.deviceId);
+      if (existing) {
+        if (Buffer.compare(existing.publicKey, check.publicKey) !== 0) {
+          return { ok: false, status: 409, error: `kid ${check.deviceId} is registered with another public key` };
+        }
+        if (existing.revokedAt !== null) return { ok: false, status: 409, error: `device ${check.deviceId} was revoked; a revoked key stays revoked` };
+        return { ok: true, device: deviceView(store, existing) };
+      }
+      store.transaction(() => store.insertDevice({ id: check.deviceId, publicKey: check.publicKey, registeredAt: now() }));
+      // Workers learn the key before this answer goes out, so the device's first report
+      // (sent after the answer) finds it. postMessage order is kept per worker.
+      pool.broadcast({ type: 'key_add', deviceId: check.deviceId, publicKey: check.publicKey });
+      logger.info('device registered', { device: check.deviceId });
+      return { ok: true, device: deviceView(store, store.getDevice(check.deviceId)!) };
+    },
+
+    revoke(id) {
+      const d = store.getDevice(id);
+      if (!d) return undefined;
+      if (d.revokedAt === null) {
+        store.transaction(() => store.revokeDevice(id, now()));
+        pool.broadcast({ type: 'key_remove', deviceId: id });
+        logger.warn('device revoked', { device: id });
+      }
+      return deviceView(store, store.getDevice(id)!);
+    },
+
+    device(id) {
+      const d = store.getDevice(id);
+      return d ? deviceView(store, d) : undefined;
+    },
+
+    queueDepth: () => depth,
+
+    openGaps() {
+      return store
+        .devicesWithPending()
+        .map((id) => store.getDevice(id))
+        .filter((d): d is DeviceRecord => !!d)
+        .map((d) => deviceView(store, d));
+    },
+
+    async close() {
+      closed = true;
+      // Let the flush that may be scheduled run, so nothing verified is left unanswered.
+      while (queue.length || flushScheduled || depth > 0) await new Promise((r) => setTimeout(r, 5));
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// Assembles an ingest node: SQLite store, verify worker pool, pipeline, HTTP server, gap
+// watch. `deep ingest` and the tests start it through startIngestNode().
+import { verifyPairingProof } from '../verify';
+import { createIngest, type PairingCheck } from './ingest';
+import { createLogger, type Logger } from './log';
+import { createMetrics } from './metrics';
+import { createPool } from './pool';
+import { createIngestServer, listen } from './server';
+import { openSqliteStore } from './sqlite';
+import type { Store } from './store';
+
+export interface NodeOptions {
+  /** SQLite file (created with its schema if absent). Ignored when `store` is given. */
+  db?: string;
+  store?: Store;
+  port?: number;
+  host?: string;
+  /** Verify threads; default: one per core. */
+  workers?: number;
+  logger?: Logger;
+  adminToken?: string;
+  maxBodyBytes?: number;
+  /** A gap open longer than this is logged as a warning (and listed by GET /v1/gaps). */
+  gapAlertMs?: number;
+}
+
+export interface IngestNode {
+  url: string;
+  store: Store;
+  close(): Promise<void>;
+}
+
+const pairing: PairingCheck = (proof, challenge) => {
+  const r = verifyPairingProof(proof, challenge);
+  if (!r.ok) return { ok: false, detail: `${r.reason}: ${r.detail}` };
+  return { ok: true, deviceId: Buffer.from(r.kid).toString('hex'), publicKey: r.publicKey };
+};
+
+export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
+  const logger = opts.logger ?? createLogger();
+  const store = opts.store ?? openSqliteStore(requireDb(opts.db));
+  let ingestRef: { queueDepth(): number } | undefined;
+  const metrics = createMetrics({
+    queueDepth: () => ingestRef?.queueDepth() ?? 0,
+    openGaps: () => store.devicesWithPending().length,
+    devices: () => store.listDevices().filter((d) => d.revokedAt === null).length,
+  });
+  const pool = createPool({
+    entry: new URL('./worker.ts', import.meta.url),
+    size: opts.workers,
+    // Every worker (and any replacement of a crashed one) starts with the current keys.
+    init: () => ({ keys: store.listDevices().filter((d) => d.revokedAt === null).map((d) => [d.id, d.publicKey]) }),
+    onError: (err) => logger.error('verify worker failed, replaced', { err }),
+  });
+  const ingest = createIngest({ store, pool, pairing, logger, metrics });
+  ingestRef = ingest;
+  const server = createIngestServer({ ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion });
+  const url = await listen(server, opts.port ?? 8080, opts.host ?? '127.0.0.1');
+
+  const gapAlertMs = opts.gapAlertMs ?? 10 * 60_000;
+  const alerted = new Map<string, string>();
+  const gapTimer = setInterval(() => {
+    const now = Date.now();
+    for (const d of ingest.openGaps()) {
+      if (!d.gap || now - Date.parse(d.gap.since) < gapAlertMs) continue;
+      const key = `${d.gap.from}-${d.gap.since}`;
+      if (alerted.get(d.id) === key) continue;
+      alerted.set(d.id, key);
+      logger.warn('gap still open', { device: d.id, missingFrom: d.gap.from, missingTo: d.gap.to, pending: d.gap.pending, since: d.gap.since });
+    }
+  }, Math.min(30_000, gapAlertMs));
+  gapTimer.unref();
+
+  logger.info('ingest node listening', { url, schemaVersion: store.schemaVersion, workers: pool.size });
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    store,
+    close() {
+      closing ??= (async () => {
+        clearInterval(gapTimer);
+        await new Promise<void>((r) => server.close(() => r()));
+        server.closeAllConnections();
+        await ingest.close();
+        await pool.close();
+        store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function requireDb(db: string | undefined): string {
+  if (!db) throw new TypeError('"db" expected the path of the SQLite file');
+  return db;
+}
+

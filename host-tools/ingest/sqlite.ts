@@ -1,0 +1,334 @@
+// The embedded default store: one SQLite file through better-sqlite3.
+// Durability: WAL journal with synchronous=FULL, so a transaction is on disk (the WAL is
+// fsynced) before transaction() returns; the ingest node answers a device only after that
+// (SQLite docs, "PRAGMA synchronous": FULL in WAL mode makes commits durable on power loss).
+import Database from 'better-sqlite3';
+import type { AcceptedRow, DeviceRecord, EnergyRow, FlowAmount, Store, StoredReport } from './store';
+
+/**
+ * Versioned schema migrations. Never edit an entry once released: append a new one.
+ * The applied version is PRAGMA user_version, plus a row per migration for the audit trail.
+ */
+export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'devices, challenges, accepted and pending reports, flows, forks',
+    sql: `
+      CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        public_key BLOB NOT NULL,
+        registered_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        head_seq INTEGER NOT NULL DEFAULT -1,
+        head_hash BLOB,
+        last_seen_at INTEGER,
+        forks INTEGER NOT NULL DEFAULT 0,
+        first_fork_seq INTEGER,
+        faults TEXT
+      ) STRICT;
+      CREATE TABLE device_rejections (
+        device_id TEXT NOT NULL REFERENCES devices(id),
+        reason TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        last_at INTEGER NOT NULL,
+        PRIMARY KEY (device_id, reason)
+      ) STRICT;
+      CREATE TABLE challenges (
+        nonce BLOB PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices(id),
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        prev BLOB NOT NULL,
+        bytes BLOB NOT NULL,
+        received_at INTEGER NOT NULL,
+        accepted_at INTEGER NOT NULL,
+        window_start INTEGER,
+        window_end INTEGER,
+        faults TEXT,
+        UNIQUE (device_id, seq)
+      ) STRICT;
+      CREATE INDEX reports_hash ON reports(hash);
+      CREATE TABLE report_flows (
+        report_id INTEGER NOT NULL REFERENCES reports(id),
+        device_id TEXT NOT NULL,
+        window_start INTEGER,
+        pack INTEGER NOT NULL,
+        flow TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        PRIMARY KEY (report_id, pack, flow)
+      ) STRICT;
+      CREATE INDEX report_flows_time ON report_flows(device_id, window_start);
+      CREATE TABLE pending (
+        device_id TEXT NOT NULL REFERENCES devices(id),
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        prev BLOB NOT NULL,
+        bytes BLOB NOT NULL,
+        received_at INTEGER NOT NULL,
+        window_start INTEGER,
+        window_end INTEGER,
+        flows TEXT NOT NULL,
+        faults TEXT,
+        PRIMARY KEY (device_id, seq)
+      ) STRICT;
+      CREATE INDEX pending_hash ON pending(hash);
+      CREATE TABLE forks (
+        device_id TEXT NOT NULL REFERENCES devices(id),
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        bytes BLOB NOT NULL,
+        seen_at INTEGER NOT NULL,
+        PRIMARY KEY (device_id, seq, hash)
+      ) STRICT;
+    `,
+  },
+];
+
+interface DeviceSqlRow {
+  id: string;
+  public_key: Buffer;
+  registered_at: number;
+  revoked_at: number | null;
+  head_seq: number;
+  head_hash: Buffer | null;
+  last_seen_at: number | null;
+  forks: number;
+  first_fork_seq: number | null;
+  faults: string | null;
+}
+
+interface ReportSqlRow {
+  id: number;
+  device_id: string;
+  seq: number;
+  hash: Buffer;
+  prev: Buffer;
+  bytes: Buffer;
+  received_at: number;
+  accepted_at: number;
+  window_start: number | null;
+  window_end: number | null;
+  faults: string | null;
+}
+
+const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+export function openSqliteStore(file: string): Store {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+
+  const st = {
+    insertDevice: db.prepare('INSERT INTO devices (id, public_key, registered_at) VALUES (?, ?, ?)'),
+    getDevice: db.prepare('SELECT * FROM devices WHERE id = ?'),
+    headOf: db.prepare('SELECT head_seq, head_hash FROM devices WHERE id = ?'),
+    hashAt: db.prepare('SELECT hash FROM reports WHERE device_id = ? AND seq = ?'),
+    listDevices: db.prepare('SELECT * FROM devices ORDER BY registered_at, id'),
+    rejections: db.prepare('SELECT reason, count FROM device_rejections WHERE device_id = ?'),
+    revoke: db.prepare('UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    setHead: db.prepare('UPDATE devices SET head_seq = ?, head_hash = ?, last_seen_at = ?, faults = ? WHERE id = ?'),
+    touch: db.prepare('UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?'),
+    fork: db.prepare('INSERT OR IGNORE INTO forks (device_id, seq, hash, bytes, seen_at) VALUES (?, ?, ?, ?, ?)'),
+    forkCount: db.prepare('UPDATE devices SET forks = forks + 1, first_fork_seq = coalesce(first_fork_seq, ?) WHERE id = ?'),
+    reject: db.prepare(
+      `INSERT INTO device_rejections (device_id, reason, count, last_at) VALUES (?, ?, 1, ?)
+       ON CONFLICT (device_id, reason) DO UPDATE SET count = count + 1, last_at = excluded.last_at`,
+    ),
+    insChallenge: db.prepare('INSERT INTO challenges (nonce, expires_at) VALUES (?, ?)'),
+    getChallenge: db.prepare('SELECT expires_at FROM challenges WHERE nonce = ?'),
+    delChallenge: db.prepare('DELETE FROM challenges WHERE nonce = ?'),
+    purgeChallenges: db.prepare('DELETE FROM challenges WHERE expires_at < ?'),
+    hashAccepted: db.prepare('SELECT device_id, seq FROM reports WHERE hash = ?'),
+    hashPending: db.prepare('SELECT device_id, seq FROM pending WHERE hash = ?'),
+    getAccepted: db.prepare('SELECT * FROM reports WHERE device_id = ? AND seq = ?'),
+    insAccepted: db.prepare(
+      `INSERT INTO reports (device_id, seq, hash, prev, bytes, received_at, accepted_at, window_start, window_end, faults)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insFlow: db.prepare('INSERT INTO report_flows (report_id, device_id, window_start, pack, flow, unit, amount) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    flowsOf: db.prepare('SELECT pack, flow, unit, amount FROM report_flows WHERE report_id = ? ORDER BY pack, flow'),
+    insPending: db.prepare(
+      `INSERT INTO pending (device_id, seq, hash, prev, bytes, received_at, window_start, window_end, flows, faults)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    getPending: db.prepare('SELECT * FROM pending WHERE device_id = ? AND seq = ?'),
+    delPending: db.prepare('DELETE FROM pending WHERE device_id = ? AND seq = ?'),
+    pendingSummary: db.prepare(
+      'SELECT count(*) AS count, min(seq) AS min_seq, max(seq) AS max_seq, min(received_at) AS since FROM pending WHERE device_id = ?',
+    ),
+    devicesWithPending: db.prepare('SELECT DISTINCT device_id FROM pending ORDER BY device_id'),
+    listAccepted: db.prepare('SELECT * FROM reports WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    exportAccepted: db.prepare('SELECT * FROM reports WHERE id > ? ORDER BY id LIMIT ?'),
+    energy: db.prepare(
+      `SELECT CASE WHEN window_start IS NULL THEN NULL ELSE window_start - (window_start % ?) END AS bucket,
+              pack, flow, unit, sum(amount) AS total, count(*) AS reports
+       FROM report_flows
+       WHERE device_id = ? AND (window_start IS NULL OR (window_start >= ? AND window_start < ?))
+       GROUP BY bucket, pack, flow, unit ORDER BY bucket, pack, flow`,
+    ),
+  };
+
+  function device(row: DeviceSqlRow | undefined): DeviceRecord | undefined {
+    if (!row) return undefined;
+    const rejections: Record<string, number> = {};
+    for (const r of st.rejections.all(row.id) as { reason: string; count: number }[]) rejections[r.reason] = r.count;
+    return {
+      id: row.id,
+      publicKey: u8(row.public_key),
+      registeredAt: row.registered_at,
+      revokedAt: row.revoked_at,
+      headSeq: row.head_seq,
+      headHash: row.head_hash ? u8(row.head_hash) : null,
+      lastSeenAt: row.last_seen_at,
+      forks: row.forks,
+      firstForkSeq: row.first_fork_seq,
+      faults: row.faults ? JSON.parse(row.faults) : null,
+      rejections,
+    };
+  }
+
+  function accepted(row: ReportSqlRow): AcceptedRow {
+    return {
+      rowId: row.id,
+      deviceId: row.device_id,
+      seq: row.seq,
+      hash: u8(row.hash),
+      prev: u8(row.prev),
+      bytes: u8(row.bytes),
+      receivedAt: row.received_at,
+      acceptedAt: row.accepted_at,
+      windowStart: row.window_start,
+      windowEnd: row.window_end,
+      faults: row.faults ? JSON.parse(row.faults) : null,
+      flows: st.flowsOf.all(row.id) as FlowAmount[],
+    };
+  }
+
+  let open = true;
+  return {
+    schemaVersion: db.pragma('user_version', { simple: true }) as number,
+    transaction<T>(fn: () => T): T {
+      return db.transaction(fn)();
+    },
+    close() {
+      if (!open) return;
+      open = false;
+      db.close();
+    },
+    insertDevice(d) {
+      st.insertDevice.run(d.id, d.publicKey, d.registeredAt);
+    },
+    getDevice: (id) => device(st.getDevice.get(id) as DeviceSqlRow | undefined),
+    headOf(id) {
+      const r = st.headOf.get(id) as { head_seq: number; head_hash: Buffer | null } | undefined;
+      return r ? { seq: r.head_seq, hash: r.head_hash ? u8(r.head_hash) : new Uint8Array(0) } : undefined;
+    },
+    hashAt(deviceId, seq) {
+      const r = st.hashAt.get(deviceId, seq) as { hash: Buffer } | undefined;
+      return r ? u8(r.hash) : undefined;
+    },
+    listDevices: () => (st.listDevices.all() as DeviceSqlRow[]).map((r) => device(r)!),
+    revokeDevice(id, at) {
+      st.revoke.run(at, id);
+    },
+    setHead(id, seq, hash, lastSeenAt, faults) {
+      st.setHead.run(seq, hash, lastSeenAt, faults ? JSON.stringify(faults) : null, id);
+    },
+    touchDevice(id, at) {
+      st.touch.run(at, id);
+    },
+    recordFork(id, seq, hash, bytes, at) {
+      if (st.fork.run(id, seq, hash, bytes, at).changes) st.forkCount.run(seq, id);
+    },
+    countRejection(id, reason, at) {
+      st.reject.run(id, reason, at);
+    },
+    insertChallenge(nonce, expiresAt) {
+      st.purgeChallenges.run(Date.now());
+      st.insChallenge.run(nonce, expiresAt);
+    },
+    consumeChallenge(nonce, now) {
+      const row = st.getChallenge.get(nonce) as { expires_at: number } | undefined;
+      if (!row) return 'unknown';
+      st.delChallenge.run(nonce);
+      return row.expires_at < now ? 'expired' : 'ok';
+    },
+    findByHash(hash) {
+      const a = st.hashAccepted.get(hash) as { device_id: string; seq: number } | undefined;
+      if (a) return { deviceId: a.device_id, seq: a.seq, state: 'accepted' };
+      const p = st.hashPending.get(hash) as { device_id: string; seq: number } | undefined;
+      if (p) return { deviceId: p.device_id, seq: p.seq, state: 'pending' };
+      return undefined;
+    },
+    getAccepted(deviceId, seq) {
+      const row = st.getAccepted.get(deviceId, seq) as ReportSqlRow | undefined;
+      return row ? accepted(row) : undefined;
+    },
+    insertAccepted(r, acceptedAt) {
+      const info = st.insAccepted.run(
+        r.deviceId, r.seq, r.hash, r.prev, r.bytes, r.receivedAt, acceptedAt, r.windowStart, r.windowEnd,
+        r.faults ? JSON.stringify(r.faults) : null,
+      );
+      const id = Number(info.lastInsertRowid);
+      for (const f of r.flows) st.insFlow.run(id, r.deviceId, r.windowStart, f.pack, f.flow, f.unit, f.amount);
+    },
+    insertPending(r) {
+      st.insPending.run(
+        r.deviceId, r.seq, r.hash, r.prev, r.bytes, r.receivedAt, r.windowStart, r.windowEnd, JSON.stringify(r.flows),
+        r.faults ? JSON.stringify(r.faults) : null,
+      );
+    },
+    getPending(deviceId, seq) {
+      const row = st.getPending.get(deviceId, seq) as (Omit<ReportSqlRow, 'id' | 'accepted_at'> & { flows: string }) | undefined;
+      if (!row) return undefined;
+      return {
+        deviceId: row.device_id,
+        seq: row.seq,
+        hash: u8(row.hash),
+        prev: u8(row.prev),
+        bytes: u8(row.bytes),
+        receivedAt: row.received_at,
+        windowStart: row.window_start,
+        windowEnd: row.window_end,
+        flows: JSON.parse(row.flows),
+        faults: row.faults ? JSON.parse(row.faults) : null,
+      };
+    },
+    deletePending(deviceId, seq) {
+      st.delPending.run(deviceId, seq);
+    },
+    pendingSummary(deviceId) {
+      const r = st.pendingSummary.get(deviceId) as { count: number; min_seq: number | null; max_seq: number | null; since: number | null };
+      return { count: r.count, minSeq: r.min_seq, maxSeq: r.max_seq, since: r.since };
+    },
+    devicesWithPending: () => (st.devicesWithPending.all() as { device_id: string }[]).map((r) => r.device_id),
+    listAccepted: (deviceId, afterSeq, limit) => (st.listAccepted.all(deviceId, afterSeq, limit) as ReportSqlRow[]).map(accepted),
+    exportAccepted: (afterRowId, limit) => (st.exportAccepted.all(afterRowId, limit) as ReportSqlRow[]).map(accepted),
+    energy: (deviceId, from, to, bucketS) => st.energy.all(bucketS, deviceId, from, to) as EnergyRow[],
+  };
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT');
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const latest = MIGRATIONS[MIGRATIONS.length - 1].version;
+  if (current > latest) {
+    throw new Error(`database schema version ${current} is newer than this node understands (${latest}); upgrade the node`);
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+}

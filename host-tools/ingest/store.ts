@@ -1,0 +1,108 @@
+// The storage seam of the ingest node. The node's chain logic talks only to this interface,
+// so a server database (PostgreSQL, ...) can replace the embedded SQLite store: implement
+// these methods with the same transactional meaning and pass the store to createIngest().
+//
+// Contract: every method is synchronous and runs against one connection; `transaction(fn)`
+// runs fn atomically and durably (when it returns, everything fn wrote survives a power cut)
+// and reads inside fn see fn's own writes. The chain rules rely on exactly that.
+
+export interface DeviceRecord {
+  /** Key id (COSE kid), lower-case hex. Also the device id in URLs. */
+  id: string;
+  /** Raw 32-byte Ed25519 public key. */
+  publicKey: Uint8Array;
+  registeredAt: number;
+  revokedAt: number | null;
+  /** Highest seq of the contiguous accepted chain, -1 before the first report. */
+  headSeq: number;
+  /** SHA-256 of the complete COSE bytes of the head report (null before the first report). */
+  headHash: Uint8Array | null;
+  lastSeenAt: number | null;
+  /** Number of fork attempts seen (same seq, other bytes); > 0 flags the device. */
+  forks: number;
+  firstForkSeq: number | null;
+  /** Fault counters carried by the last accepted report (JSON object), null before any. */
+  faults: Record<string, unknown> | null;
+  /** Rejections counted per typed reason. */
+  rejections: Record<string, number>;
+}
+
+/** One energy figure of a report: pack (BMS CAN id), flow name, integer amount in `unit`. */
+export interface FlowAmount {
+  pack: number;
+  flow: string;
+  unit: string;
+  amount: number;
+}
+
+export interface StoredReport {
+  deviceId: string;
+  seq: number;
+  /** SHA-256 of `bytes`: what the next report's `prev` must be. */
+  hash: Uint8Array;
+  prev: Uint8Array;
+  /** The COSE_Sign1 bytes exactly as received. */
+  bytes: Uint8Array;
+  receivedAt: number;
+  /** Window in epoch seconds, null when the device clock was not synced. */
+  windowStart: number | null;
+  windowEnd: number | null;
+  flows: FlowAmount[];
+  /** Fault counters of the report (JSON), for the device view. */
+  faults: Record<string, unknown> | null;
+}
+
+export interface AcceptedRow extends StoredReport {
+  /** Position in the node's accept order (export cursor). */
+  rowId: number;
+  acceptedAt: number;
+}
+
+export interface EnergyRow {
+  /** Bucket start, epoch seconds (null for the bucket of reports with unsynced clocks). */
+  bucket: number | null;
+  pack: number;
+  flow: string;
+  unit: string;
+  total: number;
+  reports: number;
+}
+
+export interface Store {
+  readonly schemaVersion: number;
+  transaction<T>(fn: () => T): T;
+  close(): void;
+
+  insertDevice(d: { id: string; publicKey: Uint8Array; registeredAt: number }): void;
+  getDevice(id: string): DeviceRecord | undefined;
+  /** Chain head of a registered device (seq -1 and an empty hash before its first report). */
+  headOf(id: string): { seq: number; hash: Uint8Array } | undefined;
+  listDevices(): DeviceRecord[];
+  revokeDevice(id: string, at: number): void;
+  setHead(id: string, seq: number, hash: Uint8Array, lastSeenAt: number, faults: Record<string, unknown> | null): void;
+  touchDevice(id: string, lastSeenAt: number): void;
+  recordFork(id: string, seq: number, hash: Uint8Array, bytes: Uint8Array, at: number): void;
+  countRejection(id: string, reason: string, at: number): void;
+
+  insertChallenge(nonce: Uint8Array, expiresAt: number): void;
+  /** Deletes the challenge (single use) and says whether it existed and was still valid at `now`. */
+  consumeChallenge(nonce: Uint8Array, now: number): 'ok' | 'unknown' | 'expired';
+
+  /** Where these exact bytes are stored already, if anywhere. */
+  findByHash(hash: Uint8Array): { deviceId: string; seq: number; state: 'accepted' | 'pending' } | undefined;
+  getAccepted(deviceId: string, seq: number): AcceptedRow | undefined;
+  /** SHA-256 of the accepted report at seq. */
+  hashAt(deviceId: string, seq: number): Uint8Array | undefined;
+  insertAccepted(r: StoredReport, acceptedAt: number): void;
+  insertPending(r: StoredReport): void;
+  getPending(deviceId: string, seq: number): StoredReport | undefined;
+  deletePending(deviceId: string, seq: number): void;
+  /** Pending seqs of a device, ascending, with the time the first of them arrived. */
+  pendingSummary(deviceId: string): { count: number; minSeq: number | null; maxSeq: number | null; since: number | null };
+  /** Devices that hold pending reports. */
+  devicesWithPending(): string[];
+
+  listAccepted(deviceId: string, afterSeq: number, limit: number): AcceptedRow[];
+  exportAccepted(afterRowId: number, limit: number): AcceptedRow[];
+  energy(deviceId: string, from: number, to: number, bucketS: number): EnergyRow[];
+}

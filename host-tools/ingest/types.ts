@@ -1,0 +1,50 @@
+// Shapes shared by the ingest node's main thread and its verify workers.
+import type { FlowAmount } from './store';
+import type { EnergyReport } from '../../protocol/report';
+
+/**
+ * Typed rejection reasons. The first eight are the protocol's (host-tools/verify); the
+ * ingest node adds none of its own so a device sees the same vocabulary everywhere.
+ */
+export const REJECT_REASONS = [
+  'malformed',
+  'unknown_key',
+  'unsupported_alg',
+  'bad_signature',
+  'replay',
+  'gap',
+  'fork',
+  'implausible',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** What the node keeps of a verified report besides its bytes. */
+export interface ReportFacts {
+  /** kid, lower-case hex (the device id). */
+  deviceId: string;
+  seq: number;
+  prev: Uint8Array;
+  hash: Uint8Array;
+  windowStart: number | null;
+  windowEnd: number | null;
+  flows: FlowAmount[];
+  faults: Record<string, unknown> | null;
+}
+
+/** A worker's answer for one report: signature and payload checked, chain not yet. */
+export type Verdict =
+  | { ok: true; facts: ReportFacts; report: EnergyReport; micros: number }
+  | { ok: false; reason: RejectReason; detail: string; deviceId?: string; seq?: number; micros: number };
+
+/** The per-report answer of POST /v1/reports. */
+export type ReportAnswer =
+  | { index: number; status: 'accepted'; device: string; seq: number; state: 'committed' | 'pending' }
+  | { index: number; status: 'duplicate'; device: string; seq: number; state: 'committed' | 'pending' }
+  | { index: number; status: 'rejected'; reason: RejectReason; detail: string; device?: string; seq?: number };
+
+/** Messages to the verify workers. */
+export type WorkerMessage =
+  | { type: 'init'; state: { keys: Array<[string, Uint8Array]> } }
+  | { type: 'key_add'; deviceId: string; publicKey: Uint8Array }
+  | { type: 'key_remove'; deviceId: string }
+  | { type: 'verify'; id: number; items: Uint8Array[]; receivedAt: number };

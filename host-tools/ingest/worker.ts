@@ -1,0 +1,69 @@
+// Verify worker: the stateless half of verification (COSE structure, algorithm, key,
+// strict Ed25519 through node:crypto, payload schema, plausibility) with the verifier
+// library of host-tools/verify, off the main thread. Chain rules need the ledger and run
+// on the main thread inside the commit transaction (ingest.ts).
+import { parentPort } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { toHex } from '../../protocol/cbor';
+import { decodeSign1 } from '../../protocol/cose';
+import { verifyReportBytes, type KeyRegistry } from '../verify';
+import { factsOf } from './facts';
+import type { Verdict, WorkerMessage } from './types';
+
+const keys = new Map<string, Uint8Array>();
+const registry: KeyRegistry = {
+  keysFor(kid) {
+    const k = keys.get(toHex(kid));
+    return k ? [k] : [];
+  },
+};
+
+/** Best effort: which device a rejected report claims to come from, for its counters. */
+function claimed(bytes: Uint8Array): string | undefined {
+  try {
+    const kid = decodeSign1(bytes).kid;
+    return kid ? toHex(kid) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function verifyOne(bytes: Uint8Array, nowS: number): Verdict {
+  const t0 = performance.now();
+  const r = verifyReportBytes(bytes, registry, { nowS });
+  const micros = Math.round((performance.now() - t0) * 1000);
+  if (!r.ok) return { ok: false, reason: r.reason, detail: r.detail, deviceId: claimed(bytes), micros };
+  return { ok: true, facts: factsOf(r.report, r.hash), report: r.report, micros };
+}
+
+const port = parentPort;
+if (!port) throw new Error('host-tools/ingest/worker.ts runs as a worker thread (see pool.ts)');
+port.on('message', (m: WorkerMessage) => {
+  switch (m.type) {
+    case 'init':
+      keys.clear();
+      for (const [id, pub] of m.state.keys) keys.set(id, pub);
+      return;
+    case 'key_add':
+      keys.set(m.deviceId, m.publicKey);
+      return;
+    case 'key_remove':
+      keys.delete(m.deviceId);
+      return;
+    case 'verify': {
+      const nowS = Math.floor(m.receivedAt / 1000);
+      const result: Verdict[] = [];
+      for (const b of m.items) {
+        try {
+          result.push(verifyOne(b, nowS));
+        } catch (e) {
+          // verifyReportBytes returns its rejections; a throw is a bug in the library, and
+          // the report is answered, not dropped.
+          result.push({ ok: false, reason: 'malformed', detail: `verifier error: ${(e as Error).message}`, micros: 0 });
+        }
+      }
+      port.postMessage({ id: m.id, result });
+      return;
+    }
+  }
+});
