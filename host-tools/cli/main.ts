@@ -6,6 +6,7 @@ import { EXIT, commandHelp, type Command } from './command';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
   build: { summary: 'build dist/firmware.js for a board', load: () => import('./commands/build') },
   flash: { summary: 'build and upload the firmware to a board running Espruino, saved to flash', load: () => import('./commands/flash') },
+  pair: { summary: "pair a bike's device with a ledger ingest node", load: () => import('./commands/pair') },
   ingest: { summary: 'run a ledger ingest node (HTTP, SQLite) for device-signed reports', load: () => import('./commands/ingest') },
 };
 
