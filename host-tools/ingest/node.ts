@@ -20,6 +20,10 @@ export interface NodeOptions {
   logger?: Logger;
   adminToken?: string;
   maxBodyBytes?: number;
+  /** Pipeline limits (see IngestOptions): pending window and challenge lifetime. */
+  maxAhead?: number;
+  maxPending?: number;
+  challengeTtlMs?: number;
   /** A gap open longer than this is logged as a warning (and listed by GET /v1/gaps). */
   gapAlertMs?: number;
 }
@@ -52,7 +56,7 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     init: () => ({ keys: store.listDevices().filter((d) => d.revokedAt === null).map((d) => [d.id, d.publicKey]) }),
     onError: (err) => logger.error('verify worker failed, replaced', { err }),
   });
-  const ingest = createIngest({ store, pool, pairing, logger, metrics });
+  const ingest = createIngest({ store, pool, pairing, logger, metrics, maxAhead: opts.maxAhead, maxPending: opts.maxPending, challengeTtlMs: opts.challengeTtlMs });
   ingestRef = ingest;
   const server = createIngestServer({ ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion });
   const url = await listen(server, opts.port ?? 8080, opts.host ?? '127.0.0.1');
