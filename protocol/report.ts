@@ -5,6 +5,8 @@
 // and every charge in mAh, every time in whole seconds.
 import { CborMap, CborValue, decode, encode, bytesEqual, MAX_SAFE, isCborError } from './cbor';
 import { KID_BYTES } from './kid';
+import { sign1, sign1Stepped, Signer, SteppedSigner, SteppedSign1 } from './cose';
+import { sha256 } from './sha256';
 
 export var REPORT_VERSION = 1;
 
@@ -293,4 +295,24 @@ export function decodeReport(payload: Uint8Array): EnergyReport {
   var again = encodeReport(r);
   if (!bytesEqual(again, payload)) throw reportError('payload', 'not in canonical form (RFC 8949 §4.2.1 / SPEC.md)');
   return r;
+}
+
+/** The device path: encode and sign a report as a DEEP COSE_Sign1 (kid header = r.kid). */
+export function signReport(r: EnergyReport, signer: Signer): Uint8Array {
+  return sign1(encodeReport(r), r.kid, signer);
+}
+
+/** The same through a stepped signer, so signing can yield to the event loop. */
+export function signReportStepped(r: EnergyReport, signer: SteppedSigner): SteppedSign1 {
+  return sign1Stepped(encodeReport(r), r.kid, signer);
+}
+
+/** `prev` of the report that follows the one whose complete COSE bytes are `cose`. */
+export function prevOf(cose: Uint8Array): Uint8Array {
+  return sha256(cose);
+}
+
+/** `prev` of report 0. */
+export function zeroPrev(): Uint8Array {
+  return new Uint8Array(PREV_BYTES);
 }
