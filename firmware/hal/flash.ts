@@ -17,7 +17,9 @@
 //   sees: the program simply stops; what survives is whatever bytes were programmed.
 // - erase(name) marks the file deleted (its space comes back only at compact()).
 // - read(name) returns the whole file (a copy), or undefined when there is none.
-// - Names are 1..28 bytes of printable ASCII.
+// - Names we create are 1..28 bytes of printable ASCII (checkFlashName). list() may also
+//   return damaged names (a header torn by a power cut) and erase() must accept any name
+//   list() returned.
 //
 // Public API
 //   FlashStore                 the interface below

@@ -22,7 +22,9 @@
 //   armCut(n) / disarm()      inject a power cut at the n-th programmed byte from now
 //   dead                      true after a cut until reboot()
 //   reboot()                  power back on (the image is kept, the model re-scans)
-//   stats                     { writeCalls, eraseCalls, compacts, bytesProgrammed, pageErases }
+//   stats                     { writeCalls, eraseCalls, compacts, bytesProgrammed, bytesMoved, pageErases }
+//                             (bytesProgrammed: by write/erase, each a possible cut point;
+//                             bytesMoved: rewritten by compaction)
 //   pageErases                per-page erase counts (wear)
 //   image()                   copy of the raw image; loadImage(bytes) replaces it
 //   file-backed when `file` is given: loaded at construction, saved after every mutation
@@ -50,6 +52,7 @@ export interface EmuFlashStats {
   eraseCalls: number;
   compacts: number;
   bytesProgrammed: number;
+  bytesMoved: number;
   pageErases: number;
 }
 
@@ -64,10 +67,12 @@ export class EmuFlash implements FlashStore {
   readonly size: number;
   readonly pageSize: number;
   readonly pageErases: Uint32Array;
-  stats: EmuFlashStats = { writeCalls: 0, eraseCalls: 0, compacts: 0, bytesProgrammed: 0, pageErases: 0 };
+  stats: EmuFlashStats = { writeCalls: 0, eraseCalls: 0, compacts: 0, bytesProgrammed: 0, bytesMoved: 0, pageErases: 0 };
   dead = false;
   private mem: Uint8Array;
   private cutIn = -1;
+  /** Scan result, valid until a header changes (create, erase, compact, cut, new image). */
+  private layout?: { entries: Entry[]; end: number };
   private readonly file?: string;
   private readonly rng: () => number;
 
@@ -102,6 +107,7 @@ export class EmuFlash implements FlashStore {
   loadImage(bytes: Uint8Array): void {
     if (bytes.length !== this.size) throw new RangeError(`loadImage: expected ${this.size} bytes, got ${bytes.length}`);
     this.mem.set(bytes);
+    this.layout = undefined;
     this.persist();
   }
 
@@ -117,6 +123,7 @@ export class EmuFlash implements FlashStore {
       this.mem[addr] &= (value | mask) & 0xff;
       this.cutIn = -1;
       this.dead = true;
+      this.layout = undefined;
       this.stats.bytesProgrammed++;
       this.persist();
       throw new PowerCutError(`while programming byte ${addr}`);
@@ -142,6 +149,11 @@ export class EmuFlash implements FlashStore {
 
   /** Walks the headers; `end` is where the next file would go (or size when corrupt). */
   private scan(): { entries: Entry[]; end: number } {
+    if (!this.layout) this.layout = this.scanNow();
+    return this.layout;
+  }
+
+  private scanNow(): { entries: Entry[]; end: number } {
     const entries: Entry[] = [];
     let addr = 0;
     while (addr + HEADER <= this.size) {
@@ -232,7 +244,9 @@ export class EmuFlash implements FlashStore {
       header[0] = fileSize & 0xff; header[1] = (fileSize >>> 8) & 0xff;
       header[2] = (fileSize >>> 16) & 0xff; header[3] = (fileSize >>> 24) & 0xff;
       for (let i = 0; i < name.length; i++) header[4 + i] = name.charCodeAt(i) & 0xff;
+      this.layout = undefined;
       this.programBytes(end, header);
+      this.layout = undefined;
       this.programBytes(end + HEADER, data);
       return true;
     } finally {
@@ -253,7 +267,9 @@ export class EmuFlash implements FlashStore {
   }
 
   private eraseEntry(e: Entry): void {
+    this.layout = undefined;
     for (let i = 0; i < 4; i++) this.program(e.addr + 4 + i, 0);
+    this.layout = undefined;
   }
 
   compact(): void {
@@ -287,9 +303,10 @@ export class EmuFlash implements FlashStore {
     let addr = 0;
     for (const k of keep) {
       this.mem.set(k, addr);
-      this.stats.bytesProgrammed += k.length;
+      this.stats.bytesMoved += k.length;
       addr += k.length;
     }
     this.stats.compacts++;
+    this.layout = undefined;
   }
 }
