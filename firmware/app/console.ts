@@ -1,0 +1,144 @@
+// The pairing console: what a rider (through `deep pair`) or a maker types at the USB
+// serial console. One global object `deep` whose methods return plain values, so the
+// Espruino CLI's executeExpression (print(JSON.stringify(expr))) reads them back; the
+// host-side contract is host-tools/testnet/device-api.ts. Plus `faults()`, which prints
+// the fault ring (../shared/STYLE.md).
+//
+//   deep.info()                 {version, fw, id, publicKey, ssid, endpoint, paired, board}
+//   deep.settings({ssid, password, endpoint, intervalS?, pollMs?})  true, or throws why not
+//   deep.pairingProof(hex)      base64 COSE_Sign1 over {challenge, publicKey, firmware}
+//                               (protocol/pairing.ts), signed by the device key
+//   deep.paired(id)             records the id the node registered (must be ours); true
+//   deep.status()               {online, queued, seq, synced, uptimeS, boots, faults}
+//   faults()                    prints the ring and the counters
+//
+// Nothing here ever returns or prints the secret key or the WiFi password: info() and
+// status() are built field by field from public values, and settings() answers a bool.
+import type { FaultLog } from './faults';
+import type { Settings } from './settings';
+
+export interface ConsoleDeps {
+  version: string;
+  fw: number;
+  board: string;
+  settings(): Settings;
+  /** Validates, saves and applies; returns false when flash refused the write. */
+  saveSettings(s: Settings): boolean;
+  publicKey(): Uint8Array;
+  kid(): Uint8Array;
+  /** The pairing proof (COSE_Sign1 bytes) for a challenge. */
+  pairingProof(challenge: Uint8Array): Uint8Array;
+  faults: FaultLog;
+  status(): Record<string, unknown>;
+  print(s: string): void;
+}
+
+var HEX = '0123456789abcdef';
+var B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+export function toHex(b: Uint8Array): string {
+  var s = '';
+  for (var i = 0; i < b.length; i++) s += HEX.charAt(b[i] >> 4) + HEX.charAt(b[i] & 15);
+  return s;
+}
+
+export function fromHex(s: string, what: string): Uint8Array {
+  if (typeof s !== 'string' || s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) {
+    throw new Error(what + ': expected an even-length hex string');
+  }
+  var out = new Uint8Array(s.length / 2);
+  for (var i = 0; i < out.length; i++) out[i] = parseInt(s.substr(2 * i, 2), 16);
+  return out;
+}
+
+/** RFC 4648 §4 base64 with padding (btoa works on binary strings, this on bytes). */
+export function toBase64(b: Uint8Array): string {
+  var s = '';
+  for (var i = 0; i < b.length; i += 3) {
+    var n = (b[i] << 16) | ((i + 1 < b.length ? b[i + 1] : 0) << 8) | (i + 2 < b.length ? b[i + 2] : 0);
+    s += B64.charAt((n >> 18) & 63) + B64.charAt((n >> 12) & 63);
+    s += i + 1 < b.length ? B64.charAt((n >> 6) & 63) : '=';
+    s += i + 2 < b.length ? B64.charAt(n & 63) : '=';
+  }
+  return s;
+}
+
+function checkEndpoint(url: string): void {
+  if (url !== '' && !/^https?:\/\/[^\s/:]+(:\d{1,5})?(\/[^\s]*)?$/.test(url)) {
+    throw new Error('deep.settings: "endpoint" expected http://host[:port][/path], got ' + JSON.stringify(url));
+  }
+}
+
+export interface DeepConsole {
+  info(): Record<string, unknown>;
+  settings(s: Partial<Settings>): boolean;
+  pairingProof(challengeHex: string): string;
+  paired(id: string): boolean;
+  status(): Record<string, unknown>;
+}
+
+export function createConsole(d: ConsoleDeps): { deep: DeepConsole; faults: () => void } {
+  var deep: DeepConsole = {
+    info: function () {
+      var s = d.settings();
+      return {
+        version: d.version,
+        fw: d.fw,
+        id: toHex(d.kid()),
+        publicKey: toHex(d.publicKey()),
+        ssid: s.ssid,
+        endpoint: s.endpoint,
+        paired: s.pairedId !== '' && s.pairedId === toHex(d.kid()),
+        board: d.board,
+      };
+    },
+    settings: function (p: Partial<Settings>) {
+      if (!p || typeof p !== 'object') throw new Error('deep.settings: expected an object {ssid, password, endpoint}');
+      var cur = d.settings();
+      var next: Settings = { ssid: cur.ssid, password: cur.password, endpoint: cur.endpoint, intervalS: cur.intervalS, pollMs: cur.pollMs, pairedId: cur.pairedId };
+      if (p.ssid !== undefined) {
+        if (typeof p.ssid !== 'string' || p.ssid.length > 32) throw new Error('deep.settings: "ssid" expected a string of at most 32 bytes');
+        next.ssid = p.ssid;
+      }
+      if (p.password !== undefined) {
+        if (typeof p.password !== 'string' || (p.password.length > 0 && (p.password.length < 8 || p.password.length > 63))) {
+          throw new Error('deep.settings: "password" expected 8..63 characters (or empty for an open network)');
+        }
+        next.password = p.password;
+      }
+      if (p.endpoint !== undefined) {
+        checkEndpoint(p.endpoint);
+        next.endpoint = p.endpoint.replace(/\/+$/, '');
+      }
+      if (p.intervalS !== undefined) {
+        if (typeof p.intervalS !== 'number' || p.intervalS < 5 || p.intervalS > 3600) throw new Error('deep.settings: "intervalS" expected 5..3600');
+        next.intervalS = Math.floor(p.intervalS);
+      }
+      if (p.pollMs !== undefined) {
+        if (typeof p.pollMs !== 'number' || p.pollMs < 20 || p.pollMs > 2000) throw new Error('deep.settings: "pollMs" expected 20..2000');
+        next.pollMs = Math.floor(p.pollMs);
+      }
+      if (!d.saveSettings(next)) throw new Error('deep.settings: flash refused the write (full?)');
+      return true;
+    },
+    pairingProof: function (challengeHex: string) {
+      var c = fromHex(challengeHex, 'deep.pairingProof');
+      if (c.length < 16 || c.length > 64) throw new Error('deep.pairingProof: challenge expected 16..64 bytes, got ' + c.length);
+      return toBase64(d.pairingProof(c));
+    },
+    paired: function (id: string) {
+      var mine = toHex(d.kid());
+      if (id !== mine) throw new Error('deep.paired: id ' + JSON.stringify(id) + ' is not this device (' + mine + ')');
+      var cur = d.settings();
+      if (cur.pairedId === id) return true;
+      var next: Settings = { ssid: cur.ssid, password: cur.password, endpoint: cur.endpoint, intervalS: cur.intervalS, pollMs: cur.pollMs, pairedId: id };
+      if (!d.saveSettings(next)) throw new Error('deep.paired: flash refused the write (full?)');
+      return true;
+    },
+    status: function () { return d.status(); },
+  };
+  return {
+    deep: deep,
+    faults: function () { d.print(d.faults.print()); },
+  };
+}

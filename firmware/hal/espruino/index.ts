@@ -1,0 +1,69 @@
+// Everything the application needs from the board, built from the board description:
+// the only entry into firmware/hal/espruino for firmware/app. On Node the same bundle
+// gets the same objects from host-tools/emu, which emulates the Espruino globals below it.
+import type { Board } from './board';
+import type { DigitalInIO, SerialClass, SpiIO } from '../io';
+import type { FlashStore } from '../flash';
+import { esp } from './api';
+import { vescSerialClass } from './serial';
+import { digitalIn, mcp2515Spi, statusLed } from './spi';
+import { espruinoTime, EspruinoTime } from './time';
+import { espruinoFlash } from './storage';
+import { espruinoNet, EspruinoNet } from './net';
+import { memoryUsage, nativeSha256, nativeSha512, onLastWords, randomBytes, startWatchdog, Watchdog, interpreterVersion } from './system';
+
+export interface Hal {
+  board: Board;
+  VescSerial: SerialClass;
+  /** The MCP2515's SPI and INT pin; undefined when the board reaches CAN through the VESC. */
+  canSpi: SpiIO | undefined;
+  canInt: ((onFall?: () => void) => DigitalInIO) | undefined;
+  led: { set(on: boolean): void };
+  button: ((onFall: () => void) => DigitalInIO) | undefined;
+  time: EspruinoTime;
+  flash: FlashStore;
+  net: EspruinoNet;
+  randomBytes(n: number): Uint8Array;
+  rand32(): number;
+  sha256: ((d: Uint8Array) => Uint8Array) | undefined;
+  sha512: ((d: Uint8Array) => Uint8Array) | undefined;
+  startWatchdog(timeoutS: number): Watchdog;
+  onLastWords(record: (kind: 'errorFlag' | 'uncaught', detail: string) => void, resetAfterMs: number): void;
+  memory(): { free: number; usage: number; total: number };
+  interpreter: string;
+  print(s: string): void;
+  /** Makes `value` a global of the console (the `deep` object, `faults`). */
+  exposeConsole(name: string, value: unknown): void;
+}
+
+declare var global: Record<string, unknown>;
+
+export function createHal(board: Board): Hal {
+  var can = board.can;
+  var rand32 = function (): number { return esp.E().hwRand(); };
+  return {
+    board: board,
+    VescSerial: vescSerialClass(board),
+    canSpi: can.via === 'mcp2515' ? mcp2515Spi(can) : undefined,
+    canInt: can.via === 'mcp2515' ? (function (pin: string) {
+      return function (onFall?: () => void): DigitalInIO { return digitalIn(pin, onFall ? { onFall: onFall } : undefined); };
+    })(can.int) : undefined,
+    led: statusLed(board.led),
+    button: board.button ? (function (pin: string) {
+      return function (onFall: () => void): DigitalInIO { return digitalIn(pin, { onFall: onFall }); };
+    })(board.button) : undefined,
+    time: espruinoTime(),
+    flash: espruinoFlash(),
+    net: espruinoNet(rand32),
+    randomBytes: randomBytes,
+    rand32: rand32,
+    sha256: nativeSha256(),
+    sha512: nativeSha512(),
+    startWatchdog: startWatchdog,
+    onLastWords: onLastWords,
+    memory: memoryUsage,
+    interpreter: interpreterVersion(),
+    print: esp.log,
+    exposeConsole: function (name: string, value: unknown): void { global[name] = value; },
+  };
+}
