@@ -42,7 +42,7 @@ export interface ReportOpts {
 
 /** Reports seq `from`..`from+count-1`, chained to `prev`, with `life` lifetime counters carried. */
 export class Ride {
-  prev = new Uint8Array(32);
+  prev: Uint8Array = new Uint8Array(32);
   seq = 0;
   life = [
     { gridToPackMwh: 0, packToGridMwh: 0, packToMotorMwh: 0, regenToPackMwh: 0 },

@@ -45,12 +45,12 @@ test('registration: a proof over the node challenge registers; bad proofs and re
     fetch(`${url}/v1/devices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ challenge, proof: Buffer.from(proof).toString('base64') }) });
   let res = await post(c, forged);
   assert.is(res.status, 400);
-  assert.match((await res.json()).error, /bad_signature/);
+  assert.match(((await res.json()) as any).error, /bad_signature/);
   // The challenge was burned by the failed attempt: single use.
   const good = makePairingProof({ challenge: Buffer.from(c, 'hex'), publicKey: bob.publicKey, firmware: 256 }, bob.sign);
   res = await post(c, good);
   assert.is(res.status, 400);
-  assert.match((await res.json()).error, /unknown or already used challenge/);
+  assert.match(((await res.json()) as any).error, /unknown or already used challenge/);
   assert.is((await getJson(`${url}/v1/devices/${bob.id}`)).status, 404);
   // Malformed requests.
   res = await fetch(`${url}/v1/devices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"challenge": 1}' });
@@ -84,7 +84,7 @@ test('accepts a chain in order, answers a resend as duplicate, serves head, repo
   let next: string | null = `/v1/devices/${alice.id}/reports?limit=16`;
   const seen: number[] = [];
   while (next) {
-    const page = (await getJson(url + next)).json;
+    const page: any = (await getJson(url + next)).json;
     for (const rep of page.reports) {
       const bytes = new Uint8Array(Buffer.from(rep.cose, 'base64'));
       assert.equal(bytes, reports[rep.seq]);
@@ -221,7 +221,7 @@ test('revocation: operator only, then the device is rejected as unknown_key and 
   assert.is(res.status, 401);
   res = await fetch(`${url}/v1/devices/${ride.dev.id}/revoke`, { method: 'POST', headers: { authorization: 'Bearer op-secret' } });
   assert.is(res.status, 200);
-  assert.ok((await res.json()).revokedAt);
+  assert.ok(((await res.json()) as any).revokedAt);
   const a = await postOne(url, ride.next());
   assert.is(a.status, 'rejected');
   assert.is(a.reason, 'unknown_key');
