@@ -4,10 +4,12 @@
 // Reconnection: after a failed join or a drop, the next attempt comes after a backoff that
 // doubles from 5 s to 5 min, with +-25% jitter from the hardware RNG so a hub full of bikes
 // does not retry in lockstep after an outage; a successful join resets it.
+// Builds without a Wifi module (Espruino's Linux build uses the host's network) are
+// online from the start and need no join.
 // HTTP: one request at a time is the caller's business (the uplink batches); every request
 // ends in exactly one callback: (null, status, body) or (error string, 0, undefined), with
 // a timeout so a half-open socket cannot hold the uplink forever.
-import { esp, EspHttp, EspHttpResponse, EspWifi } from './api';
+import { esp, optionalModule, EspHttp, EspHttpResponse, EspWifi } from './api';
 
 export interface NetCallback {
   (err: string | null, status: number, body: Uint8Array | undefined): void;
@@ -34,7 +36,7 @@ function parseUrl(url: string): { host: string; port: number; path: string; prot
 }
 
 export function espruinoNet(rand32: () => number): EspruinoNet {
-  var wifi = esp.require('Wifi') as EspWifi;
+  var wifi = optionalModule('Wifi') as EspWifi | undefined;
   var http = esp.require('http') as EspHttp;
   var ssid = '';
   var password = '';
@@ -59,7 +61,7 @@ export function espruinoNet(rand32: () => number): EspruinoNet {
   }
 
   function join(): void {
-    if (!ssid) return;
+    if (!ssid || !wifi) return;
     wifi.connect(ssid, { password: password }, function (e: string | null) {
       if (e) {
         err = String(e);
@@ -70,15 +72,19 @@ export function espruinoNet(rand32: () => number): EspruinoNet {
       err = '';
       backoff = BACKOFF_MIN_MS;
       set(true);
-      if (wifi.setSNTP) wifi.setSNTP('pool.ntp.org', 'UTC0');
+      if (wifi && wifi.setSNTP) wifi.setSNTP('pool.ntp.org', 'UTC0');
     });
   }
 
-  wifi.on('disconnected', function (d: { reason?: string }) {
-    if (d && d.reason) err = String(d.reason);
-    set(false);
-    schedule();
-  });
+  if (wifi) {
+    wifi.on('disconnected', function (d: { reason?: string }) {
+      if (d && d.reason) err = String(d.reason);
+      set(false);
+      schedule();
+    });
+  } else {
+    isOnline = true;
+  }
 
   return {
     configure: function (s: string, p: string): void {
@@ -86,6 +92,7 @@ export function espruinoNet(rand32: () => number): EspruinoNet {
       password = p;
       backoff = BACKOFF_MIN_MS;
       if (timer) { esp.clearTimeout(timer); timer = 0; }
+      if (!wifi) return;
       if (!s) { wifi.disconnect(); set(false); return; }
       join();
     },
