@@ -1,0 +1,66 @@
+// The device signer: the only object that ever holds the Ed25519 seed in RAM. The seed
+// lives in this closure and nowhere else: the signer exposes the public key, the key id,
+// and signing (one-shot and stepped, for protocol/cose sign1 / sign1Stepped and the
+// pairing proof), and nothing that reveals the seed: no property, getter, toJSON or
+// toString returns it (tested). Signing itself is firmware/keys/ed25519 (RFC 8032 §5.1.6).
+//
+// Honest limit: on Espruino anyone with the REPL can read the flash file the seed is
+// stored in (require("Storage").read), so a deployed device must lock its console
+// (E.setPassword / E.lockConsole, wired by the HAL); this object protects against our own
+// code leaking the seed (logs, reports, commands), not against a console user.
+//
+// Public API
+//   createSigner(seed32) -> DeviceSigner     (copies the seed; wipe your copy afterwards)
+//     publicKey()          32-byte raw public key (a copy)
+//     kid()                8-byte key id, protocol/kid (a copy)
+//     sign(msg)            64-byte Ed25519 signature            (protocol/cose Signer)
+//     signSteps(msg)       { step(): boolean, signature() }      (protocol/cose SteppedSigner)
+//     toJSON()/toString()  public key and kid only
+import { ed25519PublicKey, ed25519Sign, ed25519SignSteps, SignSteps } from './ed25519';
+import { kidFromPublicKey } from '../../protocol/kid';
+
+export interface DeviceSigner {
+  publicKey(): Uint8Array;
+  kid(): Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+  signSteps(message: Uint8Array): SignSteps;
+  toJSON(): { publicKey: string; kid: string };
+  toString(): string;
+}
+
+function hex(b: Uint8Array): string {
+  var s = '';
+  for (var i = 0; i < b.length; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
+  return s;
+}
+
+export function createSigner(seed32: Uint8Array): DeviceSigner {
+  if (!(seed32 instanceof Uint8Array) || seed32.length !== 32) {
+    throw new Error('createSigner: "seed32" expected 32-byte Uint8Array');
+  }
+  var seed = new Uint8Array(32);
+  seed.set(seed32);
+  var pub = ed25519PublicKey(seed);
+  var kid = kidFromPublicKey(pub);
+
+  function checkMsg(m: Uint8Array, who: string) {
+    if (!(m instanceof Uint8Array)) throw new Error('signer.' + who + ': "message" expected Uint8Array');
+  }
+
+  return {
+    publicKey: function () { return pub.slice(); },
+    kid: function () { return kid.slice(); },
+    sign: function (message: Uint8Array) {
+      checkMsg(message, 'sign');
+      return ed25519Sign(message, seed, pub);
+    },
+    signSteps: function (message: Uint8Array) {
+      checkMsg(message, 'signSteps');
+      var s = ed25519SignSteps(message, seed, pub);
+      // Hand out only step/signature, never the inner job (it holds the expanded key).
+      return { step: function () { return s.step(); }, signature: function () { return s.signature().slice(); } };
+    },
+    toJSON: function () { return { publicKey: hex(pub), kid: hex(kid) }; },
+    toString: function () { return 'DeviceSigner(kid ' + hex(kid) + ')'; },
+  };
+}
