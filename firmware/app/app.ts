@@ -4,16 +4,39 @@ import type { Hal } from '../hal/espruino/index';
 import { createFaultLog, FAULT } from './faults';
 import { loadSettings, saveSettings, Settings } from './settings';
 import { createConsole } from './console';
+import { createClock } from './clock';
+import { openKeystore, KEY_LOADED, KEY_CREATED } from '../keys/keystore';
+import { setSha512 } from '../keys/ed25519';
+import { sha512js } from '../keys/sha512';
+import { makePairingProof } from '../../protocol/pairing';
+import { firmwareVersion } from '../../protocol/report';
 
 export function startApp(hal: Hal, version: string): void {
   var faults = createFaultLog({ now: hal.time.now });
   var settings = loadSettings(hal.flash);
+  var vp = version.split('.');
+  var fw = firmwareVersion(parseInt(vp[0], 10), parseInt(vp[1], 10), parseInt(vp[2], 10));
+  if (hal.sha512) setSha512(hal.sha512);
+  var ks = openKeystore({ flash: hal.flash, hwRand: hal.rand32, sha512: hal.sha512 || sha512js, faults: faults });
+  var signer = ks.signer;
+  if (!signer || (ks.status !== KEY_LOADED && ks.status !== KEY_CREATED)) {
+    hal.print('DEEP: no device key (keystore status ' + ks.status + '); not reporting. See faults().');
+  }
+  var clock = createClock({ now: hal.time.now, faults: faults });
+  var lastJumps = -1;
+  function syncClock(): void {
+    var j = hal.time.jumps();
+    if (hal.time.synced() && j !== lastJumps) {
+      lastJumps = j;
+      clock.sync(hal.time.wallMs());
+    }
+  }
   var wd = hal.startWatchdog(30);
-  hal.time.setTimeout(function kick() { wd.kick(); hal.time.setTimeout(kick, 5000); }, 5000);
+  hal.time.setTimeout(function kick() { wd.kick(); syncClock(); hal.time.setTimeout(kick, 5000); }, 5000);
   hal.onLastWords(function (kind, detail) { faults.raise(FAULT.UNCAUGHT, kind + ': ' + detail); }, 1000);
   var con = createConsole({
     version: version,
-    fw: 256,
+    fw: fw,
     board: hal.board.name,
     settings: function () { return settings; },
     saveSettings: function (s: Settings) {
@@ -23,12 +46,18 @@ export function startApp(hal: Hal, version: string): void {
       if (netChanged) hal.net.configure(s.ssid, s.password);
       return true;
     },
-    publicKey: function () { return new Uint8Array(32); },
-    kid: function () { return new Uint8Array(8); },
-    pairingProof: function () { throw new Error('not yet'); },
+    publicKey: function () { return signer ? signer.publicKey() : new Uint8Array(32); },
+    kid: function () { return signer ? signer.kid() : new Uint8Array(8); },
+    pairingProof: function (challenge: Uint8Array) {
+      if (!signer) throw new Error('deep.pairingProof: this device has no key (see faults())');
+      var sg = signer;
+      wd.kick();
+      return makePairingProof({ challenge: challenge, publicKey: sg.publicKey(), firmware: fw }, function (m: Uint8Array) { return sg.sign(m); });
+    },
     faults: faults,
     status: function () {
-      return { online: hal.net.online(), synced: hal.time.synced(), uptimeS: Math.floor(hal.time.now() / 1000), memory: hal.memory() };
+      syncClock();
+      return { online: hal.net.online(), synced: clock.synced(), uptimeS: Math.floor(hal.time.now() / 1000), memory: hal.memory() };
     },
     print: hal.print,
   });
