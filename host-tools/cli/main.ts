@@ -7,6 +7,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   build: { summary: 'build dist/firmware.js for a board', load: () => import('./commands/build') },
   flash: { summary: 'build and upload the firmware to a board running Espruino, saved to flash', load: () => import('./commands/flash') },
   pair: { summary: "pair a bike's device with a ledger ingest node", load: () => import('./commands/pair') },
+  testnet: { summary: 'run the smart-testnet mini-grid: emulated bikes, hubs and a ledger node (npm start)', load: () => import('./commands/testnet') },
   ingest: { summary: 'run a ledger ingest node (HTTP, SQLite) for device-signed reports', load: () => import('./commands/ingest') },
   report: { summary: 'write N chained, signed reports of a simulated ride (CBOR sequence)', load: () => import('./commands/report') },
   verify: { summary: 'verify every report of a file, with a JSON summary', load: () => import('./commands/verify') },

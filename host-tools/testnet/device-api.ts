@@ -1,7 +1,18 @@
-// What `deep flash` and `deep pair` ask the DEEP firmware over its console. Every call is
-// one JavaScript expression evaluated on the device (DeviceConsole.eval), whose value
-// comes back as JSON. These are the firmware's pairing-console commands (issue 4,
-// "Pairing console"); this file is the one place the host side names them.
+// What `deep flash`, `deep pair` and the testnet ask the DEEP firmware over its console.
+// Every call is one JavaScript expression evaluated on the device (DeviceConsole.eval),
+// whose value comes back as JSON. These are the firmware's pairing-console commands
+// (issue 4, "Pairing console"); this file is the one place the host side names them:
+//
+//   deep.info()             -> { version, id, publicKey, ssid, endpoint, paired, ... }
+//   deep.settings({ssid, password, endpoint}) -> true (persisted in flash)
+//   deep.pairingProof(hex)  -> the proof over the node's challenge (base64 COSE_Sign1);
+//                              a device whose signer is stepped may answer null and
+//   deep.pairingProof()     -> then give the proof once it is done (null before)
+//   deep.paired(id)         -> true; records that the node registered this device
+//   deep.status()           -> { online, queued, seq, synced, uptimeS, boots, faults }
+//
+// The pairing procedure itself (pairDevice) is shared by `deep pair` and the testnet, so
+// the main job pairs every emulated bike exactly the way a rider pairs a real one.
 import { DeviceConsole } from './device-link';
 
 export interface DeviceInfo {
@@ -22,8 +33,9 @@ export interface DeviceInfo {
 export const DEVICE_EXPR = {
   info: 'deep.info()',
   settings: (s: { ssid: string; password: string; endpoint: string }) => `deep.settings(${JSON.stringify(s)})`,
-  proof: (challengeHex: string) => `deep.pairingProof(${JSON.stringify(challengeHex)})`,
+  proof: (challengeHex?: string) => (challengeHex === undefined ? 'deep.pairingProof()' : `deep.pairingProof(${JSON.stringify(challengeHex)})`),
   paired: (deviceId: string) => `deep.paired(${JSON.stringify(deviceId)})`,
+  status: 'deep.status()',
 };
 
 function checkInfo(v: unknown): DeviceInfo {
@@ -35,5 +47,119 @@ function checkInfo(v: unknown): DeviceInfo {
 }
 
 export async function deviceInfo(c: DeviceConsole, timeoutMs = 4000): Promise<DeviceInfo> {
-  return checkInfo(await c.eval(DEVICE_EXPR.info, timeoutMs));
+  let v: unknown;
+  try {
+    v = await c.eval(DEVICE_EXPR.info, timeoutMs);
+  } catch (e) {
+    throw new Error(`the device does not answer ${DEVICE_EXPR.info} (${(e as Error).message}): is the DEEP firmware on it? (deep flash)`);
+  }
+  return checkInfo(v);
+}
+
+export class PairingError extends Error {
+  constructor(
+    readonly exit: 'io' | 'failed',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PairingError';
+  }
+}
+
+/** The ledger side of pairing, over HTTP (or in-process, for tests). */
+export interface PairingNode {
+  challenge(): Promise<string>;
+  /** Registers the proof; returns the device id the node derived from it. */
+  register(challengeHex: string, proofB64: string): Promise<string>;
+}
+
+/** A PairingNode talking to an ingest node's HTTP API (GET /v1/devices/challenge, POST /v1/devices). */
+export function httpPairingNode(endpoint: string): PairingNode {
+  async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+    let res: Response;
+    try {
+      res = await fetch(endpoint + path, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(10000),
+      });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+      throw new PairingError('io', `ingest node ${endpoint} unreachable (${cause})`);
+    }
+    const text = await res.text();
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = { error: text.slice(0, 200) };
+    }
+    return { status: res.status, json };
+  }
+  return {
+    async challenge() {
+      const r = await call('GET', '/v1/devices/challenge');
+      if (r.status !== 200 || typeof r.json.challenge !== 'string') {
+        throw new PairingError('io', `${endpoint} gave no challenge (HTTP ${r.status}: ${JSON.stringify(r.json).slice(0, 200)})`);
+      }
+      return r.json.challenge;
+    },
+    async register(challenge, proof) {
+      const r = await call('POST', '/v1/devices', { challenge, proof });
+      if (r.status !== 201 && r.status !== 200) {
+        throw new PairingError('failed', `registration refused by ${endpoint} (HTTP ${r.status}): ${String(r.json.error ?? JSON.stringify(r.json))}`);
+      }
+      return String(r.json.id ?? '');
+    },
+  };
+}
+
+export interface PairOptions {
+  console: DeviceConsole;
+  node: PairingNode;
+  ssid: string;
+  endpoint: string;
+  /** Asked only when the device is going to be paired (so a second run asks nothing). */
+  password: () => Promise<string>;
+  force: boolean;
+  /** Lets time pass while the device signs (real sleep, or the emulator's virtual clock). */
+  wait: (ms: number) => Promise<void>;
+  signTimeoutMs: number;
+  log?: (line: string) => void;
+}
+
+export type PairResult = { status: 'paired'; id: string } | { status: 'already'; info: DeviceInfo };
+
+/** Settings, challenge, proof, registration, record: the whole of `deep pair`. */
+export async function pairDevice(o: PairOptions): Promise<PairResult> {
+  const c = o.console;
+  const info = await deviceInfo(c);
+  if (info.paired && !o.force) return { status: 'already', info };
+  const password = await o.password();
+
+  // Settings first, so that once paired the device can also reach the node.
+  const ok = await c.eval(DEVICE_EXPR.settings({ ssid: o.ssid, password, endpoint: o.endpoint }));
+  if (ok !== true) throw new PairingError('failed', `the device refused the settings: ${JSON.stringify(ok)}`);
+  o.log?.(`settings written: WiFi "${o.ssid}", endpoint ${o.endpoint}`);
+
+  const challenge = await o.node.challenge();
+  let proof = await c.eval<unknown>(DEVICE_EXPR.proof(challenge));
+  // Signing is stepped on the device (it must not starve the buses): poll until done.
+  let waited = 0;
+  while (proof === null && waited < o.signTimeoutMs) {
+    await o.wait(100);
+    waited += 100;
+    proof = await c.eval<unknown>(DEVICE_EXPR.proof());
+  }
+  if (typeof proof !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(proof)) {
+    throw new PairingError('failed', proof === null
+      ? `the device did not finish signing the pairing proof within ${o.signTimeoutMs / 1000} s`
+      : `the device did not return a pairing proof (base64), got ${JSON.stringify(proof)?.slice(0, 120)}`);
+  }
+  const id = await o.node.register(challenge, proof);
+  if (id !== info.id) throw new PairingError('failed', `the node registered ${id}, but the device's id is ${info.id}`);
+  const recorded = await c.eval(DEVICE_EXPR.paired(id));
+  if (recorded !== true) throw new PairingError('failed', `the device did not record the pairing: ${JSON.stringify(recorded)}`);
+  return { status: 'paired', id };
 }

@@ -61,7 +61,8 @@ function makeLink(port: string, send: (b: Buffer) => Promise<void>, close: () =>
   };
   const feed = (b: Buffer) => {
     const t = b.toString('latin1');
-    if (listeners.length === 0) backlog += t;
+    // Unread output is kept for the next listener, bounded (a chatty device must not grow it).
+    if (listeners.length === 0) backlog = (backlog + t).slice(-65536);
     for (const l of [...listeners]) l(t);
   };
   return { link, feed };
@@ -143,6 +144,16 @@ export async function openLink(port: string, opts: { baud?: number; timeoutMs?: 
   if (tcp) return openTcp(port, tcp.host, tcp.port, opts.timeoutMs ?? 5000);
   if (port.startsWith('tcp:')) throw new PortError('missing', port, 'expected tcp://host:port');
   return openSerial(port, opts.baud ?? 115200);
+}
+
+/**
+ * A link to an in-process console (the emulator's EspruinoConsole): what is written is
+ * typed into it, what it prints comes back. Same bytes as over a serial port.
+ */
+export function consoleLink(con: { input(data: string): void; onOutput(fn: (text: string) => void): () => void }, name: string): Link {
+  const { link, feed } = makeLink(name, async (b) => { con.input(b.toString('latin1')); }, async () => { off(); });
+  const off = con.onOutput((t) => feed(Buffer.from(t, 'latin1')));
+  return link;
 }
 
 /** Waits until `pred(buffer)` returns a value, or times out. */

@@ -7,7 +7,7 @@
 import { parseArgs, UsageError, intOption } from '../args';
 import { EXIT, type Command } from '../command';
 import { openLink, DeviceConsole, PortError } from '../../testnet/device-link';
-import { deviceInfo, DEVICE_EXPR } from '../../testnet/device-api';
+import { pairDevice, httpPairingNode, PairingError } from '../../testnet/device-api';
 
 /** Reads a password from a TTY with echo off (raw mode), or the first line of piped stdin. */
 export function readPassword(prompt: string, opts: { stdin?: NodeJS.ReadStream; stderr?: NodeJS.WritableStream; fromStdin: boolean }): Promise<string> {
@@ -50,29 +50,6 @@ export function readPassword(prompt: string, opts: { stdin?: NodeJS.ReadStream; 
     };
     input.on('data', onData);
   });
-}
-
-async function http(method: 'GET' | 'POST', url: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10000),
-    });
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-    throw new PortError('refused', url, `ingest node unreachable (${cause})`);
-  }
-  const text = await res.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = { error: text.slice(0, 200) };
-  }
-  return { status: res.status, json };
 }
 
 const command: Command = {
@@ -120,48 +97,31 @@ const command: Command = {
     try {
       const c = new DeviceConsole(link);
       await c.identify();
-      const info = await deviceInfo(c);
-      if (info.paired && !p.options.force) {
-        process.stdout.write(`device ${info.id} is already paired (endpoint ${info.endpoint || '?'}, WiFi ${info.ssid || '?'}); nothing changed. Use --force to pair again.\n`);
-        return EXIT.OK;
+      const r = await pairDevice({
+        console: c,
+        node: httpPairingNode(endpoint),
+        ssid,
+        endpoint,
+        force: p.options.force === true,
+        signTimeoutMs: signTimeoutS * 1000,
+        wait: (ms) => new Promise((res) => setTimeout(res, ms)),
+        log: (l) => err(l + '\n'),
+        async password() {
+          const pw = await readPassword(`WiFi password for "${ssid}": `, { fromStdin: p.options['password-stdin'] === true });
+          if (pw.length > 0 && (pw.length < 8 || pw.length > 63)) throw new UsageError(`a WPA2 password has 8..63 characters, got ${pw.length}`);
+          return pw;
+        },
+      });
+      if (r.status === 'already') {
+        const i = r.info;
+        process.stdout.write(`device ${i.id} is already paired (endpoint ${i.endpoint || '?'}, WiFi ${i.ssid || '?'}); nothing changed. Use --force to pair again.\n`);
+      } else {
+        process.stdout.write(`paired: device id ${r.id}\n`);
       }
-      const password = await readPassword(`WiFi password for "${ssid}": `, { fromStdin: p.options['password-stdin'] === true });
-      if (password.length > 0 && (password.length < 8 || password.length > 63)) {
-        throw new UsageError(`a WPA2 password has 8..63 characters, got ${password.length}`);
-      }
-
-      // 1. Settings first, so a device that is paired can also reach the node.
-      const ok = await c.eval(DEVICE_EXPR.settings({ ssid, password, endpoint }));
-      if (ok !== true) throw new Error(`the device refused the settings: ${JSON.stringify(ok)}`);
-      err(`settings written: WiFi "${ssid}", endpoint ${endpoint}\n`);
-
-      // 2. A one-time challenge from the node, signed by the device.
-      const ch = await http('GET', `${endpoint}/v1/devices/challenge`);
-      if (ch.status !== 200 || typeof ch.json.challenge !== 'string') {
-        err(`deep pair: ${endpoint} did not give a challenge (HTTP ${ch.status}: ${JSON.stringify(ch.json).slice(0, 200)})\n`);
-        return EXIT.IO;
-      }
-      const proof = await c.eval<unknown>(DEVICE_EXPR.proof(ch.json.challenge), signTimeoutS * 1000);
-      if (typeof proof !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(proof)) {
-        throw new Error(`the device did not return a pairing proof (base64), got ${JSON.stringify(proof)?.slice(0, 120)}`);
-      }
-
-      // 3. Register; the node checks the signature over its challenge.
-      const reg = await http('POST', `${endpoint}/v1/devices`, { challenge: ch.json.challenge, proof });
-      if (reg.status !== 201 && reg.status !== 200) {
-        err(`deep pair: registration refused by ${endpoint} (HTTP ${reg.status}): ${reg.json.error ?? JSON.stringify(reg.json)}\n`);
-        return EXIT.FAILED;
-      }
-      const id = String(reg.json.id ?? '');
-      if (id !== info.id) {
-        err(`deep pair: the node registered ${id}, but the device's id is ${info.id}\n`);
-        return EXIT.FAILED;
-      }
-      await c.eval(DEVICE_EXPR.paired(id));
-      process.stdout.write(`paired: device id ${id}\n`);
       return EXIT.OK;
     } catch (e) {
       if (e instanceof PortError) { err(`deep pair: ${e.message}\n`); return EXIT.IO; }
+      if (e instanceof PairingError) { err(`deep pair: ${e.message}\n`); return e.exit === 'io' ? EXIT.IO : EXIT.FAILED; }
       throw e;
     } finally {
       await link.close();

@@ -1,0 +1,73 @@
+// `deep testnet` (what `npm start` runs): the smart-testnet mini-grid on this machine,
+// see host-tools/testnet/testnet.ts. Ends with one line
+//   bikes=… reports=… verified=… rejected=… max_error_mwh=…
+// and exits 0 when every chain is complete and every total within tolerance, 1 otherwise.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs, UsageError, intOption } from '../args';
+import { EXIT, type Command } from '../command';
+import { build, DIST } from '../../build/build';
+import { runTestnet } from '../../testnet/testnet';
+import { PriceFileError } from '../../testnet/prices';
+
+/** "24h", "90m", "3600s", "3600" (seconds) -> seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(h|m|s)?$/.exec(text);
+  if (!m) throw new UsageError(`--duration expected a number with an optional unit h, m or s (e.g. 24h, 90m, 3600s), got "${text}"`);
+  const n = Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+  if (n < 60 || n > 7 * 86400) throw new UsageError(`--duration expected 1m..168h, got "${text}"`);
+  return n;
+}
+
+const command: Command = {
+  name: 'testnet',
+  summary: 'run the smart-testnet mini-grid: emulated bikes, charging hubs and a ledger node (npm start)',
+  usage: 'deep testnet [--bikes N] [--hubs N] [--duration 24h] [--speedup X] [--seed N] [--port P] [--data DIR] [--prices CSV]',
+  options: {
+    bikes: { type: 'string', description: 'number of bikes, each the firmware bundle in the emulator', default: '3' },
+    hubs: { type: 'string', description: 'number of charging hubs', default: '2' },
+    duration: { type: 'string', description: 'simulated time the bikes ride (h, m or s)', default: '24h' },
+    speedup: { type: 'string', description: 'simulated seconds per real second; 0 = as fast as possible', default: '0' },
+    seed: { type: 'string', description: 'seed of the rides, keys and sensor noise: same seed, same totals', default: '1' },
+    port: { type: 'string', description: 'ingest node port on 127.0.0.1; 0 = a free port', default: '0' },
+    data: { type: 'string', description: 'folder for the SQLite ledger and the node log (default: a new temporary folder)' },
+    prices: { type: 'string', description: 'price CSV (start,import[,export] per interval; see host-tools/testnet/prices.ts); default: the bundled sample' },
+    'skip-build': { type: 'boolean', description: 'use the existing dist/firmware.js' },
+  },
+  async run(argv) {
+    const p = parseArgs(argv, this.options);
+    if (p.positionals.length) throw new UsageError(`unexpected argument "${p.positionals[0]}"`);
+    const bikes = intOption(p, 'bikes', 1, 50)!;
+    const hubs = intOption(p, 'hubs', 1, 20)!;
+    const speedup = intOption(p, 'speedup', 0, 1_000_000)!;
+    const seed = intOption(p, 'seed', 0, 0xffffffff)!;
+    const port = intOption(p, 'port', 0, 65535)!;
+    const durationS = parseDuration(p.options.duration as string);
+    const err = (s: string) => process.stderr.write(s + '\n');
+
+    if (!p.options['skip-build'] || !existsSync(path.join(DIST, 'firmware.js'))) {
+      const r = build({ board: 'esp32-devkitc', bundles: ['firmware'] });
+      err(`built dist/firmware.js: ${r.firmwareBytes} bytes`);
+    }
+    let result;
+    try {
+      result = await runTestnet({
+        bikes, hubs, seed, durationS, speedup, port,
+        dataDir: p.options.data as string | undefined,
+        prices: p.options.prices as string | undefined,
+        out: process.stdout,
+        log: err,
+      });
+    } catch (e) {
+      if (e instanceof PriceFileError) {
+        err(`deep testnet: ${e.message}`);
+        return EXIT.USAGE;
+      }
+      throw e;
+    }
+    process.stdout.write(result.lines.join('\n') + '\n');
+    err(`ledger and node log kept in ${result.dataDir}`);
+    return result.ok ? EXIT.OK : EXIT.FAILED;
+  },
+};
+export default command;
