@@ -57,6 +57,10 @@ export var FAULT = {
   UPLINK_BAD_ANSWER: 67,
   /** WiFi association was lost or failed. */
   WIFI_DOWN: 68,
+  /** The ingest node does not know this device's key yet (not paired): kept, retried later. */
+  UPLINK_NOT_PAIRED: 69,
+  /** The ingest node holds too much ahead of a missing report ('gap'): kept, retried later. */
+  UPLINK_GAP: 70,
   /** The stored key could not be read back (corrupt); no new key is made silently. */
   KEY_CORRUPT: 96,
   /** SNTP answer rejected (implausible time). */
