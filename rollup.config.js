@@ -24,6 +24,7 @@ function deviceTs() {
   return typescript({
     tsconfig: false,
     include: ['firmware/**/*.ts', 'protocol/**/*.ts', 'test/engine/**/*.ts'],
+    exclude: ['**/*.test.ts'],
     compilerOptions: {
       target: 'ES5',
       module: 'ESNext',

@@ -427,7 +427,7 @@ function decodeItem(st: DecodeState, depth: number): CborValue {
     need(st, n, at);
     var start = st.p;
     st.p += n;
-    if (major === 2) return st.b.slice(start, start + n);
+    if (major === 2) return copyBytes(st.b, start, start + n);
     return utf8Decode(st.b, start, start + n);
   }
   if (major === 6) {
@@ -504,6 +504,16 @@ export function decodeSequence(b: Uint8Array, opts?: DecodeOptions): Array<{ val
     p = r.end;
   }
   return items;
+}
+
+/**
+ * A copy of b[start, end). Uint8Array.prototype.slice is ES2015 and missing in Duktape, so
+ * device code copies through subarray + set, which every engine has.
+ */
+export function copyBytes(b: Uint8Array, start: number, end: number): Uint8Array {
+  var out = new Uint8Array(end - start);
+  out.set(b.subarray(start, end));
+  return out;
 }
 
 /** Bytewise equality of two byte arrays. */

@@ -4,6 +4,7 @@
 // needs about 2^32 devices (birthday bound), and a collision is harmless anyway: the
 // registry then holds two keys for one kid and the signature decides (host-tools/verify).
 import { sha256 } from './sha256';
+import { copyBytes } from './cbor';
 
 export var KID_BYTES = 8;
 
@@ -12,5 +13,5 @@ export function kidFromPublicKey(publicKey: Uint8Array): Uint8Array {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) {
     throw new TypeError('"publicKey" expected 32-byte Uint8Array, got ' + (publicKey && publicKey.length) + ' bytes');
   }
-  return sha256(publicKey).slice(0, KID_BYTES);
+  return copyBytes(sha256(publicKey), 0, KID_BYTES);
 }
