@@ -212,7 +212,9 @@ export class BikeModel {
     }
     const v0 = this.speedMs;
     const maxA = 1.0 * dt;
-    const v1 = s.kind === 'brake' ? target : v0 + Math.max(-maxA * 2, Math.min(maxA, target - v0));
+    // The rider follows the target with a 3 s lag (no step changes of speed), within 1 m/s²
+    // up and 2 m/s² down; a brake segment follows its ramp exactly.
+    const v1 = s.kind === 'brake' ? target : v0 + Math.max(-maxA * 2, Math.min(maxA, ((target - v0) * dt) / 3));
     const v = (v0 + v1) / 2;
     const a = (v1 - v0) / dt;
     this.speedMs = v1;

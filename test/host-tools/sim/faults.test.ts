@@ -1,0 +1,97 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createSimBike, type Segment } from '../../../host-tools/sim/index';
+import {
+  encodeGetValuesRequest, decodeValues, encodeForwardCan, encodeBmsGetValuesRequest, decodeBmsValues, encodeFwVersionRequest,
+} from '../../../protocol/vesc/commands';
+import { client, PARKED } from './_helpers';
+
+const RIDING: Segment[] = [{ kind: 'ride', durationS: 3600, speedKmh: 22, slopePct: 2, assist: 0.8 }];
+
+test('UART noise and drops: some replies are lost or fail the CRC, the rest decode; the decoder resyncs', () => {
+  const bike = createSimBike({ seed: 1, ride: RIDING });
+  const c = client(bike);
+  bike.inject({ uartNoise: 0.002, uartDrop: 0.002 });
+  let ok = 0;
+  for (let i = 0; i < 300; i++) {
+    const r = c.request(encodeGetValuesRequest(), 15);
+    if (r.length && decodeValues(r[0]).ok) ok++;
+  }
+  const s = bike.internals.uart.stats;
+  assert.ok(s.corrupted > 10 && s.dropped > 10, `corrupted ${s.corrupted}, dropped ${s.dropped}`);
+  assert.ok(ok > 150 && ok < 300, `${ok} of 300 replies survived`);
+  bike.inject({ uartNoise: 0, uartDrop: 0 });
+  for (let i = 0; i < 10; i++) assert.is(c.request(encodeGetValuesRequest(), 15).length, 1, 'clean again');
+});
+
+test('a silent BMS: no broadcasts, no forwarded reply; it comes back after its time', () => {
+  const bike = createSimBike({ seed: 2, ride: PARKED });
+  const c = client(bike);
+  bike.inject({ bmsSilent: { canId: 11, ms: 5000 } });
+  const before = bike.internals.bms[1].stats.broadcasts;
+  bike.advance(1000);
+  assert.is(bike.internals.bms[1].stats.broadcasts, before);
+  assert.is(c.request(encodeForwardCan(11, encodeBmsGetValuesRequest()), 100).length, 0);
+  assert.is(c.request(encodeForwardCan(10, encodeBmsGetValuesRequest()), 100).length, 1, 'the other pack still answers');
+  bike.advance(5000);
+  assert.is(c.request(encodeForwardCan(11, encodeBmsGetValuesRequest()), 100).length, 1);
+  assert.ok(bike.internals.bms[1].stats.broadcasts > before);
+  assert.throws(() => bike.inject({ bmsSilent: { canId: 42 } }), /no BMS with CAN id 42/);
+});
+
+test('the VESC keeps reporting the first BMS it latched onto, and switches after 2 s of silence (bldc bms.c)', () => {
+  const bike = createSimBike({ seed: 3, ride: PARKED });
+  const c = client(bike);
+  bike.advance(300);
+  let v = decodeBmsValues(c.request(encodeBmsGetValuesRequest())[0]);
+  assert.ok(v.ok && v.value.canId === 10);
+  bike.inject({ bmsSilent: { canId: 10 } });
+  bike.advance(1000);
+  v = decodeBmsValues(c.request(encodeBmsGetValuesRequest())[0]);
+  assert.ok(v.ok && v.value.canId === 10, 'still the old copy within 2 s');
+  bike.advance(1500);
+  v = decodeBmsValues(c.request(encodeBmsGetValuesRequest())[0]);
+  assert.ok(v.ok && v.value.canId === 11, 'switched to the BMS that still talks');
+});
+
+test('VESC reboot: deaf for 1.5 s, then its Wh/Ah/tachometer counters restart from zero; the packs do not notice', () => {
+  const bike = createSimBike({ seed: 4, ride: RIDING });
+  const c = client(bike);
+  bike.advance(120_000);
+  const before = decodeValues(c.request(encodeGetValuesRequest())[0]);
+  assert.ok(before.ok && (before.value.wattHoursUwh as number) > 1_000_000);
+  const ledgerBefore = bike.ledger().packs.reduce((s, p) => s + p.flows.packToMotor.mwh, 0);
+  bike.inject({ vescReboot: true });
+  assert.is(c.request(encodeFwVersionRequest(), 1000).length, 0, 'no answer while booting');
+  bike.advance(600);
+  const after = decodeValues(c.request(encodeGetValuesRequest())[0]);
+  assert.ok(after.ok);
+  if (!after.ok || !before.ok) return;
+  assert.ok((after.value.wattHoursUwh as number) < 1_000_000, `restarted: ${after.value.wattHoursUwh} µWh`);
+  assert.ok((after.value.tachometer as number) < (before.value.tachometer as number));
+  const ledgerAfter = bike.ledger().packs.reduce((s, p) => s + p.flows.packToMotor.mwh, 0);
+  assert.ok(ledgerAfter > ledgerBefore, 'the ride went on, so did the true energy');
+});
+
+test('brown-out: the device loses the link (bytes either way are lost), the packs carry on', () => {
+  const bike = createSimBike({ seed: 5, ride: RIDING });
+  const c = client(bike);
+  bike.advance(10_000);
+  const socBefore = bike.state().packs.map((p) => p.soc);
+  bike.inject({ brownoutMs: 2000 });
+  assert.is(c.request(encodeGetValuesRequest(), 100).length, 0);
+  bike.advance(2000);
+  assert.is(c.request(encodeGetValuesRequest(), 20).length, 1, 'link back');
+  const socAfter = bike.state().packs.map((p) => p.soc);
+  assert.ok(socAfter[0] + socAfter[1] < socBefore[0] + socBefore[1], 'packs kept discharging');
+  assert.ok(bike.internals.uart.stats.lost > 0);
+});
+
+test('inject checks its input', () => {
+  const bike = createSimBike({ seed: 6, ride: PARKED });
+  assert.throws(() => bike.inject({ uartNoise: 2 }), /"uartNoise" expected a probability/);
+  assert.throws(() => bike.inject({ canBusOffMs: -1 }), /"canBusOffMs" expected ms/);
+  assert.throws(() => bike.inject({ nonsense: 1 } as never), /unknown fault "nonsense"/);
+});
+
+test.run();
