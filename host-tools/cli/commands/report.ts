@@ -14,7 +14,7 @@ import { sha256 } from '../../../protocol/sha256';
 import { ed25519PublicKey, ed25519Sign } from '../../../firmware/keys/ed25519';
 import { createMeter } from '../../../firmware/energy/meter';
 
-/** 2026-11-18T00:00:00Z: the simulated clock once SNTP has synced. */
+/** 2026-11-19T00:00:00Z: the simulated clock once SNTP has synced. */
 export const RIDE_EPOCH_S = 1_795_046_400;
 export const RIDE_WINDOW_S = 60;
 /** Windows sent before the first SNTP sync (clock 0, uptime times). */

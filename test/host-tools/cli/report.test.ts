@@ -1,0 +1,171 @@
+// `deep report`, `deep verify`, `deep inspect` through main(argv), and the interoperability
+// check: reports written by `deep report` verify with an independent COSE_Sign1 / Ed25519
+// implementation (cbor-x + node:crypto, written here from RFC 9052 alone, not our code).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import { Decoder, Encoder, Tag } from 'cbor-x';
+
+const SEED = '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb';
+const PUB = '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c'; // RFC 8032 §7.1 TEST 2
+const dir = mkdtempSync(path.join(tmpdir(), 'deep-report-'));
+const FILE = path.join(dir, 'ride.cbor');
+
+async function deep(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = process.stdout.write.bind(process.stdout);
+  const e = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string) => { out += s; return true; }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
+  try {
+    // Loaded dynamically so main.ts, args.ts and the commands are one module graph (uvu's
+    // tsx hook compiles this test as CommonJS; a static import would give args.ts twice and
+    // break `instanceof UsageError`).
+    const { main } = await import('../../../host-tools/cli/main');
+    return { code: await main(argv), out, err };
+  } finally {
+    process.stdout.write = o;
+    process.stderr.write = e;
+  }
+}
+
+test('deep report writes N chained reports; deep verify accepts them all', async () => {
+  const r = await deep(['report', '--seed', SEED, '--count', '30', '--out', FILE]);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /wrote 30 reports/);
+  assert.match(r.out, new RegExp(`public key ${PUB}`));
+  const v = await deep(['verify', FILE, '--pubkey', PUB]);
+  assert.is(v.code, 0, v.out);
+  const summary = JSON.parse(v.out.trim().split('\n').pop()!);
+  assert.is(summary.reports, 30);
+  assert.is(summary.valid, 30);
+  assert.is(summary.rejected, 0);
+  assert.is(summary.firstSeq, 0);
+  assert.is(summary.lastSeq, 29);
+  assert.equal(Object.keys(summary.totalsMwh), ['10', '11']);
+  assert.ok(summary.totalsMwh['10'].packToMotor > 0 && summary.totalsMwh['10'].gridToPack > 0 && summary.totalsMwh['10'].packToGrid > 0);
+  // the same seed gives the same file
+  const again = path.join(dir, 'again.cbor');
+  await deep(['report', '--seed', SEED, '--count', '30', '--out', again]);
+  assert.ok(readFileSync(again).equals(readFileSync(FILE)));
+});
+
+test('deep verify: one line per problem, JSON summary, exit 1', async () => {
+  const bytes = readFileSync(FILE);
+  // Tamper a signature byte of report 2, drop report 5, repeat report 7 at the end.
+  const { decodeSequence } = await import('../../../protocol/cbor');
+  const seq = decodeSequence(new Uint8Array(bytes));
+  const parts = seq.map((s) => Buffer.from(s.bytes));
+  parts[2] = Buffer.from(parts[2]);
+  parts[2][parts[2].length - 3] ^= 0x40;
+  const bad = Buffer.concat([...parts.slice(0, 5), ...parts.slice(6), parts[7]]);
+  const badFile = path.join(dir, 'bad.cbor');
+  writeFileSync(badFile, bad);
+  const v = await deep(['verify', badFile, '--pubkey', PUB]);
+  assert.is(v.code, 1);
+  const lines = v.out.trim().split('\n');
+  const summary = JSON.parse(lines.pop()!);
+  assert.match(lines[0], /^report #2 \(offset \d+\): bad_signature: /);
+  // report 3 now follows an unknown head (2 was rejected): a gap, and so on down the chain
+  assert.match(lines[1], /^report #3 \(offset \d+ seq 3\): gap: /);
+  assert.is(summary.byReason.bad_signature, 1);
+  assert.ok(summary.rejected >= 2);
+  // a file that ends in the middle of a report
+  writeFileSync(badFile, bytes.subarray(0, bytes.length - 10));
+  const t = await deep(['verify', badFile, '--pubkey', PUB]);
+  assert.is(t.code, 1);
+  assert.match(t.out, /offset \d+: malformed: CBOR truncated/);
+  // wrong key: every report unknown_key
+  const w = await deep(['verify', FILE, '--pubkey', 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a']);
+  assert.is(w.code, 1);
+  assert.is(JSON.parse(w.out.trim().split('\n').pop()!).byReason.unknown_key, 30);
+});
+
+test('usage errors exit 2, missing files exit 3', async () => {
+  assert.is((await deep(['report', '--seed', 'abc', '--count', '1', '--out', FILE])).code, 2);
+  assert.is((await deep(['report', '--seed', SEED, '--count', '0', '--out', FILE])).code, 2);
+  assert.is((await deep(['report', '--seed', SEED, '--count', '1'])).code, 2);
+  assert.is((await deep(['verify', FILE])).code, 2);
+  assert.is((await deep(['verify', '--pubkey', PUB])).code, 2);
+  assert.is((await deep(['verify', path.join(dir, 'nope.cbor'), '--pubkey', PUB])).code, 3);
+  assert.is((await deep(['inspect'])).code, 2);
+});
+
+test('deep inspect prints diagnostic notation with names and units', async () => {
+  const r = await deep(['inspect', FILE]);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /^\/ item 0, offset 0, \d+ bytes \/\n18\(\[\n  h'a10132' \/ \{1: -19\} alg Ed25519 \//);
+  assert.match(r.out, /5: 0 \/ clock: UNSYNCED, times are uptime \//);
+  assert.match(r.out, /6: 1795\d+ \/ window start, epoch s = 2026-11-19T/);
+  assert.match(r.out, /\d+ \/ pack→motor mWh \//);
+  assert.match(r.out, /-?\d+ \/ net charge mAh \//);
+  assert.match(r.out, /11: 256 \/ firmware 0\.1\.0 \//);
+  assert.is((r.out.match(/^\/ item \d+/gm) ?? []).length, 30);
+});
+
+// ---------------------------------------------------------------- interoperability
+
+/** Deterministic re-encoding per RFC 8949 §4.2.1 for the types a report uses, written
+ * independently of protocol/cbor: if it reproduces the payload, the payload is canonical. */
+function canonical(v: unknown): Buffer {
+  const head = (major: number, n: number | bigint): Buffer => {
+    const b = BigInt(n);
+    if (b < 24n) return Buffer.from([(major << 5) | Number(b)]);
+    if (b < 0x100n) return Buffer.from([(major << 5) | 24, Number(b)]);
+    if (b < 0x10000n) { const x = Buffer.alloc(3); x[0] = (major << 5) | 25; x.writeUInt16BE(Number(b), 1); return x; }
+    if (b < 0x100000000n) { const x = Buffer.alloc(5); x[0] = (major << 5) | 26; x.writeUInt32BE(Number(b), 1); return x; }
+    const x = Buffer.alloc(9); x[0] = (major << 5) | 27; x.writeBigUInt64BE(b, 1); return x;
+  };
+  if (typeof v === 'number' || typeof v === 'bigint') {
+    const b = BigInt(v);
+    return b >= 0n ? head(0, b) : head(1, -1n - b);
+  }
+  if (v instanceof Uint8Array) return Buffer.concat([head(2, v.length), v]);
+  if (typeof v === 'string') { const s = Buffer.from(v, 'utf8'); return Buffer.concat([head(3, s.length), s]); }
+  if (Array.isArray(v)) return Buffer.concat([head(4, v.length), ...v.map(canonical)]);
+  if (v instanceof Map) {
+    const e = [...v.entries()].map(([k, x]) => [canonical(k), canonical(x)]).sort((a, b) => Buffer.compare(a[0], b[0]));
+    return Buffer.concat([head(5, e.length), ...e.flat()]);
+  }
+  throw new Error(`unexpected ${typeof v} in a report`);
+}
+
+test('interop: every report verifies with cbor-x + node:crypto, and its payload is canonical CBOR', () => {
+  const bytes = readFileSync(FILE);
+  const d = new Decoder({ mapsAsObjects: false, useRecords: false });
+  const enc = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
+  const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(PUB, 'hex')]), format: 'der', type: 'spki' });
+  const msgs = d.decodeMultiple(bytes) as unknown[];
+  assert.is(msgs.length, 30);
+  let prevHash = Buffer.alloc(32);
+  let offset = 0;
+  msgs.forEach((m, i) => {
+    assert.ok(m instanceof Tag && m.tag === 18, `item ${i} is COSE_Sign1 (tag 18)`);
+    const [prot, unprot, payload, sig] = (m as Tag).value as [Uint8Array, Map<number, Uint8Array>, Uint8Array, Uint8Array];
+    assert.is(Buffer.from(prot).toString('hex'), 'a10132');
+    assert.equal((d.decode(prot) as Map<number, number>).get(1), -19);
+    const kid = unprot.get(4)!;
+    assert.is(Buffer.from(kid).toString('hex'), createHash('sha256').update(Buffer.from(PUB, 'hex')).digest('hex').slice(0, 16));
+    // RFC 9052 §4.4 Sig_structure, encoded by cbor-x
+    const tbs = enc.encode(['Signature1', Buffer.from(prot), Buffer.alloc(0), Buffer.from(payload)]);
+    assert.ok(verify(null, tbs, key, Buffer.from(sig)), `report ${i} verifies`);
+    const p = d.decode(payload) as Map<number, unknown>;
+    assert.ok(canonical(p).equals(Buffer.from(payload)), `report ${i} payload is canonical`);
+    assert.is(p.get(3), i, 'seq');
+    assert.is(Buffer.from(p.get(4) as Uint8Array).toString('hex'), prevHash.toString('hex'), 'prev');
+    // the item's exact bytes: it re-encodes canonically too, so its length is known
+    const whole = Buffer.concat([Buffer.from([0xd2]), canonical([prot, unprot, payload, sig])]);
+    assert.ok(whole.equals(bytes.subarray(offset, offset + whole.length)), `report ${i} is canonical COSE`);
+    prevHash = createHash('sha256').update(whole).digest();
+    offset += whole.length;
+  });
+  assert.is(offset, bytes.length);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test.run();
