@@ -152,6 +152,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       // Nothing of this batch is committed (the transaction rolled back): every request in
       // it fails as a whole, and the device will resend.
       heads.clear();
+      pendingDevices = new Set(store.devicesWithPending());
       logger.error('commit failed', { err: err as Error, reports: batch.reduce((n, r) => n + r.items.length, 0) });
       for (const req of batch) {
         depth -= req.items.length;
@@ -181,6 +182,8 @@ export function createIngest(opts: IngestOptions): Ingest {
   // Decoded head reports, so the continuity rules need not re-decode the head for every
   // report. Only touched inside the commit transaction; cleared when one rolls back.
   const heads = new Map<string, ChainHead>();
+  // Devices holding pending reports: only their accepts look for successors to promote.
+  let pendingDevices = new Set(store.devicesWithPending());
 
   /** Bytes stored by this node were verified on arrival: decoding them again is enough. */
   function decodeStored(bytes: Uint8Array): EnergyReport {
@@ -218,7 +221,7 @@ export function createIngest(opts: IngestOptions): Ingest {
     };
     if (!v.ok) return reject(v.reason, v.detail, v.deviceId, v.seq);
     const f = v.facts;
-    const dev = store.getDevice(f.deviceId);
+    const dev = store.deviceState(f.deviceId);
     // Registration and revocation can race with verification in the workers: the store,
     // read inside this transaction, has the last word.
     if (!dev) return reject('unknown_key', `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq);
@@ -236,7 +239,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       // 'duplicate' was answered above from the hash index, which also covers pending ones.
       commitAccepted(report, v.report);
       counts.accepted++;
-      promote(report, answers, counts);
+      if (pendingDevices.has(f.deviceId)) promote(report, dev.publicKey, answers, counts);
       return { index: item.index, status: 'accepted', device: f.deviceId, seq: f.seq, state: 'committed' };
     }
     if (verdict.reason === 'fork') {
@@ -259,6 +262,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       return reject('gap', `${maxPending} reports already wait for seq ${dev.headSeq + 1}; send the missing ones first`, f.deviceId, f.seq);
     }
     store.insertPending(report);
+    pendingDevices.add(f.deviceId);
     store.touchDevice(f.deviceId, item.receivedAt);
     counts.pending++;
     const answer: ReportAnswer & { status: 'accepted' } = { index: item.index, status: 'accepted', device: f.deviceId, seq: f.seq, state: 'pending' };
@@ -273,14 +277,16 @@ export function createIngest(opts: IngestOptions): Ingest {
   }
 
   /** After a report was accepted, moves its pending successors into the chain while they link. */
-  function promote(head: StoredReport, answers: Answers, counts: Counts): void {
-    const dev = store.getDevice(head.deviceId)!;
+  function promote(head: StoredReport, publicKey: Uint8Array, answers: Answers, counts: Counts): void {
     for (let seq = head.seq + 1; ; seq++) {
       const next = store.getPending(head.deviceId, seq);
-      if (!next) return;
+      if (!next) {
+        if (!store.pendingSummary(head.deviceId).count) pendingDevices.delete(head.deviceId);
+        return;
+      }
       store.deletePending(next.deviceId, next.seq);
       const decoded = decodeStored(next.bytes);
-      const verdict = checkChain(verified(decoded, next.hash, next.bytes, dev.publicKey), view);
+      const verdict = checkChain(verified(decoded, next.hash, next.bytes, publicKey), view);
       if (!verdict.ok) {
         // It was answered as pending, but it does not continue the chain that filled the
         // gap (the device signed two histories, or its counters do not add up). Keep the

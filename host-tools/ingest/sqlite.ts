@@ -12,7 +12,7 @@ import type { AcceptedRow, DeviceRecord, EnergyRow, FlowAmount, Store, StoredRep
 export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
   {
     version: 1,
-    name: 'devices, challenges, accepted and pending reports, flows, forks',
+    name: 'devices, challenges, accepted and pending reports, per-pack energy, forks',
     sql: `
       CREATE TABLE devices (
         id TEXT PRIMARY KEY,
@@ -52,17 +52,19 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         UNIQUE (device_id, seq)
       ) STRICT;
       CREATE INDEX reports_hash ON reports(hash);
-      CREATE TABLE report_flows (
+      CREATE TABLE report_packs (
         report_id INTEGER NOT NULL REFERENCES reports(id),
+        pack INTEGER NOT NULL,
         device_id TEXT NOT NULL,
         window_start INTEGER,
-        pack INTEGER NOT NULL,
-        flow TEXT NOT NULL,
-        unit TEXT NOT NULL,
-        amount INTEGER NOT NULL,
-        PRIMARY KEY (report_id, pack, flow)
-      ) STRICT;
-      CREATE INDEX report_flows_time ON report_flows(device_id, window_start);
+        grid_to_pack_mwh INTEGER NOT NULL,
+        pack_to_grid_mwh INTEGER NOT NULL,
+        pack_to_motor_mwh INTEGER NOT NULL,
+        regen_to_pack_mwh INTEGER NOT NULL,
+        charge_mah INTEGER NOT NULL,
+        PRIMARY KEY (report_id, pack)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX report_packs_time ON report_packs(device_id, window_start);
       CREATE TABLE pending (
         device_id TEXT NOT NULL REFERENCES devices(id),
         seq INTEGER NOT NULL,
@@ -116,6 +118,28 @@ interface ReportSqlRow {
   faults: string | null;
 }
 
+interface PackSqlRow {
+  pack: number;
+  grid_to_pack_mwh: number;
+  pack_to_grid_mwh: number;
+  pack_to_motor_mwh: number;
+  regen_to_pack_mwh: number;
+  charge_mah: number;
+}
+
+/** Flow name -> [report_packs column, unit] (flow names of host-tools/ingest/facts.ts). */
+const COLUMN: Record<string, [keyof PackSqlRow, string]> = {
+  grid_to_pack: ['grid_to_pack_mwh', 'mWh'],
+  pack_to_grid: ['pack_to_grid_mwh', 'mWh'],
+  pack_to_motor: ['pack_to_motor_mwh', 'mWh'],
+  regen_to_pack: ['regen_to_pack_mwh', 'mWh'],
+  charge: ['charge_mah', 'mAh'],
+};
+
+function flowsOfPack(row: PackSqlRow): FlowAmount[] {
+  return Object.entries(COLUMN).map(([flow, [col, unit]]) => ({ pack: row.pack, flow, unit, amount: row[col] as number }));
+}
+
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 export function openSqliteStore(file: string): Store {
@@ -129,6 +153,7 @@ export function openSqliteStore(file: string): Store {
   const st = {
     insertDevice: db.prepare('INSERT INTO devices (id, public_key, registered_at) VALUES (?, ?, ?)'),
     getDevice: db.prepare('SELECT * FROM devices WHERE id = ?'),
+    deviceState: db.prepare('SELECT public_key, revoked_at, head_seq FROM devices WHERE id = ?'),
     headOf: db.prepare('SELECT head_seq, head_hash FROM devices WHERE id = ?'),
     hashAt: db.prepare('SELECT hash FROM reports WHERE device_id = ? AND seq = ?'),
     listDevices: db.prepare('SELECT * FROM devices ORDER BY registered_at, id'),
@@ -153,8 +178,11 @@ export function openSqliteStore(file: string): Store {
       `INSERT INTO reports (device_id, seq, hash, prev, bytes, received_at, accepted_at, window_start, window_end, faults)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    insFlow: db.prepare('INSERT INTO report_flows (report_id, device_id, window_start, pack, flow, unit, amount) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    flowsOf: db.prepare('SELECT pack, flow, unit, amount FROM report_flows WHERE report_id = ? ORDER BY pack, flow'),
+    insPack: db.prepare(
+      `INSERT INTO report_packs (report_id, pack, device_id, window_start, grid_to_pack_mwh, pack_to_grid_mwh, pack_to_motor_mwh, regen_to_pack_mwh, charge_mah)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    packsOf: db.prepare('SELECT * FROM report_packs WHERE report_id = ? ORDER BY pack'),
     insPending: db.prepare(
       `INSERT INTO pending (device_id, seq, hash, prev, bytes, received_at, window_start, window_end, flows, faults)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -168,11 +196,13 @@ export function openSqliteStore(file: string): Store {
     listAccepted: db.prepare('SELECT * FROM reports WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
     exportAccepted: db.prepare('SELECT * FROM reports WHERE id > ? ORDER BY id LIMIT ?'),
     energy: db.prepare(
-      `SELECT CASE WHEN window_start IS NULL THEN NULL ELSE window_start - (window_start % ?) END AS bucket,
-              pack, flow, unit, sum(amount) AS total, count(*) AS reports
-       FROM report_flows
+      `SELECT CASE WHEN window_start IS NULL THEN NULL ELSE window_start - (window_start % ?) END AS bucket, pack,
+              sum(grid_to_pack_mwh) AS grid_to_pack_mwh, sum(pack_to_grid_mwh) AS pack_to_grid_mwh,
+              sum(pack_to_motor_mwh) AS pack_to_motor_mwh, sum(regen_to_pack_mwh) AS regen_to_pack_mwh,
+              sum(charge_mah) AS charge_mah, count(*) AS reports
+       FROM report_packs
        WHERE device_id = ? AND (window_start IS NULL OR (window_start >= ? AND window_start < ?))
-       GROUP BY bucket, pack, flow, unit ORDER BY bucket, pack, flow`,
+       GROUP BY bucket, pack ORDER BY bucket, pack`,
     ),
   };
 
@@ -208,7 +238,7 @@ export function openSqliteStore(file: string): Store {
       windowStart: row.window_start,
       windowEnd: row.window_end,
       faults: row.faults ? JSON.parse(row.faults) : null,
-      flows: st.flowsOf.all(row.id) as FlowAmount[],
+      flows: (st.packsOf.all(row.id) as PackSqlRow[]).flatMap(flowsOfPack),
     };
   }
 
@@ -227,6 +257,10 @@ export function openSqliteStore(file: string): Store {
       st.insertDevice.run(d.id, d.publicKey, d.registeredAt);
     },
     getDevice: (id) => device(st.getDevice.get(id) as DeviceSqlRow | undefined),
+    deviceState(id) {
+      const r = st.deviceState.get(id) as { public_key: Buffer; revoked_at: number | null; head_seq: number } | undefined;
+      return r ? { publicKey: u8(r.public_key), revokedAt: r.revoked_at, headSeq: r.head_seq } : undefined;
+    },
     headOf(id) {
       const r = st.headOf.get(id) as { head_seq: number; head_hash: Buffer | null } | undefined;
       return r ? { seq: r.head_seq, hash: r.head_hash ? u8(r.head_hash) : new Uint8Array(0) } : undefined;
@@ -278,7 +312,17 @@ export function openSqliteStore(file: string): Store {
         r.faults ? JSON.stringify(r.faults) : null,
       );
       const id = Number(info.lastInsertRowid);
-      for (const f of r.flows) st.insFlow.run(id, r.deviceId, r.windowStart, f.pack, f.flow, f.unit, f.amount);
+      const packs = new Map<number, Record<string, number>>();
+      for (const f of r.flows) {
+        const col = COLUMN[f.flow];
+        if (!col || f.unit !== col[1]) throw new TypeError(`flow ${JSON.stringify(f.flow)} in ${f.unit} has no column in report_packs`);
+        let p = packs.get(f.pack);
+        if (!p) packs.set(f.pack, (p = {}));
+        p[col[0]] = f.amount;
+      }
+      for (const [pack, p] of packs) {
+        st.insPack.run(id, pack, r.deviceId, r.windowStart, p.grid_to_pack_mwh ?? 0, p.pack_to_grid_mwh ?? 0, p.pack_to_motor_mwh ?? 0, p.regen_to_pack_mwh ?? 0, p.charge_mah ?? 0);
+      }
     },
     insertPending(r) {
       st.insPending.run(
@@ -312,7 +356,13 @@ export function openSqliteStore(file: string): Store {
     devicesWithPending: () => (st.devicesWithPending.all() as { device_id: string }[]).map((r) => r.device_id),
     listAccepted: (deviceId, afterSeq, limit) => (st.listAccepted.all(deviceId, afterSeq, limit) as ReportSqlRow[]).map(accepted),
     exportAccepted: (afterRowId, limit) => (st.exportAccepted.all(afterRowId, limit) as ReportSqlRow[]).map(accepted),
-    energy: (deviceId, from, to, bucketS) => st.energy.all(bucketS, deviceId, from, to) as EnergyRow[],
+    energy(deviceId, from, to, bucketS) {
+      const out: EnergyRow[] = [];
+      for (const row of st.energy.all(bucketS, deviceId, from, to) as (PackSqlRow & { bucket: number | null; reports: number })[]) {
+        for (const f of flowsOfPack(row)) out.push({ bucket: row.bucket, pack: f.pack, flow: f.flow, unit: f.unit, total: f.amount, reports: row.reports });
+      }
+      return out;
+    },
   };
 }
 

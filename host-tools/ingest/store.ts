@@ -75,6 +75,8 @@ export interface Store {
 
   insertDevice(d: { id: string; publicKey: Uint8Array; registeredAt: number }): void;
   getDevice(id: string): DeviceRecord | undefined;
+  /** The fields the chain rules need, without the counters of getDevice (hot path). */
+  deviceState(id: string): { publicKey: Uint8Array; revokedAt: number | null; headSeq: number } | undefined;
   /** Chain head of a registered device (seq -1 and an empty hash before its first report). */
   headOf(id: string): { seq: number; hash: Uint8Array } | undefined;
   listDevices(): DeviceRecord[];
