@@ -5,6 +5,7 @@ import { EXIT, commandHelp, type Command } from './command';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
   build: { summary: 'build dist/firmware.js for a board', load: () => import('./commands/build') },
+  sim: { summary: 'run a simulated e-bike (VESC + two BMS) in real time on a TCP port or a pseudo-terminal', load: () => import('./commands/sim') },
   flash: { summary: 'build and upload the firmware to a board running Espruino, saved to flash', load: () => import('./commands/flash') },
   pair: { summary: "pair a bike's device with a ledger ingest node", load: () => import('./commands/pair') },
   testnet: { summary: 'run the smart-testnet mini-grid: emulated bikes, hubs and a ledger node (npm start)', load: () => import('./commands/testnet') },

@@ -1,0 +1,157 @@
+// The simulated VESC UART outside the process: on a TCP port, or on a pseudo-terminal so
+// that a real serial client (Espruino's Linux build with the espruino-linux board, a
+// terminal program, VESC Tool via socat) can attach. Node has no pty API, so a small
+// python3 child (its standard pty module) owns the pty pair and relays the master side
+// over its stdin/stdout. Plus the real-time driver: advance() by the wall clock.
+import * as net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { SimBike } from './index';
+import type { SerialIO } from '../../firmware/hal/io';
+
+export interface Endpoint {
+  /** tcp://host:port or the pty slave path, for printing. */
+  where: string;
+  close(): Promise<void>;
+}
+
+/** Attaches `sink` to the VESC UART: bytes for the device go to sink, returns the device's writer. */
+function attach(bike: SimBike, sink: (bytes: Uint8Array) => void): SerialIO {
+  let port: SerialIO;
+  port = bike.openVescSerial({
+    baud: 115200,
+    onReadable: () => {
+      const b = port.read();
+      if (b) sink(b);
+    },
+  });
+  return port;
+}
+
+/** One client at a time, like a serial port; a second one is told so and closed. */
+export function serveTcp(bike: SimBike, port: number, host = '127.0.0.1'): Promise<Endpoint & { port: number }> {
+  return new Promise((resolve, reject) => {
+    let current: { socket: net.Socket; serial: SerialIO } | undefined;
+    const server = net.createServer((socket) => {
+      if (current) {
+        socket.end('busy: another client is attached to the simulated VESC UART\n');
+        return;
+      }
+      socket.setNoDelay(true);
+      const serial = attach(bike, (b) => socket.write(b));
+      current = { socket, serial };
+      socket.on('data', (d) => serial.write(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+      const done = (): void => {
+        if (current && current.socket === socket) {
+          current.serial.close();
+          current = undefined;
+        }
+      };
+      socket.on('close', done);
+      socket.on('error', done);
+    });
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const addr = server.address() as net.AddressInfo;
+      resolve({
+        where: `tcp://${host}:${addr.port}`,
+        port: addr.port,
+        close: () =>
+          new Promise<void>((res) => {
+            current?.socket.destroy();
+            server.close(() => res());
+          }),
+      });
+    });
+  });
+}
+
+const PTY_RELAY = `
+import os, pty, sys, select, tty
+m, s = pty.openpty()
+tty.setraw(s)
+tty.setraw(m)
+sys.stderr.write(os.ttyname(s) + "\\n")
+sys.stderr.flush()
+out = sys.stdout.fileno()
+inp = sys.stdin.fileno()
+while True:
+    r, _, _ = select.select([m, inp], [], [])
+    if m in r:
+        try:
+            d = os.read(m, 4096)
+        except OSError:
+            d = b""
+        if d:
+            os.write(out, d)
+    if inp in r:
+        d = os.read(inp, 4096)
+        if not d:
+            break
+        os.write(m, d)
+`;
+
+/** Debian's interpreter when present: version-manager shims on PATH can take seconds to start. */
+export function defaultPython(): string {
+  return process.env.DEEP_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+}
+
+/** A pseudo-terminal whose slave path a serial client opens (raw mode; the baud setting is ignored). */
+export function servePty(bike: SimBike, python = defaultPython()): Promise<Endpoint & { path: string }> {
+  return new Promise((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(python, ['-u', '-c', PTY_RELAY], { stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    child.once('error', (err) => reject(new Error(`cannot start ${python} for the pseudo-terminal: ${err.message}`)));
+    let errText = '';
+    let serial: SerialIO | undefined;
+    child.stderr!.on('data', (d: Buffer) => {
+      errText += d.toString();
+      const nl = errText.indexOf('\n');
+      if (serial || nl < 0) return;
+      const path = errText.slice(0, nl).trim();
+      const s = attach(bike, (b) => child.stdin!.write(b));
+      serial = s;
+      child.stdout!.on('data', (b: Buffer) => s.write(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
+      resolve({
+        where: path,
+        path,
+        close: () =>
+          new Promise<void>((res) => {
+            s.close();
+            if (child.exitCode !== null) return res();
+            child.once('exit', () => res());
+            child.stdin!.end();
+            child.kill();
+          }),
+      });
+    });
+    child.once('exit', (code) => {
+      if (!serial) reject(new Error(`${python} pty relay exited (${code}): ${errText.trim()}`));
+    });
+  });
+}
+
+export interface Realtime {
+  stop(): void;
+}
+
+/**
+ * Drives the bike by the wall clock (× speedup), in small steps so the UART timing stays
+ * close to real. `onTick` runs after each advance (for printing, stopping).
+ */
+export function runRealtime(bike: SimBike, speedup = 1, onTick?: () => void): Realtime {
+  if (!(speedup > 0 && speedup <= 100000)) throw new RangeError(`"speedup" expected a number in (0, 100000], got ${speedup}`);
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    bike.advance((now - last) * speedup);
+    last = now;
+    onTick?.();
+  }, 5);
+  return { stop: () => clearInterval(timer) };
+}
