@@ -10,6 +10,13 @@ import { setSha512 } from '../keys/ed25519';
 import { sha512js } from '../keys/sha512';
 import { makePairingProof } from '../../protocol/pairing';
 import { firmwareVersion } from '../../protocol/report';
+import { createQueue } from '../queue/queue';
+import { createMeter } from '../energy/meter';
+import { createUplink } from '../uplink/uplink';
+import { startBus } from './bus';
+
+/** Internals for tests in the emulator (host-side peeks); never printed. */
+export var debugState: Record<string, unknown> = {};
 
 export function startApp(hal: Hal, version: string): void {
   var faults = createFaultLog({ now: hal.time.now });
@@ -57,14 +64,46 @@ export function startApp(hal: Hal, version: string): void {
     faults: faults,
     status: function () {
       syncClock();
-      return { online: hal.net.online(), synced: clock.synced(), uptimeS: Math.floor(hal.time.now() / 1000), memory: hal.memory() };
+      return {
+        online: hal.net.online(), synced: clock.synced(), uptimeS: Math.floor(hal.time.now() / 1000),
+        queued: queue.pending(), uplink: uplink.status(), samples: bus.samples(), plugged: bus.plugged(),
+        vesc: bus.vesc.identification ? 'fw ' + bus.vesc.identification.major + '.' + bus.vesc.identification.minor : 'unidentified',
+        packs: bus.packs().map(function (p) { return { id: p.canId, mv: p.vTotMv, ma: p.iInMa, stale: p.stale }; }),
+        busFaults: busFaults, faults: faults.total(), memory: hal.memory(),
+      };
     },
     print: hal.print,
   });
   hal.exposeConsole('deep', con.deep);
   hal.exposeConsole('faults', con.faults);
   if (settings.ssid) hal.net.configure(settings.ssid, settings.password);
-  var serial = new hal.VescSerial({ baud: hal.board.vesc.baud, onReadable: function (n: number) { hal.print('vesc bytes ' + n); } });
-  serial.write(new Uint8Array([2, 1, 0, 0, 0, 3]));
+  var packIds = (hal.board.bms && hal.board.bms.ids) || [10, 11];
+  var queue = createQueue({ flash: hal.flash, faults: faults });
+  queue.recover();
+  var meter = createMeter({ packs: [{ canId: packIds[0] }, { canId: packIds[1] }], faults: faults });
+  var uplink = createUplink({
+    queue: queue,
+    net: hal.net,
+    timers: hal.time,
+    url: function () { return settings.endpoint ? settings.endpoint + '/v1/reports' : ''; },
+    rand: function () { return (hal.rand32() >>> 0) / 4294967296; },
+    faults: faults,
+  });
+  hal.net.onChange(function (on: boolean) {
+    if (on) uplink.kick();
+    else faults.raise(FAULT.WIFI_DOWN, hal.net.lastError() || 'disconnected');
+  });
+  var bus = startBus({
+    hal: hal,
+    packIds: packIds,
+    pollMs: settings.pollMs,
+    onSample: function (smp) { meter.sample(smp); },
+    onVescCounters: function (c, d) { meter.observeVesc(c, d); },
+    onBmsCounters: function (i, c, d) { meter.observeBms(i, c, d); },
+    onFault: function (code: string, detail: string) { busFaults[code] = (busFaults[code] || 0) + 1; lastBusFault = code + ' ' + detail; },
+  });
+  var busFaults: { [code: string]: number } = {};
+  var lastBusFault = '';
+  debugState = { queue: queue, meter: meter, uplink: uplink, bus: bus, busFaults: busFaults, lastBusFault: function () { return lastBusFault; } };
   hal.print('DEEP firmware ' + version + ' on ' + hal.board.name + ' (Espruino ' + hal.interpreter + ')');
 }

@@ -15,6 +15,9 @@
 
 export type TimerOwner = object;
 
+/** Smallest step when a follower reports an event due now (1 µs). */
+const MIN_STEP_MS = 0.001;
+
 interface Timer {
   id: number;
   at: number;
@@ -180,13 +183,19 @@ export class VirtualClock {
         }
         if (this.nowMs >= end) break;
         let next = t && t.at < end ? t.at : end;
+        // Followers' events may fall between whole ms (a CAN frame every 260 µs): the clock
+        // stops at them exactly, so the device sees each one when it happens.
         for (const f of this.followers) {
           const d = f.msUntilNextEvent?.();
-          if (d !== undefined && this.nowMs + Math.max(1, Math.ceil(d)) < next) next = this.nowMs + Math.max(1, Math.ceil(d));
+          if (d !== undefined && d > 0 && this.nowMs + d < next) next = this.nowMs + d;
+          else if (d !== undefined && d <= 0 && this.nowMs + MIN_STEP_MS < next) next = this.nowMs + MIN_STEP_MS;
         }
-        const step = Math.min(Math.max(1, Math.floor(this.stepPolicy())), this.maxStepMs, next - this.nowMs);
-        this.nowMs += step;
-        for (const f of this.followers) f.advance(step);
+        const step = Math.min(this.maxStepMs, this.stepPolicy(), next - this.nowMs);
+        // Whole µs, as the simulator counts: no float drift between the two clocks.
+        const to = Math.round((this.nowMs + step) * 1000) / 1000;
+        const moved = to - this.nowMs;
+        this.nowMs = to;
+        for (const f of this.followers) f.advance(moved);
         for (const f of this.afterFire) f();
       }
       await this.settle();

@@ -275,6 +275,8 @@ export class EmulatedDevice {
   stops: { at: number; reason: StopReason }[] = [];
   /** Errors no handler caught (printed "Uncaught ..." like Espruino). */
   uncaught: unknown[] = [];
+  /** Counters of what the emulated hardware did (tests, benchmarks). */
+  stats = { watchCalls: 0, afterFires: 0 };
   /** Every byte the console printed, for tests. */
   output = '';
   /** Cap on `output` (older text is dropped). */
@@ -387,6 +389,7 @@ export class EmulatedDevice {
   }
 
   private afterFire(): void {
+    this.stats.afterFires++;
     const s = this.session;
     if (!s || s.dead) return;
     if (this.flash.dead) {
@@ -426,6 +429,7 @@ export class EmulatedDevice {
       const ev = { state: v === 1, time, lastTime: w.lastTime, pin: w.pin };
       w.lastTime = time;
       if (!w.repeat) s.watches = s.watches.filter((x) => x !== w);
+      this.stats.watchCalls++;
       try {
         w.fn(ev);
       } catch (err) {
@@ -433,6 +437,10 @@ export class EmulatedDevice {
       }
       if (s.dead) return;
     }
+    // The callbacks may have changed the levels themselves (an interrupt handler that
+    // empties the chip releases its INT line): what they leave is the new reference, so
+    // the next fall is seen as an edge.
+    for (const w of s.watches) w.last = this.pinLevel(w.pin);
   }
 
   private deviceTime(s: Session): number {

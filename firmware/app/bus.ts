@@ -1,0 +1,167 @@
+// The buses, wired: VescUart on the board's UART, the two BMS through the MCP2515 (CAN
+// broadcasts) or through the VESC (FORWARD_CAN) when the board has no CAN transceiver,
+// and one meter sample per poll period built from the newest readings.
+//
+// Sample: every pollMs the newest pack voltage and current of each BMS (null when that pack
+// is stale: the meter then counts the time as lost, never guesses), plus two signals that
+// split the flows (firmware/energy/meter.ts):
+//   plugged   - the bike is connected at a hub: any BMS says "charge OK" (the chargeOk bit
+//               of CAN_PACKET_BMS_SOC_SOH_TEMP_STAT, set while the charge port sees the hub,
+//               bms.c) or is charging. On the VESC-forwarding path, where this bit is not
+//               carried, a pack that discharges more than PLUG_MIN_MA while the VESC draws
+//               less than a tenth of it and the wheel stands still can only be feeding the
+//               hub's inverter: the dual-battery switch routes all motor current through the
+//               VESC.
+//   chargerConnected = exportMode = plugged: at a hub, current into a pack comes from the
+//               grid and current out of it goes to the grid; on the road, into a pack is
+//               regen and out of it is the motor.
+// The VESC's and the BMS's own Wh counters go to the meter's cross-check.
+import type { Hal } from '../hal/espruino/index';
+import { VescUart, VescSample } from '../drivers/vesc-uart';
+import { Mcp2515 } from '../drivers/mcp2515';
+import { DualBms, PackState } from '../drivers/dual-bms';
+import { decodeCanFrame } from '../../protocol/can/messages';
+import type { CanFrame } from '../../protocol/can/id';
+import type { MeterSample } from '../energy/meter';
+import type { DigitalInIO, DigitalInOptions } from '../hal/io';
+
+var PLUG_MIN_MA = 300;
+
+export interface BusOptions {
+  hal: Hal;
+  packIds: number[];
+  pollMs: number;
+  /** A meter sample is ready. */
+  onSample: (s: MeterSample) => void;
+  /** The VESC's counters (mWh consumed, charged) of the latest poll. */
+  onVescCounters: (consumedMwh: number, chargedMwh: number) => void;
+  /** A BMS's lifetime totals (mWh charged, discharged). */
+  onBmsCounters: (pack: number, chgMwh: number, disMwh: number) => void;
+  onFault: (code: string, detail: string) => void;
+}
+
+export interface Bus {
+  vesc: VescUart;
+  bms: DualBms;
+  can: Mcp2515 | undefined;
+  latestVesc(): VescSample | undefined;
+  packs(): PackState[];
+  plugged(): boolean;
+  /** Samples handed to the meter. */
+  samples(): number;
+  close(): void;
+}
+
+export function startBus(o: BusOptions): Bus {
+  var hal = o.hal;
+  var timers = hal.time;
+  var nSamples = 0;
+  var latest: VescSample | undefined;
+  var chargeOk: boolean[] = [];
+  var chargeOkMs: number[] = [];
+  var ids = o.packIds;
+
+  var vesc = new VescUart({
+    io: hal.VescSerial,
+    timers: timers,
+    baud: hal.board.vesc.baud,
+    // The meter samples at pollMs; the VESC is polled at the same rate for the
+    // cross-check counters and the motor signals.
+    pollHz: Math.max(1, Math.floor(1000 / o.pollMs)),
+    onSample: function (s: VescSample) {
+      latest = s;
+      if (s.wattHoursUwh !== undefined && s.wattHoursChargedUwh !== undefined) {
+        o.onVescCounters(Math.floor(s.wattHoursUwh / 1000), Math.floor(s.wattHoursChargedUwh / 1000));
+      }
+    },
+    onFault: o.onFault,
+  });
+
+  var viaCan = hal.board.can.via === 'mcp2515' && hal.canSpi !== undefined;
+  var bms = new DualBms({
+    packIds: ids,
+    source: viaCan ? 'can' : 'vesc',
+    timers: timers,
+    vesc: viaCan ? undefined : vesc,
+    onUpdate: function (p: PackState) {
+      if (p.whChgTotalMwh !== undefined && p.whDisTotalMwh !== undefined) o.onBmsCounters(p.index, p.whChgTotalMwh, p.whDisTotalMwh);
+    },
+    onFault: o.onFault,
+  });
+
+  var can: Mcp2515 | undefined;
+  var canInt = hal.canInt;
+  if (viaCan && hal.canSpi) {
+    var board = hal.board.can;
+    can = new Mcp2515({
+      spi: hal.canSpi,
+      timers: timers,
+      crystalHz: board.via === 'mcp2515' ? board.crystalHz : 8000000,
+      acceptIds: ids,
+      openInt: canInt ? (function (ci: (f?: () => void) => DigitalInIO) { return function (opts: DigitalInOptions) { return ci(opts.onFall); }; })(canInt) : undefined,
+      onFrame: function (f: CanFrame) {
+        bms.receive(f);
+        // chargeOk is not part of PackState: read it here (wiring-layer adapter).
+        var d = decodeCanFrame(f.id, f.data);
+        var m = (d.ok ? d.value : undefined) as { type?: string; controllerId?: number; chargeOk?: boolean } | undefined;
+        if (m && m.type === 'BMS_SOC_SOH_TEMP_STAT' && m.controllerId !== undefined) {
+          var k = ids.indexOf(m.controllerId);
+          if (k >= 0) { chargeOk[k] = !!m.chargeOk; chargeOkMs[k] = timers.now(); }
+        }
+      },
+      onFault: o.onFault,
+    });
+  }
+
+  function plugged(): boolean {
+    var now = timers.now();
+    var packs = bms.packs;
+    for (var i = 0; i < packs.length; i++) {
+      if (packs[i].stale) continue;
+      if (packs[i].charging) return true;
+      if (chargeOk[i] && now - chargeOkMs[i] < 3000) return true;
+    }
+    if (can) return false;
+    // VESC path: discharge that does not go through the VESC goes to the hub.
+    if (!latest || latest.inputCurrentMa === undefined) return false;
+    var vescMa = latest.inputCurrentMa < 0 ? -latest.inputCurrentMa : latest.inputCurrentMa;
+    var erpm = latest.erpm || 0;
+    for (var j = 0; j < packs.length; j++) {
+      var ma = packs[j].iInMa;
+      if (!packs[j].stale && ma !== undefined && ma > PLUG_MIN_MA && vescMa * 10 < ma && erpm === 0) return true;
+    }
+    return false;
+  }
+
+  var closed = false;
+  function tick(): void {
+    if (closed) return;
+    var packs = bms.packs;
+    var readings: ({ mv: number; ma: number } | null)[] = [];
+    for (var i = 0; i < packs.length; i++) {
+      var p = packs[i];
+      readings.push(!p.stale && p.vTotMv !== undefined && p.iInMa !== undefined ? { mv: p.vTotMv, ma: p.iInMa } : null);
+    }
+    var pl = plugged();
+    nSamples++;
+    o.onSample({ tMs: timers.now(), packs: readings, chargerConnected: pl, exportMode: pl });
+    timers.setTimeout(tick, o.pollMs);
+  }
+  timers.setTimeout(tick, o.pollMs);
+
+  return {
+    vesc: vesc,
+    bms: bms,
+    can: can,
+    latestVesc: function () { return latest; },
+    packs: function () { return bms.packs; },
+    plugged: plugged,
+    samples: function () { return nSamples; },
+    close: function () {
+      closed = true;
+      vesc.close();
+      bms.close();
+      if (can) can.close();
+    },
+  };
+}
