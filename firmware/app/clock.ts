@@ -9,9 +9,10 @@
 // the sync gets its true epoch start.
 // Jump safety: an SNTP answer is rejected (fault CLOCK_REJECTED) if it is before
 // 2024-01-01 or after 2100-01-01 (a device that lost its RTC, a forged answer); a later
-// sync may move the offset either way, but stamps handed out are non-decreasing: a stamp
-// is never earlier than one already issued (a step back of the clock makes the next
-// windows start at the last issued second instead of overlapping the past).
+// sync may move the offset either way. stamp() is a pure mapping (it can be asked again
+// for the same instant, e.g. when a report is rebuilt); keeping windows from overlapping
+// after a step back of the clock is the reporter's job (it starts the next window no
+// earlier than the previous report's end).
 //
 // Public API
 //   createClock({ now, faults? }) -> Clock
@@ -47,8 +48,6 @@ export function createClock(opts: { now: () => number; faults?: FaultLog }): Clo
   var now = opts.now;
   var faults = opts.faults;
   var offset: number | undefined;
-  var lastEpochS = -1;
-  var lastUptimeS = -1;
 
   function sync(epochMs: number): boolean {
     if (typeof epochMs !== 'number' || epochMs !== epochMs || epochMs < EPOCH_MIN_MS || epochMs > EPOCH_MAX_MS) {
@@ -65,16 +64,8 @@ export function createClock(opts: { now: () => number; faults?: FaultLog }): Clo
 
   function stamp(monoMs: number): Stamp {
     checkMono(monoMs, 'stamp');
-    if (offset === undefined) {
-      var u = Math.floor(monoMs / 1000);
-      if (u < lastUptimeS) u = lastUptimeS;
-      lastUptimeS = u;
-      return { clock: CLOCK_UNSYNCED, s: u };
-    }
-    var s = Math.floor((monoMs + offset) / 1000);
-    if (s < lastEpochS) s = lastEpochS;
-    lastEpochS = s;
-    return { clock: CLOCK_SYNCED, s: s };
+    if (offset === undefined) return { clock: CLOCK_UNSYNCED, s: Math.floor(monoMs / 1000) };
+    return { clock: CLOCK_SYNCED, s: Math.floor((monoMs + offset) / 1000) };
   }
 
   return {
