@@ -13,6 +13,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   report: { summary: 'write N chained, signed reports of a simulated ride (CBOR sequence)', load: () => import('./commands/report') },
   verify: { summary: 'verify every report of a file, with a JSON summary', load: () => import('./commands/verify') },
   inspect: { summary: 'print reports in CBOR diagnostic notation with units', load: () => import('./commands/inspect') },
+  vesc: { summary: 'decode a VESC UART frame or payload (hex) to JSON with units', load: () => import('./commands/vesc') },
+  can: { summary: 'decode a VESC CAN frame (hex id and data) to JSON with units', load: () => import('./commands/can') },
 };
 
 function topHelp(): string {
