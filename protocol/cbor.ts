@@ -17,6 +17,9 @@
 //                              An integral float such as 1.0 decodes to 1, whose
 //                              deterministic encoding is the integer 01: callers needing
 //                              canonical input re-encode and compare (protocol/report does).
+//   On Espruino (measured with its Linux build): strings are 8-bit, so text beyond U+00FF
+//   does not survive decoding; -0 does not exist; decimal float literals parse inexactly.
+//   DEEP messages carry only integers, byte strings and ASCII text, which are exact there.
 //   bstr <-> Uint8Array, tstr <-> string, array <-> Array, map <-> CborMap (ordered
 //   entries), tag <-> CborTag, false/true/null/undefined <-> themselves.
 
