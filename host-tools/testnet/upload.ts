@@ -28,6 +28,7 @@ interface EspruinoGlobal {
       close(): void;
       startListening(fn: (data: ArrayBuffer) => void): unknown;
       isConnected(): boolean;
+      devices: SerialDevice[];
     };
     Status: unknown;
     Utils: Record<string, unknown>;
@@ -37,7 +38,14 @@ interface EspruinoGlobal {
   callProcessor(name: string, data: unknown, cb: (out: string) => void): void;
 }
 
+interface SerialDevice {
+  name: string;
+  getPorts(cb: (ports: { path: string; description?: string }[] | undefined, instant?: boolean) => void): void;
+  deepWrapped?: boolean;
+}
+
 let initialised: Promise<EspruinoGlobal> | undefined;
+let currentSerialPath: string | undefined;
 /** Lines the library printed, for diagnostics. */
 export const espruinoLog: string[] = [];
 
@@ -97,6 +105,21 @@ async function upload(E: EspruinoGlobal, code: string, opts: UploadOptions): Pro
     STORAGE_UPLOAD_METHOD: opts.throttle ? 0 : 1,
     ENV_ON_CONNECT: true, // the device's process.env tells the tools which modules are built in
   });
+  // The library finds serial ports through serialport.list(), which needs udev; a port we
+  // were given by path (a pseudo-terminal, a container without udev) must be opened anyway.
+  if (!tcp) {
+    const dev = E.Core.Serial.devices.find((d) => d.name === 'Node Serial');
+    if (!dev) throw new Error('the Espruino CLI library has no Node serial transport (is the serialport package installed?)');
+    if (!dev.deepWrapped) {
+      const list = dev.getPorts;
+      dev.getPorts = (cb) => list((ports, instant) => {
+        const have = (ports ?? []).some((x) => x.path === currentSerialPath);
+        cb(have || !currentSerialPath ? ports : [...(ports ?? []), { path: currentSerialPath, description: 'given by --port' }], instant);
+      });
+      dev.deepWrapped = true;
+    }
+  }
+  currentSerialPath = tcp ? undefined : opts.port;
   let total = 0;
   let sent = 0;
   E.Core.Status = {

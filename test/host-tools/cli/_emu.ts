@@ -1,0 +1,112 @@
+// Shared by the flash and pair tests: one emulated board on a virtual clock driven in real
+// time, its console reachable over TCP (like a board on the network) and, through a
+// pseudo-terminal made by python3's pty module, as a serial port path (like USB serial).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VirtualClock } from '../../../host-tools/emu/clock';
+import { EmuNetwork } from '../../../host-tools/emu/network';
+import { createEmulatedBike, type EmulatedBike } from '../../../host-tools/emu/bike';
+import { serveConsole, runRealtime } from '../../../host-tools/emu/serve';
+import { createSimBike } from '../../../host-tools/sim/index';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const DEEP = path.join(ROOT, 'host-tools/bin/deep.js');
+export const BUNDLE = path.join(ROOT, 'dist/firmware.js');
+
+export interface Board {
+  bike: EmulatedBike;
+  clock: VirtualClock;
+  network: EmuNetwork;
+  tcp: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A board running Espruino; with `bundle` undefined it holds no application yet (what a
+ * maker has after flashing the Espruino firmware), otherwise that code in .bootcde.
+ */
+export async function board(opts: { bundle?: string; seed?: number; accessPoints?: { ssid: string; password: string }[] } = {}): Promise<Board> {
+  const clock = new VirtualClock();
+  const network = new EmuNetwork({ clock, accessPoints: opts.accessPoints });
+  const seed = opts.seed ?? 7;
+  const sim = createSimBike({ seed, ride: [{ kind: 'park', durationS: 86400 }], bmsRateHz: 1 });
+  // A one-space .bootcde is a board with Espruino and nothing of ours on it.
+  const bike = createEmulatedBike({ clock, network, sim, seed, name: 'board', bundle: opts.bundle ?? ' ' });
+  bike.powerOn();
+  const served = await serveConsole(bike.device, 0);
+  const stop = runRealtime(clock, 4);
+  return {
+    bike, clock, network, tcp: `tcp://127.0.0.1:${served.port}`,
+    async close() {
+      stop();
+      await served.close();
+      bike.detach();
+    },
+  };
+}
+
+export function firmware(): string {
+  return readFileSync(BUNDLE, 'latin1');
+}
+
+/** Runs the deep CLI; resolves with its exit code and output. */
+export function deep(args: string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [DEEP, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const t = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 45000);
+    child.on('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
+    child.stdin.end(opts.stdin ?? '');
+  });
+}
+
+// A pseudo-terminal pair: python3 opens it, prints the slave's path, then copies bytes
+// between the master and its own stdin/stdout, which we wire to the device console.
+const PTY_BRIDGE = `
+import os, sys, tty, select
+m, s = os.openpty()
+tty.setraw(s)
+os.write(1, (os.ttyname(s) + "\\n").encode())
+while True:
+    r, _, _ = select.select([m, 0], [], [])
+    if m in r:
+        try:
+            d = os.read(m, 4096)
+        except OSError:
+            d = b""
+        if d:
+            os.write(1, d)
+    if 0 in r:
+        d = os.read(0, 4096)
+        if not d:
+            break
+        os.write(m, d)
+`;
+
+export function ptyFor(b: Board): Promise<{ path: string; close(): void; child: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', ['-c', PTY_BRIDGE], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let path: string | undefined;
+    let head = '';
+    const off = b.bike.device.console.onOutput((t) => { if (path && !child.stdin.destroyed) child.stdin.write(Buffer.from(t, 'latin1')); });
+    child.stdout.on('data', (d: Buffer) => {
+      if (path) {
+        b.bike.device.console.input(d.toString('latin1'));
+        return;
+      }
+      head += d.toString('latin1');
+      const nl = head.indexOf('\n');
+      if (nl < 0) return;
+      path = head.slice(0, nl);
+      const rest = head.slice(nl + 1);
+      if (rest) b.bike.device.console.input(rest);
+      resolve({ path, child, close: () => { off(); child.kill(); } });
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => { if (!path) reject(new Error(`python3 pty bridge exited ${code}`)); });
+  });
+}

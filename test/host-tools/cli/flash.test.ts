@@ -1,0 +1,93 @@
+// `deep flash` against the emulator's console: over TCP (a board on the network) and over a
+// pseudo-terminal (a USB serial port), plus each error a maker can meet.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import net from 'node:net';
+import { createRequire } from 'node:module';
+import { board, deep, firmware, ptyFor } from './_emu';
+import { expectedFirmwareVersion } from '../../../host-tools/cli/commands/flash';
+
+const storedBoot = (b: Awaited<ReturnType<typeof board>>) => Buffer.from(b.bike.flash.read('.bootcde') ?? new Uint8Array()).toString('latin1');
+
+test('flashes a bare Espruino board over tcp://, saves to flash, the new firmware answers its version', async () => {
+  const b = await board();
+  try {
+    assert.is(storedBoot(b), ' ');
+    const r = await deep(['flash', '--port', b.tcp, '--skip-build']);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stderr, /found Espruino \S+ on ESP32 at tcp:\/\/127\.0\.0\.1:\d+/);
+    assert.match(r.stderr, /uploading \[#{20}\] 100% (\d+)\/\1 bytes/);
+    assert.match(r.stdout, new RegExp(`flashed: firmware ${expectedFirmwareVersion().replace(/\./g, '\\.')} running, device id [0-9a-f]{16}`));
+    // What the device stores is the bundle, byte for byte, and it survives a power cycle.
+    assert.is(storedBoot(b), firmware());
+    b.bike.powerCut(1000);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(b.bike.device.running);
+    assert.is(b.bike.eval<{ version: string }>('deep.info()').version, expectedFirmwareVersion());
+  } finally {
+    await b.close();
+  }
+});
+
+test('flashes through a pseudo-terminal serial port', async () => {
+  const b = await board();
+  const pty = await ptyFor(b);
+  try {
+    const r = await deep(['flash', '--port', pty.path, '--skip-build', '--throttle', 'off']);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, /flashed: firmware/);
+    assert.is(storedBoot(b), firmware());
+  } finally {
+    pty.close();
+    await b.close();
+  }
+});
+
+test('a busy serial port is refused before anything is sent', async () => {
+  const b = await board();
+  const pty = await ptyFor(b);
+  const { SerialPort } = createRequire(import.meta.url)('serialport') as typeof import('serialport');
+  const holder = new SerialPort({ path: pty.path, baudRate: 115200, lock: true, autoOpen: false });
+  await new Promise<void>((res, rej) => holder.open((e) => (e ? rej(e) : res())));
+  try {
+    const r = await deep(['flash', '--port', pty.path, '--skip-build']);
+    assert.is(r.code, 3);
+    assert.match(r.stderr, /port is busy: another program has it open/);
+    assert.is(storedBoot(b), ' ');
+  } finally {
+    await new Promise<void>((res) => holder.close(() => res()));
+    pty.close();
+    await b.close();
+  }
+});
+
+test('a missing port, a closed TCP port and a board that is not Espruino get clear errors (exit 3)', async () => {
+  let r = await deep(['flash', '--port', '/dev/ttyDEEP-none', '--skip-build']);
+  assert.is(r.code, 3);
+  assert.match(r.stderr, /\/dev\/ttyDEEP-none: no such serial port/);
+
+  const closed = net.createServer();
+  await new Promise<void>((res) => closed.listen(0, '127.0.0.1', res));
+  const port = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((res) => closed.close(() => res()));
+  r = await deep(['flash', '--port', `tcp://127.0.0.1:${port}`, '--skip-build']);
+  assert.is(r.code, 3);
+  assert.match(r.stderr, /nothing listens at 127\.0\.0\.1:\d+/);
+
+  // A modem-like device: answers every line with ERROR, never runs JavaScript.
+  const modem = net.createServer((s) => s.on('data', () => s.write('\r\nERROR\r\n')));
+  await new Promise<void>((res) => modem.listen(0, '127.0.0.1', res));
+  try {
+    r = await deep(['flash', '--port', `tcp://127.0.0.1:${(modem.address() as net.AddressInfo).port}`, '--skip-build']);
+    assert.is(r.code, 3);
+    assert.match(r.stderr, /no Espruino console answered .*ERROR.*is this board running the Espruino firmware\?/s);
+  } finally {
+    modem.close();
+  }
+
+  r = await deep(['flash', '--skip-build']);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /--port is required/);
+});
+
+test.run();
