@@ -17,7 +17,7 @@ import type { LedgerSnapshot } from './ledger';
 
 export type { Segment } from './ride';
 export { randomRide, validateRide, rideDurationS } from './ride';
-export { FLOWS, type Flow, type LedgerSnapshot, type PackLedger, type FlowTotal } from './ledger';
+export { FLOWS, type Flow, type LedgerSnapshot, type PackLedger, type FlowTotal, type HubLedger } from './ledger';
 
 export interface SimBikeOptions {
   /** Seeds every random choice: same seed and options, same bytes. */

@@ -39,10 +39,18 @@ export interface PackLedger {
   soc: number;
 }
 
+export interface HubLedger {
+  /** Energy the bike took from this hub's grid, and gave back to it, at the pack terminals. */
+  gridToPack: FlowTotal;
+  packToGrid: FlowTotal;
+}
+
 export interface LedgerSnapshot {
   /** Simulated time of the snapshot, ms since the bike was created. */
   tMs: number;
   packs: PackLedger[];
+  /** Grid flows by hub name (both packs together). */
+  hubs: Record<string, HubLedger>;
 }
 
 interface Acc {
@@ -54,6 +62,7 @@ export class Ledger {
   private readonly acc: Acc[][];
   private readonly loss: bigint[];
   private readonly chem: bigint[];
+  private readonly hubs: Record<string, [Acc, Acc]> = {};
 
   constructor(private readonly canIds: number[]) {
     this.acc = canIds.map(() => FLOWS.map(() => ({ pj: 0n, uc: 0n })));
@@ -65,7 +74,7 @@ export class Ledger {
    * One step of one pack: `currentMa` >0 discharge, `ocvUv` before the step, `rMohm`,
    * `dtMs`; `atHub` tells grid flows from riding flows. All arguments are integers.
    */
-  record(pack: number, atHub: boolean, currentMa: number, ocvUv: number, rMohm: number, dtMs: number): void {
+  record(pack: number, atHub: boolean, currentMa: number, ocvUv: number, rMohm: number, dtMs: number, hub?: string): void {
     if (currentMa === 0) return;
     const i = BigInt(currentMa);
     const dt = BigInt(dtMs);
@@ -78,11 +87,21 @@ export class Ledger {
     const a = this.acc[pack][flow];
     a.pj += terminal < 0n ? -terminal : terminal;
     a.uc += (i < 0n ? -i : i) * dt;
+    if (atHub && hub !== undefined) {
+      const h = this.hubs[hub] ?? (this.hubs[hub] = [{ pj: 0n, uc: 0n }, { pj: 0n, uc: 0n }]);
+      const b = h[flow as 0 | 1]; // at a hub the flow is gridToPack (0) or packToGrid (1)
+      b.pj += terminal < 0n ? -terminal : terminal;
+      b.uc += (i < 0n ? -i : i) * dt;
+    }
   }
 
   snapshot(tMs: number, charges: number[], capacities: number[]): LedgerSnapshot {
+    const total = (a: Acc): FlowTotal => ({ pj: a.pj, uc: a.uc, mwh: pjToMwh(a.pj), mah: ucToMah(a.uc) });
+    const hubs: Record<string, HubLedger> = {};
+    for (const name of Object.keys(this.hubs)) hubs[name] = { gridToPack: total(this.hubs[name][0]), packToGrid: total(this.hubs[name][1]) };
     return {
       tMs,
+      hubs,
       packs: this.canIds.map((canId, p) => {
         const flows = {} as Record<Flow, FlowTotal>;
         FLOWS.forEach((f, k) => {

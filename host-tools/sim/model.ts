@@ -174,7 +174,7 @@ export class BikeModel {
       const pack = this.packs[p];
       const i = pack.currentMa;
       const ocv = pack.ocvUv();
-      this.ledger.record(p, atHub, i, ocv, pack.resistanceMohm, dtMs);
+      this.ledger.record(p, atHub, i, ocv, pack.resistanceMohm, dtMs, this.hub);
       pack.chargeUc -= i * dtMs;
       // First-order pack temperature: I²R heat against a 20-minute time constant.
       const heatC = (((i / 1000) ** 2 * pack.resistanceMohm) / 1000) * 0.5;

@@ -134,6 +134,9 @@ test('the hub charger is CC-CV: 4 A, never above 4.20 V/cell, and stops at full'
     assert.ok(p.flows.gridToPack.mwh > 0);
     assert.is(p.flows.packToMotor.pj + p.flows.regenToPack.pj + p.flows.packToGrid.pj, 0n);
   }
+  // The hub's account holds the same energy as the packs' grid flows
+  assert.is(l.hubs.h.gridToPack.pj, l.packs[0].flows.gridToPack.pj + l.packs[1].flows.gridToPack.pj);
+  assert.is(l.hubs.h.packToGrid.pj, 0n);
   // Charging the lower pack first: pack 1 (30 %) received more than pack 0 (50 %).
   assert.ok(l.packs[1].flows.gridToPack.mah > l.packs[0].flows.gridToPack.mah);
 });
