@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { bytesEqual, toHex } from '../../protocol/cbor';
 import { COSE_ALG_ED25519, COSE_ALG_EDDSA, decodeSign1, sign1ToBeSigned, type Sign1 } from '../../protocol/cose';
 import { decodeReport, type EnergyReport } from '../../protocol/report';
-import { KID_BYTES } from '../../protocol/kid';
+import { KID_BYTES, kidFromPublicKey } from '../../protocol/kid';
 import { ed25519Verify } from './ed25519';
 import { checkPlausible, type PlausibilityOptions } from './plausibility';
 import { reject, REJECT, type Rejection } from './reasons';
@@ -15,8 +15,8 @@ export interface KeyRegistry {
   keysFor(kid: Uint8Array): Uint8Array[];
 }
 
-/** An in-memory registry of raw 32-byte public keys (kid = kidFromPublicKey). */
-export function keyRegistry(publicKeys: Uint8Array[], kidOf: (pub: Uint8Array) => Uint8Array): KeyRegistry {
+/** An in-memory registry of raw 32-byte public keys (kid = kidFromPublicKey by default). */
+export function keyRegistry(publicKeys: Uint8Array[], kidOf: (pub: Uint8Array) => Uint8Array = kidFromPublicKey): KeyRegistry {
   const byKid = new Map<string, Uint8Array[]>();
   for (const pub of publicKeys) {
     const k = toHex(kidOf(pub));

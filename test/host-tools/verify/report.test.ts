@@ -10,6 +10,7 @@ import {
   checkChain, keyRegistry, MemoryChain, REJECT, REJECT_REASONS, verifyReportBytes, type ChainView, type VerifyResult, type VerifiedReport,
 } from '../../../host-tools/verify';
 import { makeSignedRide } from '../../../host-tools/cli/commands/report';
+import fc from 'fast-check';
 
 const SEED = fromHex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
 const PUB = ed25519PublicKey(SEED);
@@ -151,6 +152,24 @@ test('chain: gap, fork (other bytes, wrong prev), replay, lifetime continuity, t
   assert.equal(checkChain(verified(ride.reports[6]), chain), { ok: true, status: 'accept' });
   // seq 0 on an empty chain is accepted with its zero prev
   assert.equal(report(0).prev, zeroPrev());
+});
+
+test('property: no corruption of a valid report is ever accepted', () => {
+  const reg = keyRegistry([PUB]);
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 23 }), fc.nat(), fc.integer({ min: 0, max: 7 }), fc.integer({ min: -3, max: 3 }), (i, pos, bit, cut) => {
+      const b = ride.reports[i].slice();
+      const at = pos % b.length;
+      b[at] ^= 1 << bit;
+      const len = cut < 0 ? b.length + cut : b.length;
+      const bytes = cut > 0 ? new Uint8Array([...b, ...new Uint8Array(cut)]) : b.subarray(0, len);
+      const r = verifyReportBytes(bytes, reg);
+      assert.not.ok(r.ok, `flipped bit ${bit} of byte ${at} in report ${i} was accepted`);
+      // the flip lands in a structure, the kid, the signed bytes or the signature
+      assert.ok(['malformed', 'unknown_key', 'bad_signature', 'unsupported_alg'].includes(reasonOf(r)), reasonOf(r));
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test.run();
