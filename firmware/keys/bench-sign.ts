@@ -2,12 +2,45 @@
 // all run unchanged. Signs a fixed 150-byte message (the size of a report's ToBeSigned)
 // with a fixed seed ten times, prints the signature and, last, one key=value line.
 // host-tools/bench/sign.ts runs it under every engine it finds.
-import { ed25519PublicKey, ed25519Sign, ed25519SignSteps } from './ed25519';
+import { ed25519PublicKey, ed25519Sign, ed25519SignSteps, setBaseTable, setConvolve, setSha512 } from './ed25519';
+import { BASE_TABLE_B64 } from './_ed25519-table';
 
 declare const print: ((s: string) => void) | undefined;
 declare const process: { memory?: () => { usage: number }; exit?: (code?: number) => void } | undefined;
 declare const console: { log(s: string): void } | undefined;
 declare const getTime: (() => number) | undefined;
+declare const E: { convolve?: (a: ArrayLike<number>, b: ArrayLike<number>, o: number) => number; toArrayBuffer?: (s: string) => ArrayBuffer } | undefined;
+declare const atob: ((s: string) => string) | undefined;
+declare const require: ((m: string) => { SHA512?: (d: Uint8Array) => ArrayBuffer }) | undefined;
+
+/**
+ * What firmware/hal/espruino does on the device, where the engine has it: native dot
+ * product and SHA-512, and the table as a byte string the engine holds natively (from
+ * Storage on the device; decoded from the bundle here). Elsewhere the fallbacks run.
+ */
+function useNative(): string {
+  const used: string[] = [];
+  if (typeof E !== 'undefined' && E && typeof E.convolve === 'function') {
+    setConvolve(E.convolve);
+    used.push('convolve');
+    if (typeof atob === 'function' && typeof E.toArrayBuffer === 'function') {
+      setBaseTable(E.toArrayBuffer(atob(BASE_TABLE_B64)));
+      used.push('table');
+    }
+  }
+  if (typeof require === 'function') {
+    try {
+      const sha = require('crypto').SHA512;
+      if (typeof sha === 'function') {
+        setSha512(function (d: Uint8Array) { return new Uint8Array(sha(d)); });
+        used.push('sha512');
+      }
+    } catch (err) {
+      used.push('no-crypto');
+    }
+  }
+  return used.length ? used.join('+') : 'none';
+}
 
 function out(s: string): void {
   if (typeof console !== 'undefined' && console && console.log) console.log(s);
@@ -37,6 +70,7 @@ function main(): void {
   for (let i = 0; i < 32; i++) seed[i] = (i * 7 + 1) & 255;
   const msg = new Uint8Array(150);
   for (let i = 0; i < 150; i++) msg[i] = (i * 31 + 11) & 255;
+  out('native=' + useNative());
   let vars = varsNow();
   const pub = ed25519PublicKey(seed);
   out('public_key=' + hex(pub));

@@ -4,7 +4,8 @@ import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'nod
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ed25519PublicKey, ed25519Sign, ed25519SignSteps, setSha512 } from '../../../firmware/keys/ed25519';
+import { ed25519PublicKey, ed25519Sign, ed25519SignSteps, setSha512, setConvolve, setBaseTable, base64Decode, BASE_TABLE_BYTES } from '../../../firmware/keys/ed25519';
+import { BASE_TABLE_B64 } from '../../../firmware/keys/_ed25519-table';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -133,6 +134,53 @@ test('rejects bad arguments with labelled errors', () => {
   assert.throws(() => ed25519PublicKey(new Uint8Array(31)), /"seed32" expected 32 bytes, got 31/);
   assert.throws(() => ed25519Sign('hi' as unknown as Uint8Array, new Uint8Array(32)), /"message" expected Uint8Array/);
   assert.throws(() => ed25519Sign(new Uint8Array(1), new Uint8Array(32), new Uint8Array(33)), /"publicKey32" expected 32 bytes, got 33/);
+});
+
+test('two stepped signatures interleaved (and a one-shot one in between) are each exact', () => {
+  const seeds = [det('inter a', 32), det('inter b', 32)];
+  const msgs = [det('inter msg a', 150), det('inter msg b', 77)];
+  const a = ed25519SignSteps(msgs[0], seeds[0]);
+  const b = ed25519SignSteps(msgs[1], seeds[1], nodePub(seeds[1]));
+  let da = false, db = false, turn = 0;
+  while (!da || !db) {
+    if (turn % 3 !== 2) { if (!da) da = a.step(); } else if (!db) db = b.step();
+    if (turn === 7) assert.is(hex(ed25519Sign(msgs[1], seeds[0])), hex(new Uint8Array(sign(null, msgs[1], nodeKey(seeds[0])))));
+    turn++;
+  }
+  assert.is(hex(a.signature()), hex(new Uint8Array(sign(null, msgs[0], nodeKey(seeds[0])))));
+  assert.is(hex(b.signature()), hex(new Uint8Array(sign(null, msgs[1], nodeKey(seeds[1])))));
+});
+
+test('an injected dot product (E.convolve semantics) is used; results unchanged', () => {
+  let calls = 0;
+  setConvolve((x, y, off) => {
+    calls++;
+    let s = 0;
+    for (let i = 0; i < x.length; i++) s += x[i] * y[(i + off) % y.length];
+    return s;
+  });
+  try {
+    const v = RFC8032[1];
+    assert.is(hex(ed25519Sign(bytes(v.msg), bytes(v.sk))), v.sig);
+    assert.ok(calls > 1000, `dot product called ${calls} times`);
+  } finally {
+    setConvolve(null);
+  }
+  assert.throws(() => setConvolve(3 as unknown as null), /"fn" expected function or null/);
+});
+
+test('setBaseTable: takes the table as bytes at an offset, rejects a wrong size', () => {
+  const t = base64Decode(BASE_TABLE_B64);
+  const padded = new Uint8Array(t.length + 6);
+  padded.set(t, 4);
+  setBaseTable(padded.subarray(4, 4 + t.length));
+  const v = RFC8032[0];
+  assert.is(hex(ed25519Sign(bytes(v.msg), bytes(v.sk))), v.sig);
+  setBaseTable(t.buffer.slice(0) as ArrayBuffer);
+  assert.is(hex(ed25519Sign(bytes(v.msg), bytes(v.sk))), v.sig);
+  assert.throws(() => setBaseTable(new Uint8Array(BASE_TABLE_BYTES - 2)), /expected 32768 bytes, got 32766/);
+  assert.throws(() => setBaseTable(padded.subarray(3, 3 + t.length)), /even byte offset, got 3/);
+  assert.throws(() => setBaseTable([] as unknown as Uint8Array), /expected ArrayBuffer or Uint8Array/);
 });
 
 test.run();
