@@ -10,7 +10,7 @@ function ok<T>(d: { ok: true; value: T } | { ok: false; error: { message: string
   if (!d.ok) throw new Error('decode failed: ' + d.error.message);
   return d.value;
 }
-function err(d: { ok: boolean; error?: { code: string; field: string; offset: number } }) {
+function err(d: { ok: boolean; error?: { code: string; field: string; offset: number; message: string } }) {
   assert.is(d.ok, false);
   return d.error!;
 }
