@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startIngestNode, type IngestNode } from '../../../host-tools/ingest/node';
 import { silentLogger } from '../../../host-tools/ingest/log';
 import { verifyReportBytes, keyRegistry, kidFromPublicKey, sha256Host } from '../../../host-tools/verify';
@@ -9,6 +10,7 @@ import { encodeReport } from '../../../protocol/report';
 import { encode, CborTag } from '../../../protocol/cbor';
 import { BASE_S, Ride, device, register, postOne, postReports, getJson, cborArray, cborSeq, signWithAlg, tempDir, type Device } from './_fixtures';
 
+const __dirname_ = path.dirname(fileURLToPath(import.meta.url));
 let node: IngestNode;
 let url: string;
 let tmp: ReturnType<typeof tempDir>;
@@ -266,6 +268,20 @@ test('CBOR sequences (deep report output) and byte-string-wrapped array elements
   r = await postReports(url, cborArray(wrapped), 'application/cbor');
   assert.is(r.json.accepted, 3);
   assert.is((await getJson(`${url}/v1/devices/${ride.dev.id}`)).json.head.seq, 5);
+});
+
+test('every path of openapi.yaml is served (documented API = implemented API)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const spec = readFileSync(path.resolve(__dirname_, '../../../host-tools/ingest/openapi.yaml'), 'utf8');
+  const paths = [...spec.matchAll(/^  (\/[^:]+):$/gm)].map((m) => m[1]);
+  assert.ok(paths.length >= 10, paths.join(' '));
+  for (const p of paths) {
+    const concrete = p.replace('{id}', alice.id);
+    const method = /\/revoke$|^\/v1\/devices$/.test(p) ? 'OPTIONS' : 'GET';
+    const res = await fetch(url + concrete, { method });
+    const body = await res.text();
+    assert.not.match(body, /no route/, `${p} is documented but not served`);
+  }
 });
 
 test.run();
