@@ -7,6 +7,8 @@ interface Event {
   seq: number;
   fn: () => void;
   cancelled: boolean;
+  /** true when the event cannot change anything the device sees (see nextVisibleUs). */
+  quiet?: () => boolean;
 }
 
 export interface EventHandle {
@@ -19,9 +21,13 @@ export class VirtualClock {
   /** Now, µs since the bike was created. */
   nowUs = 0;
 
-  /** Runs `fn` at absolute time `tUs` (not before now); same-time events run in order of scheduling. */
-  at(tUs: number, fn: () => void): EventHandle {
-    const ev: Event = { tUs: Math.max(Math.round(tUs), this.nowUs), seq: this.seq++, fn, cancelled: false };
+  /**
+   * Runs `fn` at absolute time `tUs` (not before now); same-time events run in order of
+   * scheduling. `quiet` says (when asked) that the event changes nothing a device can see
+   * at that moment, so a driver loop need not stop there.
+   */
+  at(tUs: number, fn: () => void, quiet?: () => boolean): EventHandle {
+    const ev: Event = { tUs: Math.max(Math.round(tUs), this.nowUs), seq: this.seq++, fn, cancelled: false, quiet };
     const h = this.heap;
     h.push(ev);
     let i = h.length - 1;
@@ -34,8 +40,19 @@ export class VirtualClock {
     return { cancel: () => { ev.cancelled = true; } };
   }
 
-  after(delayUs: number, fn: () => void): EventHandle {
-    return this.at(this.nowUs + delayUs, fn);
+  after(delayUs: number, fn: () => void, quiet?: () => boolean): EventHandle {
+    return this.at(this.nowUs + delayUs, fn, quiet);
+  }
+
+  /** Time of the next event that is not quiet, µs (a linear scan: the queue holds a few dozen). */
+  nextVisibleUs(): number | undefined {
+    let best: number | undefined;
+    for (const ev of this.heap) {
+      if (ev.cancelled || (best !== undefined && ev.tUs >= best)) continue;
+      if (ev.quiet && ev.quiet()) continue;
+      best = ev.tUs;
+    }
+    return best;
   }
 
   /** Time of the next pending event, µs, or undefined. */

@@ -88,7 +88,11 @@ export interface SimBike {
   advance(ms: number): void;
   /** Virtual time, ms since creation. */
   nowMs(): number;
-  /** Virtual time of the next internal event, ms (so a driver loop can step exactly to it). */
+  /**
+   * Virtual time of the next event the device could notice (a UART byte, a CAN frame, an INT
+   * edge, the end of a fault), ms, so a driver loop can step exactly to it; model ticks and
+   * broadcasts that no MCP2515 receives are left out (advance() runs them all the same).
+   */
   nextEventMs(): number | undefined;
   /** The true flows, exact up to the last step boundary (its tMs). */
   ledger(): LedgerSnapshot;
@@ -160,18 +164,23 @@ export function createSimBike(o: SimBikeOptions): SimBike {
     for (const b of bms) b.integrate(stepMs);
     vesc.integrate(stepMs);
     model.plan(stepMs);
-    clock.after(stepUs, tick);
+    clock.after(stepUs, tick, always);
   };
-  clock.after(stepUs, tick);
+  // A tick changes what the buses will say, but nothing reaches the device until it asks or
+  // a broadcast goes out, so ticks are quiet for nextEventMs().
+  const always = (): boolean => true;
+  clock.after(stepUs, tick, always);
   // BMS broadcasts, the two packs out of phase so that their bursts do not collide.
+  // A broadcast nobody receives as frames (no MCP2515 listening) is quiet too.
+  const noFrames = (): boolean => !bus.hasBroadcastListeners();
   if (bmsRateHz > 0) {
     const periodUs = Math.round(1e6 / bmsRateHz);
     bms.forEach((b, i) => {
       const beat = (): void => {
         b.broadcast();
-        clock.after(periodUs, beat);
+        clock.after(periodUs, beat, noFrames);
       };
-      clock.at(Math.round(periodUs * (0.07 + 0.5 * i)), beat);
+      clock.at(Math.round(periodUs * (0.07 + 0.5 * i)), beat, noFrames);
     });
   }
 
@@ -193,7 +202,7 @@ export function createSimBike(o: SimBikeOptions): SimBike {
     },
     nowMs: () => clock.nowUs / 1000,
     nextEventMs: () => {
-      const t = clock.nextUs();
+      const t = clock.nextVisibleUs();
       return t === undefined ? undefined : t / 1000;
     },
     ledger: () => model.ledger.snapshot(model.elapsedMs, packs.map((p) => p.chargeUc), packs.map((p) => p.capacityUc)),

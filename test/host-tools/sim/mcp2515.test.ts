@@ -266,4 +266,19 @@ test('brown-out: SPI reads 0xFF while unpowered, the chip comes back reset in Co
   assert.is(c.read(REG.CNF1)[0], 0);
 });
 
+test('nextEventMs: quiet while nothing can reach the device; stops at frames once the MCP2515 listens', () => {
+  const bike = createSimBike({ seed: 10, ride: PARKED });
+  assert.is(bike.nextEventMs(), undefined, 'ticks and unheard broadcasts are quiet');
+  const port = bike.openVescSerial({ baud: 115200 });
+  port.write(Uint8Array.of(2, 1, 0, 0, 0, 3)); // FW_VERSION
+  const t = bike.nextEventMs() as number;
+  assert.ok(t > 0 && t < 2, `request reaches the VESC at ${t} ms`);
+  const c = chip(bike.mcp2515Spi);
+  setup(c);
+  bike.advance(20);
+  const n = bike.nextEventMs() as number;
+  assert.ok(n !== undefined && n - bike.nowMs() <= 100, 'the next broadcast is visible');
+  port.close();
+});
+
 test.run();
