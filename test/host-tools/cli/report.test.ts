@@ -105,6 +105,24 @@ test('deep inspect prints diagnostic notation with names and units', async () =>
   assert.match(r.out, /-?\d+ \/ net charge mAh \//);
   assert.match(r.out, /11: 256 \/ firmware 0\.1\.0 \//);
   assert.is((r.out.match(/^\/ item \d+/gm) ?? []).length, 30);
+  // a pairing proof is annotated too
+  const { makePairingProof } = await import('../../../protocol/pairing');
+  const { ed25519Sign } = await import('../../../firmware/keys/ed25519');
+  const proof = makePairingProof(
+    { challenge: new Uint8Array(16).fill(0xab), publicKey: Buffer.from(PUB, 'hex'), firmware: 256 },
+    (tbs) => ed25519Sign(tbs, Buffer.from(SEED, 'hex')),
+  );
+  const pf = path.join(dir, 'proof.cbor');
+  writeFileSync(pf, proof);
+  const p = await deep(['inspect', pf]);
+  assert.is(p.code, 0);
+  assert.match(p.out, /1: "deep-pair\/1" \/ context \//);
+  assert.match(p.out, /2: h'(ab){16}' \/ challenge \//);
+  // garbage is reported with its offset, exit 1
+  writeFileSync(pf, Buffer.from([0x1c]));
+  const g = await deep(['inspect', pf]);
+  assert.is(g.code, 1);
+  assert.match(g.out, /item 0 at offset 0: CBOR reserved_info/);
 });
 
 // ---------------------------------------------------------------- interoperability
