@@ -14,6 +14,7 @@ import { createQueue } from '../queue/queue';
 import { createMeter } from '../energy/meter';
 import { createUplink } from '../uplink/uplink';
 import { startBus } from './bus';
+import { createReporter } from './reporter';
 
 /** Internals for tests in the emulator (host-side peeks); never printed. */
 export var debugState: Record<string, unknown> = {};
@@ -66,7 +67,7 @@ export function startApp(hal: Hal, version: string): void {
       syncClock();
       return {
         online: hal.net.online(), synced: clock.synced(), uptimeS: Math.floor(hal.time.now() / 1000),
-        queued: queue.pending(), uplink: uplink.status(), samples: bus.samples(), plugged: bus.plugged(),
+        queued: queue.pending(), uplink: uplink.status(), reporter: reporter ? reporter.status() : 'no key', samples: bus.samples(), plugged: bus.plugged(),
         vesc: bus.vesc.identification ? 'fw ' + bus.vesc.identification.major + '.' + bus.vesc.identification.minor : 'unidentified',
         packs: bus.packs().map(function (p) { return { id: p.canId, mv: p.vTotMv, ma: p.iInMa, stale: p.stale }; }),
         busFaults: busFaults, faults: faults.total(), memory: hal.memory(),
@@ -93,6 +94,24 @@ export function startApp(hal: Hal, version: string): void {
     if (on) uplink.kick();
     else faults.raise(FAULT.WIFI_DOWN, hal.net.lastError() || 'disconnected');
   });
+  var busFaults: { [code: string]: number } = {};
+  var busFaultTotals = { vesc: 0, bms: 0 };
+  var lastBusFault = '';
+  var reporter = signer ? createReporter({
+    meter: meter,
+    queue: queue,
+    signer: signer,
+    clock: clock,
+    timers: hal.time,
+    firmware: fw,
+    faults: faults,
+    intervalMs: settings.intervalS * 1000,
+    faultTotals: function () { return { vesc: busFaultTotals.vesc, bms: busFaultTotals.bms, device: faults.total() }; },
+    onReport: function () { uplink.kick(); },
+  }) : undefined;
+  // The chain (seq, prev, lifetime counters) comes back from the queue before the meter's
+  // first sample (reporter.ts).
+  if (reporter) reporter.start();
   var bus = startBus({
     hal: hal,
     packIds: packIds,
@@ -100,10 +119,16 @@ export function startApp(hal: Hal, version: string): void {
     onSample: function (smp) { meter.sample(smp); },
     onVescCounters: function (c, d) { meter.observeVesc(c, d); },
     onBmsCounters: function (i, c, d) { meter.observeBms(i, c, d); },
-    onFault: function (code: string, detail: string) { busFaults[code] = (busFaults[code] || 0) + 1; lastBusFault = code + ' ' + detail; },
+    onFault: function (code: string, detail: string) {
+      // Driver faults are strings (VESC_*, BMS_*, CAN_*): counted here and carried in the
+      // reports' vesc/bms fault counts; the device ring keeps the device's own faults.
+      busFaults[code] = (busFaults[code] || 0) + 1;
+      if (code.indexOf('VESC_') === 0) busFaultTotals.vesc++;
+      else busFaultTotals.bms++;
+      lastBusFault = code + ' ' + detail;
+    },
   });
-  var busFaults: { [code: string]: number } = {};
-  var lastBusFault = '';
+  uplink.kick();
   debugState = { queue: queue, meter: meter, uplink: uplink, bus: bus, busFaults: busFaults, lastBusFault: function () { return lastBusFault; } };
   hal.print('DEEP firmware ' + version + ' on ' + hal.board.name + ' (Espruino ' + hal.interpreter + ')');
 }

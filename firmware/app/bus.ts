@@ -98,6 +98,8 @@ export function startBus(o: BusOptions): Bus {
       timers: timers,
       crystalHz: board.via === 'mcp2515' ? board.crystalHz : 8000000,
       acceptIds: ids,
+      // The INT edge does the work; this is only the backstop for a missed edge.
+      pollMs: 500,
       openInt: canInt ? (function (ci: (f?: () => void) => DigitalInIO) { return function (opts: DigitalInOptions) { return ci(opts.onFall); }; })(canInt) : undefined,
       onFrame: function (f: CanFrame) {
         bms.receive(f);

@@ -42,7 +42,7 @@ export interface VirtualClockOptions {
   /** The true UTC time at `now = 0`, in ms since 1970. Default 2026-11-25T06:00:00Z. */
   startWallMs?: number;
   /**
-   * Largest step handed to followers at once, in ms (default 100): the simulator is never
+   * Largest step handed to followers at once, in ms (default 1000): the simulator is never
    * asked to jump further than this, even when no timer is due for an hour.
    */
   maxStepMs?: number;
@@ -65,7 +65,7 @@ export class VirtualClock {
 
   constructor(opts: VirtualClockOptions = {}) {
     this.startWallMs = opts.startWallMs ?? Date.UTC(2026, 10, 25, 6, 0, 0);
-    this.maxStepMs = opts.maxStepMs ?? 100;
+    this.maxStepMs = opts.maxStepMs ?? 1000;
     if (!(this.maxStepMs > 0)) throw new RangeError(`"maxStepMs" expected > 0, got ${opts.maxStepMs}`);
   }
 

@@ -29,7 +29,7 @@ import { createHash } from 'node:crypto';
 import type { VirtualClock } from './clock';
 import { EspruinoConsole, formatUncaught } from './console';
 import type { EmuNetwork, NetworkListener } from './network';
-import { bytesToBinaryString, storageApi, toBytes } from './storage';
+import { bytesToBinaryString, bytesView, storageApi, toBytes } from './storage';
 import type { FlashStore } from '../../firmware/hal/flash';
 import type { DigitalInIO, SerialIO, SpiIO } from '../../firmware/hal/io';
 
@@ -706,7 +706,8 @@ export class EmulatedDevice {
           dev.alive(s);
           if (!io) throw new Error(`${name}: nothing wired`);
           void cs;
-          const out = io.transfer(toBytes(data));
+          // SpiIO.transfer returns fresh bytes and keeps nothing of its input: no copy in.
+          const out = io.transfer(bytesView(data));
           if (typeof data === 'string') return bytesToBinaryString(out);
           if (typeof data === 'number') return out[0];
           return u8(out);

@@ -9,6 +9,12 @@
 // eraseAll, list([regex]), getFree(), compact(), getStats().
 import type { FlashStore } from '../../firmware/hal/flash';
 
+/** A Uint8Array over typed-array data without copying (the callee must not keep it). */
+export function bytesView(data: unknown): Uint8Array {
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return toBytes(data);
+}
+
 /** Bytes from whatever Espruino code hands to Storage/Serial/http (string = binary). */
 export function toBytes(data: unknown): Uint8Array {
   if (typeof data === 'string') {
@@ -36,6 +42,12 @@ export function toBytes(data: unknown): Uint8Array {
 }
 
 export function bytesToBinaryString(b: Uint8Array): string {
+  if (b.length <= 64) {
+    // Short chunks (UART pieces, SPI replies) are the hot path: no intermediate array.
+    let t = '';
+    for (let i = 0; i < b.length; i++) t += String.fromCharCode(b[i]);
+    return t;
+  }
   let s = '';
   for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode.apply(null, Array.from(b.subarray(i, i + 8192)));
   return s;
