@@ -4,13 +4,14 @@ import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startIngestNode, type IngestNode } from '../../../host-tools/ingest/node';
-import { silentLogger } from '../../../host-tools/ingest/log';
+import { createLogger } from '../../../host-tools/ingest/log';
 import { verifyReportBytes, keyRegistry, kidFromPublicKey, sha256Host } from '../../../host-tools/verify';
 import { encodeReport } from '../../../protocol/report';
 import { encode, CborTag } from '../../../protocol/cbor';
 import { BASE_S, Ride, device, register, postOne, postReports, getJson, cborArray, cborSeq, signWithAlg, tempDir, type Device } from './_fixtures';
 
 const __dirname_ = path.dirname(fileURLToPath(import.meta.url));
+const logLines: string[] = [];
 let node: IngestNode;
 let url: string;
 let tmp: ReturnType<typeof tempDir>;
@@ -20,7 +21,7 @@ const mallory = device(3);
 
 test.before(async () => {
   tmp = tempDir();
-  node = await startIngestNode({ db: path.join(tmp.dir, 'ledger.db'), port: 0, workers: 2, logger: silentLogger, maxAhead: 1000, maxBodyBytes: 64 * 1024, adminToken: 'op-secret' });
+  node = await startIngestNode({ db: path.join(tmp.dir, 'ledger.db'), port: 0, workers: 2, logger: createLogger({ level: 'warn', sink: { write: (l: string) => logLines.push(l) } }), gapAlertMs: 150, maxAhead: 1000, maxBodyBytes: 64 * 1024, adminToken: 'op-secret' });
   url = node.url;
 });
 
@@ -179,6 +180,12 @@ test('out of order: later reports wait pending (durably), the gap is reported, t
   assert.is(d.head.seq, 1);
   assert.equal({ ...d.gap, since: undefined }, { from: 2, to: 3, pending: 3, highestPending: 6, since: undefined });
   const gaps = (await getJson(`${url}/v1/gaps`)).json.gaps;
+  // A gap that stays open is reported in the structured log (JSON lines).
+  await new Promise((r) => setTimeout(r, 400));
+  const logged = logLines.map((l) => JSON.parse(l)).find((l) => l.msg === 'gap still open' && l.device === ride.dev.id);
+  assert.ok(logged, logLines.join(''));
+  assert.equal([logged.level, logged.missingFrom, logged.missingTo, logged.pending], ['warn', 2, 3, 3]);
+  assert.ok(Date.parse(logged.t) > 0);
   assert.ok(gaps.some((g: any) => g.device === ride.dev.id && g.from === 2 && g.to === 3));
   assert.match(await (await fetch(`${url}/metrics`)).text(), /deep_ingest_open_gaps [1-9]/);
   // A resend of a pending report is a duplicate too.

@@ -1,0 +1,126 @@
+// The ingest node's parts on their own: body framing, metrics text, SQLite migrations and
+// durability across reopen, challenge expiry.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { splitReports, skipItem, parseMediaType, BodyError, TooManyReports } from '../../../host-tools/ingest/body';
+import { Counter, Histogram, createMetrics } from '../../../host-tools/ingest/metrics';
+import { openSqliteStore, MIGRATIONS } from '../../../host-tools/ingest/sqlite';
+import { createIngest } from '../../../host-tools/ingest/ingest';
+import { silentLogger } from '../../../host-tools/ingest/log';
+import type { Pool } from '../../../host-tools/ingest/pool';
+import { encode, CborTag } from '../../../protocol/cbor';
+import { tempDir, cborArray } from './_fixtures';
+
+const u8 = (...b: number[]) => new Uint8Array(b);
+
+test('media types: parameters ignored, others refused', () => {
+  assert.is(parseMediaType('application/cose; cose-type="cose-sign1"'), 'application/cose');
+  assert.is(parseMediaType('Application/CBOR'), 'application/cbor');
+  assert.is(parseMediaType('application/cbor-seq'), 'application/cbor-seq');
+  assert.is(parseMediaType('application/json'), undefined);
+  assert.is(parseMediaType(undefined), undefined);
+});
+
+test('framing keeps the exact bytes of each report and names the offset of errors', () => {
+  const a = encode(new CborTag(18, [new Uint8Array([0xa1, 1, 0x32]), [], new Uint8Array(3), new Uint8Array(64)]));
+  const b = encode(new CborTag(18, [new Uint8Array(0), [], new Uint8Array(1), new Uint8Array(64)]));
+  const arr = splitReports(cborArray([a, b]), 'application/cbor', 10);
+  assert.equal(arr.map((s) => s.bytes), [a, b]);
+  assert.equal(arr.map((s) => s.offset), [1, 1 + a.length]);
+  const wrapped = splitReports(cborArray([encode(a)]), 'application/cbor', 10);
+  assert.equal(wrapped[0].bytes, a);
+  assert.equal(splitReports(new Uint8Array([...a, ...b]), 'application/cbor-seq', 10).map((s) => s.bytes), [a, b]);
+  // Non-canonical inside a report is framed (the verifier rejects that report alone).
+  assert.is(skipItem(u8(0x18, 0x01), 0), 2);
+  assert.throws(() => splitReports(a.subarray(0, a.length - 1), 'application/cose', 10), (e: Error) => e instanceof BodyError && /truncated/.test(e.message));
+  assert.throws(() => splitReports(new Uint8Array([...a, 0]), 'application/cose', 10), /1 trailing byte\(s\) after the COSE_Sign1 at byte/);
+  assert.throws(() => splitReports(u8(0x81, 0x5f, 0xff), 'application/cbor', 10), /indefinite-length item \(initial byte 0x5f\) at byte 1/);
+  assert.throws(() => splitReports(u8(0x81, 0x1c), 'application/cbor', 10), /reserved additional information 28 at byte 1/);
+  let deep = u8(0x01);
+  for (let i = 0; i < 20; i++) deep = new Uint8Array([0x81, ...deep]);
+  assert.throws(() => splitReports(deep, 'application/cose', 10), /nesting deeper than 16/);
+  assert.throws(() => splitReports(u8(0x9b, 0, 0, 0, 0, 0, 0, 0, 5), 'application/cbor', 2), (e: Error) => e instanceof TooManyReports);
+  assert.throws(() => splitReports(new Uint8Array([...a, ...a, ...a]), 'application/cbor-seq', 2), (e: Error) => e instanceof TooManyReports);
+  assert.throws(() => splitReports(u8(0x5a, 0xff, 0xff, 0xff, 0xff), 'application/cose', 10), /declares 4294967295 byte\(s\), 0 left/);
+});
+
+test('metrics: Prometheus text with labels, cumulative histogram buckets, live gauges', () => {
+  const c = new Counter('x_total', 'help');
+  c.inc({ reason: 'fork' });
+  c.inc({ reason: 'fork' }, 2);
+  c.inc({ reason: 'a"b' });
+  assert.match(c.render(), /^x_total\{reason="fork"\} 3$/m);
+  assert.match(c.render(), /^x_total\{reason="a\\"b"\} 1$/m);
+  const h = new Histogram('h_seconds', 'help', [0.1, 1]);
+  h.observe(0.05);
+  h.observe(0.5);
+  h.observe(5);
+  const text = h.render();
+  assert.match(text, /h_seconds_bucket\{le="0.1"\} 1\nh_seconds_bucket\{le="1"\} 2\nh_seconds_bucket\{le="\+Inf"\} 3\nh_seconds_sum 5.55\nh_seconds_count 3/);
+  let depth = 7;
+  const m = createMetrics({ queueDepth: () => depth, openGaps: () => 2, devices: () => 1 });
+  assert.match(m.render(), /^deep_ingest_queue_depth 7$/m);
+  depth = 0;
+  assert.match(m.render(), /^deep_ingest_queue_depth 0$/m);
+  assert.match(m.render(), /# TYPE deep_ingest_verify_seconds histogram/);
+});
+
+test('SQLite store: migrations recorded once, WAL + synchronous FULL, refuses a newer schema, data survives reopen', () => {
+  const tmp = tempDir();
+  try {
+    const file = path.join(tmp.dir, 'a.db');
+    let s = openSqliteStore(file);
+    assert.is(s.schemaVersion, MIGRATIONS[MIGRATIONS.length - 1].version);
+    s.transaction(() => s.insertDevice({ id: '0011223344556677', publicKey: new Uint8Array(32).fill(9), registeredAt: 5 }));
+    s.transaction(() =>
+      s.insertPending({
+        deviceId: '0011223344556677', seq: 4, hash: new Uint8Array(32).fill(1), prev: new Uint8Array(32), bytes: u8(1, 2, 3),
+        receivedAt: 6, windowStart: null, windowEnd: null, flows: [{ pack: 10, flow: 'charge', unit: 'mAh', amount: -5 }], faults: null,
+      }),
+    );
+    s.close();
+    s.close(); // harmless twice
+    s = openSqliteStore(file);
+    assert.equal(s.getPending('0011223344556677', 4)!.bytes, u8(1, 2, 3));
+    assert.equal(s.pendingSummary('0011223344556677'), { count: 1, minSeq: 4, maxSeq: 4, since: 6 });
+    assert.equal(s.findByHash(new Uint8Array(32).fill(1)), { deviceId: '0011223344556677', seq: 4, state: 'pending' });
+    s.close();
+    const db = new Database(file);
+    assert.equal(db.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }]);
+    assert.is(db.pragma('journal_mode', { simple: true }), 'wal');
+    db.pragma('user_version = 99');
+    db.close();
+    assert.throws(() => openSqliteStore(file), /schema version 99 is newer than this node understands/);
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('pairing challenges are single use and expire', () => {
+  const tmp = tempDir();
+  const store = openSqliteStore(path.join(tmp.dir, 'c.db'));
+  let now = 1_000_000;
+  const pool: Pool = { size: 1, run: () => Promise.reject(new Error('unused')), broadcast() {}, inflight: () => 0, close: async () => {} };
+  const ingest = createIngest({
+    store, pool, logger: silentLogger, now: () => now, challengeTtlMs: 1000,
+    metrics: createMetrics({ queueDepth: () => 0, openGaps: () => 0, devices: () => 0 }),
+    pairing: () => ({ ok: true, deviceId: '00112233445566ff', publicKey: new Uint8Array(32).fill(3) }),
+  });
+  try {
+    const c1 = ingest.challenge();
+    assert.is(c1.expiresAt, now + 1000);
+    now += 1001;
+    assert.equal(ingest.register(c1.challenge, u8()), { ok: false, status: 400, error: 'challenge expired' });
+    const c2 = ingest.challenge();
+    const r = ingest.register(c2.challenge, u8());
+    assert.ok(r.ok);
+    assert.equal(ingest.register(c2.challenge, u8()), { ok: false, status: 400, error: 'unknown or already used challenge' });
+  } finally {
+    store.close();
+    tmp.cleanup();
+  }
+});
+
+test.run();
