@@ -140,18 +140,50 @@ export interface Realtime {
   stop(): void;
 }
 
+export interface RealtimeOptions {
+  /** Simulated ms per real ms (default 1). */
+  speedup?: number;
+  /** Calls onMark at every multiple of markMs of simulated time, exactly on it. */
+  markMs?: number;
+  onMark?: () => void;
+  /** Simulated time to stop at (exactly), then onEnd. */
+  endMs?: number;
+  onEnd?: () => void;
+}
+
 /**
- * Drives the bike by the wall clock (× speedup), in small steps so the UART timing stays
- * close to real. `onTick` runs after each advance (for printing, stopping).
+ * Drives the bike by the wall clock (× speedup) in small steps so the UART timing stays
+ * close to real, stopping exactly at each mark (for a status line) and at the end.
  */
-export function runRealtime(bike: SimBike, speedup = 1, onTick?: () => void): Realtime {
+export function runRealtime(bike: SimBike, o: RealtimeOptions = {}): Realtime {
+  const speedup = o.speedup ?? 1;
   if (!(speedup > 0 && speedup <= 100000)) throw new RangeError(`"speedup" expected a number in (0, 100000], got ${speedup}`);
+  const markMs = o.markMs ?? 0;
+  let nextMark = markMs > 0 ? (Math.floor(bike.nowMs() / markMs) + 1) * markMs : Infinity;
+  const endMs = o.endMs ?? Infinity;
   let last = performance.now();
+  let running = true;
   const timer = setInterval(() => {
     const now = performance.now();
-    bike.advance((now - last) * speedup);
+    const target = Math.min(endMs, bike.nowMs() + (now - last) * speedup);
     last = now;
-    onTick?.();
+    while (running && nextMark <= target) {
+      bike.advance(nextMark - bike.nowMs());
+      nextMark += markMs;
+      o.onMark?.();
+    }
+    if (!running) return;
+    if (target > bike.nowMs()) bike.advance(target - bike.nowMs());
+    if (bike.nowMs() >= endMs) {
+      running = false;
+      clearInterval(timer);
+      o.onEnd?.();
+    }
   }, 5);
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      running = false;
+      clearInterval(timer);
+    },
+  };
 }

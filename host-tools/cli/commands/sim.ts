@@ -43,16 +43,14 @@ const command: Command = {
     if (!(speedup > 0 && speedup <= 100000)) throw new UsageError(`--speedup expected a number in (0, 100000], got ${JSON.stringify(p.options.speedup)}`);
     let ride: Segment[];
     if (typeof p.options.ride === 'string') {
+      // A ride file that cannot be read, parsed or validated is a file error (exit 3).
+      const file = p.options.ride;
       let raw: unknown;
       try {
-        raw = JSON.parse(readFileSync(p.options.ride, 'utf8'));
-      } catch (err) {
-        throw new UsageError(`--ride ${p.options.ride}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      try {
+        raw = JSON.parse(readFileSync(file, 'utf8'));
         ride = validateRide(raw);
       } catch (err) {
-        throw new UsageError(`--ride ${p.options.ride}: ${(err as Error).message}`);
+        throw new Error(`--ride ${file}: ${err instanceof Error ? err.message : String(err)}`);
       }
     } else ride = randomRide({ seed });
     const durationS = intOption(p, 'duration', 1, 365 * 86400) ?? rideDurationS(ride);
@@ -66,26 +64,28 @@ const command: Command = {
     process.stdout.write(`VESC UART (115200 baud, VESC packets) on ${ep.where}\n`);
     process.stdout.write(`BMS CAN ids ${bike.state().packs.map((x) => x.canId).join(', ')} (reach them with COMM_FORWARD_CAN); VESC CAN id 1\n`);
     process.stdout.write(line(bike) + '\n');
-    let nextLineMs = (Math.floor(skipS / 60) + 1) * 60_000;
     return await new Promise<number>((resolve) => {
       let stopped = false;
+      const onSignal = (): void => void stop(EXIT.OK);
       const stop = async (code: number): Promise<void> => {
         if (stopped) return;
         stopped = true;
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
         rt.stop();
         await ep.close();
-        process.stdout.write(line(bike) + '\n');
+        if (bike.nowMs() % 60_000 !== 0) process.stdout.write(line(bike) + '\n');
         resolve(code);
       };
-      const rt = runRealtime(bike, speedup, () => {
-        while (bike.nowMs() >= nextLineMs) {
-          process.stdout.write(line(bike) + '\n');
-          nextLineMs += 60_000;
-        }
-        if (bike.nowMs() >= durationS * 1000) void stop(EXIT.OK);
+      const rt = runRealtime(bike, {
+        speedup,
+        markMs: 60_000,
+        onMark: () => process.stdout.write(line(bike) + '\n'),
+        endMs: durationS * 1000,
+        onEnd: () => void stop(EXIT.OK),
       });
-      process.once('SIGINT', () => void stop(EXIT.OK));
-      process.once('SIGTERM', () => void stop(EXIT.OK));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
     });
   },
 };

@@ -21,7 +21,7 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
 test('TCP endpoint: a client asks FW_VERSION and a forwarded BMS_GET_VALUES; a second client is refused', async () => {
   const bike = createSimBike({ seed: 1, ride: PARKED });
   const ep = await serveTcp(bike, 0);
-  const rt = runRealtime(bike, 1);
+  const rt = runRealtime(bike);
   try {
     assert.match(ep.where, /^tcp:\/\/127\.0\.0\.1:\d+$/);
     const replies: Uint8Array[] = [];
@@ -61,7 +61,7 @@ test('pseudo-terminal endpoint: a serial client opens the slave path and talks V
   }
   const bike = createSimBike({ seed: 2, ride: PARKED });
   const ep = await servePty(bike);
-  const rt = runRealtime(bike, 1);
+  const rt = runRealtime(bike);
   try {
     assert.match(ep.path, /^\/dev\/pts\/\d+$/);
     const fd = fs.openSync(ep.path, fs.constants.O_RDWR | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
