@@ -248,33 +248,38 @@ export function createIngestServer(opts: ServerOptions): Server {
     return 200;
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse, u: URL): Promise<{ route: string; status: number }> {
+  async function route(req: IncomingMessage, res: ServerResponse, u: URL, ctx: { route: string }): Promise<{ route: string; status: number }> {
     const p = u.pathname;
     const m = req.method ?? 'GET';
     const only = (method: string) => {
       if (m !== method) throw new HttpError(405, `${m} not allowed on ${p}`, { allow: method });
     };
     if (p === '/v1/reports') {
+      ctx.route = 'reports';
       only('POST');
       return { route: 'reports', status: await postReports(req, res) };
     }
     if (p === '/v1/devices/challenge') {
+      ctx.route = 'challenge';
       only('GET');
       const c = ingest.challenge();
       send(res, 200, { challenge: hex(c.challenge), expiresAt: new Date(c.expiresAt).toISOString() }, { 'cache-control': 'no-store' });
       return { route: 'challenge', status: 200 };
     }
     if (p === '/v1/devices') {
+      ctx.route = 'register';
       only('POST');
       return { route: 'register', status: await postDevice(req, res) };
     }
     if (p === '/v1/gaps') {
+      ctx.route = 'gaps';
       only('GET');
       send(res, 200, { gaps: ingest.openGaps().map((d) => ({ device: d.id, ...d.gap })) });
       return { route: 'gaps', status: 200 };
     }
     let dm = /^\/v1\/devices\/([^/]+)$/.exec(p);
     if (dm) {
+      ctx.route = 'device';
       only('GET');
       const d = ingest.device(deviceId(dm[1]));
       if (!d) throw new HttpError(404, `no device ${dm[1]}`);
@@ -282,6 +287,7 @@ export function createIngestServer(opts: ServerOptions): Server {
       return { route: 'device', status: 200 };
     }
     if ((dm = /^\/v1\/devices\/([^/]+)\/revoke$/.exec(p))) {
+      ctx.route = 'revoke';
       only('POST');
       requireOperator(req);
       const d = ingest.revoke(deviceId(dm[1]));
@@ -290,23 +296,28 @@ export function createIngestServer(opts: ServerOptions): Server {
       return { route: 'revoke', status: 200 };
     }
     if ((dm = /^\/v1\/devices\/([^/]+)\/reports$/.exec(p))) {
+      ctx.route = 'device_reports';
       only('GET');
       return { route: 'device_reports', status: getReports(deviceId(dm[1]), u, res) };
     }
     if ((dm = /^\/v1\/devices\/([^/]+)\/energy$/.exec(p))) {
+      ctx.route = 'energy';
       only('GET');
       return { route: 'energy', status: getEnergy(deviceId(dm[1]), u, res) };
     }
     if (p === '/v1/export') {
+      ctx.route = 'export';
       only('GET');
       return { route: 'export', status: await getExport(u, res) };
     }
     if (p === '/healthz') {
+      ctx.route = 'healthz';
       only('GET');
       send(res, 200, { status: 'ok', schemaVersion: opts.schemaVersion, workers: opts.workers, queueDepth: ingest.queueDepth() });
       return { route: 'healthz', status: 200 };
     }
     if (p === '/metrics') {
+      ctx.route = 'metrics';
       only('GET');
       const text = metrics.render();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
@@ -319,7 +330,8 @@ export function createIngestServer(opts: ServerOptions): Server {
   return createServer((req, res) => {
     const t0 = process.hrtime.bigint();
     const u = new URL(req.url ?? '/', 'http://node');
-    route(req, res, u)
+    const ctx = { route: 'unknown' };
+    route(req, res, u, ctx)
       .then(
         (r) => r,
         (err: unknown) => {
@@ -339,7 +351,7 @@ export function createIngestServer(opts: ServerOptions): Server {
           }
           if (!res.headersSent) send(res, status, { error: message }, headers);
           else res.destroy();
-          return { route: 'error', status };
+          return { route: ctx.route, status };
         },
       )
       .then(({ route, status }) => {

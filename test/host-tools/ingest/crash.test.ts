@@ -45,6 +45,11 @@ test('SIGKILL during a load loses no acknowledged report', async () => {
   let { child, url } = await startChild(db);
   try {
     for (const d of devices) assert.is((await register(url, d)).status, 201);
+    // A device with a gap: seq 2 is held pending across the crash, promoted after it.
+    const gappy = device(59);
+    const gapChain = new Ride(gappy).take(3);
+    assert.is((await register(url, gappy)).status, 201);
+    assert.equal((await postReports(url, cborArray([gapChain[0], gapChain[2]]))).json.results.map((a: any) => a.state), ['committed', 'pending']);
     const acked = devices.map(() => new Set<number>());
     let total = 0;
     let inflight = 0;
@@ -105,6 +110,12 @@ test('SIGKILL during a load loses no acknowledged report', async () => {
         assert.is(r.json.accepted, rest.length);
       }
     }
+    const before = (await getJson(`${url}/v1/devices/${gappy.id}`)).json;
+    assert.equal([before.head.seq, before.gap.from, before.gap.pending], [0, 1, 1]);
+    const filled = await postReports(url, cborArray([gapChain[1]]));
+    assert.is(filled.json.results[0].state, 'committed');
+    const after = (await getJson(`${url}/v1/devices/${gappy.id}`)).json;
+    assert.equal([after.head.seq, after.gap], [2, null]);
   } finally {
     child.kill('SIGKILL');
     await killed(child);
