@@ -67,7 +67,7 @@ export interface PackState {
 
 /** The part of VescUart that DualBms uses. */
 export interface VescRequester {
-  request(payload: Uint8Array, replyCommand: number, cb: (err: Error | undefined, reply?: Uint8Array) => void): void;
+  request(payload: Uint8Array, replyCommand: number, cb: (err: Error | undefined, reply?: Uint8Array) => void, retries?: number): void;
 }
 
 export interface DualBmsOptions {
@@ -123,6 +123,7 @@ export class DualBms {
   private dirty: boolean[];
   private flushQueued: boolean;
   private asking: boolean[];
+  private askedMs: number[];
 
   constructor(options: DualBmsOptions) {
     if (!options || typeof options !== 'object') throw new Error('DualBms: options expected an object');
@@ -165,10 +166,12 @@ export class DualBms {
     this.packs = [];
     this.dirty = [];
     this.asking = [];
+    this.askedMs = [];
     for (var k = 0; k < ids.length; k++) {
       this.packs.push({ index: k, canId: ids[k], cellsMv: [], tempsCentiC: [], heardMs: -1, stale: false, updates: 0 });
       this.dirty.push(false);
       this.asking.push(false);
+      this.askedMs.push(-1);
     }
     this.identification = { source: this.source, packIds: ids.slice() };
     this.stats = { frames: 0, ignored: 0, badData: 0, requests: 0, replies: 0, noReply: 0, staleEvents: 0 };
@@ -329,9 +332,14 @@ export class DualBms {
   private ask(idx: number): void {
     // one question per pack at a time: a slow link must not pile them up
     if (this.asking[idx]) return;
+    var p = this.packs[idx];
+    var now = this.timers.now();
+    // a stale pack is asked once per staleMs only: each unanswered question holds the one
+    // UART channel for a whole timeout, which the 10 Hz VESC poll needs
+    if (p.stale && this.askedMs[idx] >= 0 && now - this.askedMs[idx] < this.staleMs) return;
+    this.askedMs[idx] = now;
     this.asking[idx] = true;
     var self = this;
-    var p = this.packs[idx];
     this.stats.requests++;
     (this.vesc as VescRequester).request(encodeForwardCan(p.canId, encodeBmsGetValuesRequest()), COMM.BMS_GET_VALUES, function (err, reply) {
       self.asking[idx] = false;
@@ -342,7 +350,7 @@ export class DualBms {
         return;
       }
       self.take(idx, reply as Uint8Array);
-    });
+    }, 0);
   }
 
   private take(idx: number, reply: Uint8Array): void {

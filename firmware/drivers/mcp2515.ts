@@ -19,6 +19,7 @@
 // (openInt) or by polling (int pin level, or the flags when there is no pin).
 import type { SpiIO, DigitalInIO, DigitalInOptions, Timers } from '../hal/io';
 import type { CanFrame } from '../../protocol/can/id';
+import { copyBytes } from '../../protocol/vesc/wire';
 
 /** Fault codes given to onFault. */
 export var CAN_FAULT = {
@@ -225,7 +226,7 @@ export class Mcp2515 {
       this.fault(CAN_FAULT.TX_QUEUE_FULL, 'id 0x' + frame.id.toString(16));
       return false;
     }
-    this.txQueue.push({ id: frame.id, ext: frame.ext, rtr: frame.rtr, data: frame.data.slice() });
+    this.txQueue.push({ id: frame.id, ext: frame.ext, rtr: frame.rtr, data: copyBytes(frame.data) });
     this.queueService();
     return true;
   }
@@ -435,7 +436,7 @@ export class Mcp2515 {
       return;
     }
     this.stats.received++;
-    var f: CanFrame = { id: idr.id, ext: idr.ext, data: r.slice(6, 6 + dlc) };
+    var f: CanFrame = { id: idr.id, ext: idr.ext, data: copyBytes(r, 6, 6 + dlc) };
     if (rtr) f.rtr = true;
     if (this.onFrame) this.onFrame(f);
   }

@@ -9,7 +9,7 @@
 //   new VescUart({ io, timers, baud?, pollHz?, mask?, timeoutMs?, retries?, queueMax?,
 //                  onSample?, onIdentify?, onFault? })
 //   sample(cb)          cb(err, values) with a fresh GET_VALUES_SELECTIVE reply (async)
-//   request(payload, replyCommand, cb)   any command; cb(err, replyPayloadCopy)
+//   request(payload, replyCommand, cb, retries?)   any command; cb(err, replyPayloadCopy)
 //   identification      FwVersion once known, else undefined
 //   latest              the last polled sample, or undefined
 //   stats               counters (requests, replies, timeouts, retries, framing...)
@@ -19,6 +19,7 @@
 import type { SerialClass, SerialIO, Timers } from '../hal/io';
 import { FrameDecoder, writeFrame, PACKET_MAX_PAYLOAD } from '../../protocol/vesc/packet';
 import { COMM } from '../../protocol/vesc/enums';
+import { copyBytes } from '../../protocol/vesc/wire';
 import {
   decodeFwVersion, decodeValues, encodeFwVersionRequest, encodeGetValuesSelectiveRequest, VALUE_BIT,
   type FwVersion, type VescValues,
@@ -41,7 +42,7 @@ export var VESC_FAULT = {
 /**
  * Fields the energy meter needs: battery voltage and current, the VESC's Ah/Wh counters
  * (for the cross-check), tachometer and eRPM (distance and speed), fault and temperatures.
- * Reply: 1 + 4 + 40 bytes.
+ * Reply: 1 + 4 + 35 = 40 bytes.
  */
 export var ENERGY_MASK =
   VALUE_BIT.TEMP_FET | VALUE_BIT.TEMP_MOTOR | VALUE_BIT.INPUT_CURRENT | VALUE_BIT.ERPM | VALUE_BIT.V_IN |
@@ -84,6 +85,7 @@ interface Pending {
   payload: Uint8Array;
   reply: number;
   cb: (err: DriverError | undefined, reply?: Uint8Array) => void;
+  retries: number;
 }
 
 function driverError(code: string, message: string): DriverError {
@@ -201,14 +203,15 @@ export class VescUart {
    * Sends `payload` (a COMM command) and calls cb with a copy of the first reply whose
    * command byte is `replyCommand`. Requests run one at a time, in order.
    */
-  request(payload: Uint8Array, replyCommand: number, cb: (err: DriverError | undefined, reply?: Uint8Array) => void): void {
+  request(payload: Uint8Array, replyCommand: number, cb: (err: DriverError | undefined, reply?: Uint8Array) => void, retries?: number): void {
     this.checkOpen();
     if (!(payload instanceof Uint8Array) || payload.length < 1 || payload.length > PACKET_MAX_PAYLOAD) {
       throw new Error('VescUart.request: "payload" expected 1..' + PACKET_MAX_PAYLOAD + ' bytes');
     }
     if (!(replyCommand >= 0 && replyCommand <= 255)) throw new Error('VescUart.request: "replyCommand" expected integer in [0, 255], got ' + replyCommand);
     if (typeof cb !== 'function') throw new Error('VescUart.request: "cb" expected a function');
-    var p: Pending = { payload: payload, reply: replyCommand, cb: cb };
+    if (retries !== undefined && !(retries >= 0 && retries <= 10)) throw new Error('VescUart.request: "retries" expected integer in [0, 10], got ' + retries);
+    var p: Pending = { payload: payload, reply: replyCommand, cb: cb, retries: retries === undefined ? this.o.retries : retries };
     if (this.queue.length >= this.o.queueMax) {
       this.fault(VESC_FAULT.QUEUE_FULL, 'command ' + payload[0]);
       this.later(function () { cb(driverError('QUEUE_FULL', 'VESC request queue full (' + payload.length + '-byte command ' + payload[0] + ')')); });
@@ -340,7 +343,7 @@ export class VescUart {
     this.decoder.flush(this.onPayloadFn());
     if (!this.inFlight) return;
     var p = this.inFlight;
-    if (this.attempt < this.o.retries) {
+    if (this.attempt < p.retries) {
       this.attempt++;
       this.stats.retries++;
       this.send();
@@ -392,7 +395,7 @@ export class VescUart {
     this.timer = undefined;
     this.inFlight = undefined;
     this.stats.replies++;
-    var copy = payload.slice();
+    var copy = copyBytes(payload);
     // the caller runs after this frame is fully handled; the next request goes out first
     this.next();
     p.cb(undefined, copy);

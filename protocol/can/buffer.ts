@@ -9,7 +9,7 @@
 // their bytes, so a requester asks one node at a time (see DualBms).
 import { CAN_PACKET, WIRE_ERR } from '../vesc/enums';
 import { crc16 } from '../vesc/crc16';
-import { wireError, okValue, failed, type Decoded } from '../vesc/wire';
+import { wireError, okValue, failed, copyBytes, type Decoded } from '../vesc/wire';
 import { frame, type CanFrame } from './id';
 
 /** bldc RX_BUFFER_SIZE = PACKET_MAX_PL_LEN. */
@@ -80,6 +80,8 @@ export interface CanBufferStats {
   badCrc: number;
   /** PROCESS_RX_BUFFER whose length no slot had reached (frames lost). */
   missing: number;
+  /** A PROCESS_RX_BUFFER repeated right after it completed its buffer: ignored. */
+  duplicates: number;
 }
 
 /**
@@ -95,6 +97,8 @@ export class CanBufferRx {
   readonly stats: CanBufferStats;
   private bufs: Uint8Array[];
   private next: number[];
+  /** sender, commandsSend, length and CRC of the last completed buffer, to spot a repeat. */
+  private lastDone: number;
 
   constructor(slots?: number, maxLength?: number) {
     var s = slots === undefined ? 3 : slots;
@@ -108,7 +112,8 @@ export class CanBufferRx {
       this.bufs.push(new Uint8Array(max));
       this.next.push(0);
     }
-    this.stats = { fills: 0, ignored: 0, completed: 0, badCrc: 0, missing: 0 };
+    this.lastDone = -1;
+    this.stats = { fills: 0, ignored: 0, completed: 0, badCrc: 0, missing: 0, duplicates: 0 };
   }
 
   /** Drops every transfer in progress (after a timeout). */
@@ -124,6 +129,8 @@ export class CanBufferRx {
   accept(packetId: number, data: Uint8Array): Decoded<CanBufferMessage> | undefined {
     var n = data.length;
     if (packetId === CAN_PACKET.FILL_RX_BUFFER || packetId === CAN_PACKET.FILL_RX_BUFFER_LONG) {
+      // a new transfer is under way: a later PROCESS frame like the last one is not a repeat
+      if (data.length > 1 && data[0] === 0 && packetId === CAN_PACKET.FILL_RX_BUFFER) this.lastDone = -1;
       var long = packetId === CAN_PACKET.FILL_RX_BUFFER_LONG;
       var h = long ? 2 : 1;
       if (n <= h) {
@@ -151,7 +158,7 @@ export class CanBufferRx {
     if (packetId === CAN_PACKET.PROCESS_SHORT_BUFFER) {
       if (n < 3) return failed<CanBufferMessage>(wireError(WIRE_ERR.TRUNCATED, 'dlc', n, 'PROCESS_SHORT_BUFFER needs sender, mode and at least 1 payload byte'));
       this.stats.completed++;
-      return okValue({ senderId: data[0], commandsSend: data[1], payload: data.slice(2), short: true });
+      return okValue({ senderId: data[0], commandsSend: data[1], payload: copyBytes(data, 2), short: true });
     }
     if (packetId !== CAN_PACKET.PROCESS_RX_BUFFER) return undefined;
     if (n !== 6) return failed<CanBufferMessage>(wireError(n < 6 ? WIRE_ERR.TRUNCATED : WIRE_ERR.TRAILING_BYTES, 'dlc', n, 'PROCESS_RX_BUFFER has 6 data bytes, got ' + n));
@@ -160,6 +167,13 @@ export class CanBufferRx {
       return failed<CanBufferMessage>(wireError(WIRE_ERR.TOO_LONG, 'length', 2, 'buffer length ' + len + ' exceeds ' + this.maxLength));
     }
     var s = this.next.indexOf(len);
+    // sender, mode, length and CRC in one number below 2^48 (exact in a double)
+    var key = ((data[0] * 256 + data[1]) * 65536 + len) * 65536 + ((data[4] << 8) | data[5]);
+    if (s < 0 && key === this.lastDone) {
+      this.stats.duplicates++;
+      return undefined;
+    }
+    this.lastDone = -1;
     if (s < 0 || len === 0) {
       var got = 0;
       for (var k = 0; k < this.next.length; k++) if (this.next[k] > got) got = this.next[k];
@@ -175,6 +189,7 @@ export class CanBufferRx {
       return failed<CanBufferMessage>(wireError(WIRE_ERR.BAD_CRC, 'crc', 4, 'CRC 0x' + crc.toString(16) + ' announced, 0x' + calc.toString(16) + ' computed over ' + len + ' bytes'));
     }
     this.stats.completed++;
-    return okValue({ senderId: data[0], commandsSend: data[1], payload: this.bufs[s].slice(0, len), short: false });
+    this.lastDone = key;
+    return okValue({ senderId: data[0], commandsSend: data[1], payload: copyBytes(this.bufs[s], 0, len), short: false });
   }
 }

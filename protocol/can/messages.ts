@@ -4,7 +4,7 @@
 // protocol/vesc/commands.ts; float32 fields (V, A, Ah, Wh) are converted once to
 // mV, mA, mAh, mWh by rounding half away from zero (protocol/SPEC.md "Bus messages").
 import { CAN_PACKET, WIRE_ERR } from '../vesc/enums';
-import { Reader, Writer, quotTrunc, failed, wireError, type Decoded } from '../vesc/wire';
+import { Reader, Writer, quotTrunc, failed, wireError, copyBytes, type Decoded } from '../vesc/wire';
 import { frame, splitId, type CanFrame } from './id';
 
 export interface CanStatus { type: 'STATUS'; controllerId: number; erpm: number; currentMa: number; dutyPermille: number }
@@ -176,11 +176,11 @@ export function decodeCanFrame(id: number, data: Uint8Array): Decoded<CanMessage
       break;
     case CAN_PACKET.FILL_RX_BUFFER:
       if (n < 2) r.fail(WIRE_ERR.TRUNCATED, 'dlc', n, 'FILL_RX_BUFFER needs an offset and at least 1 byte');
-      m = { type: 'FILL_RX_BUFFER', controllerId: c, offset: r.u8('offset'), bytes: r.error ? new Uint8Array(0) : data.slice(1) };
+      m = { type: 'FILL_RX_BUFFER', controllerId: c, offset: r.u8('offset'), bytes: r.error ? new Uint8Array(0) : copyBytes(data, 1) };
       break;
     case CAN_PACKET.FILL_RX_BUFFER_LONG:
       if (n < 3) r.fail(WIRE_ERR.TRUNCATED, 'dlc', n, 'FILL_RX_BUFFER_LONG needs an offset and at least 1 byte');
-      m = { type: 'FILL_RX_BUFFER_LONG', controllerId: c, offset: r.u16('offset'), bytes: r.error ? new Uint8Array(0) : data.slice(2) };
+      m = { type: 'FILL_RX_BUFFER_LONG', controllerId: c, offset: r.u16('offset'), bytes: r.error ? new Uint8Array(0) : copyBytes(data, 2) };
       break;
     case CAN_PACKET.PROCESS_RX_BUFFER:
       exactLength(r, 6, 'PROCESS_RX_BUFFER');
@@ -188,7 +188,7 @@ export function decodeCanFrame(id: number, data: Uint8Array): Decoded<CanMessage
       break;
     case CAN_PACKET.PROCESS_SHORT_BUFFER:
       if (n < 3) r.fail(WIRE_ERR.TRUNCATED, 'dlc', n, 'PROCESS_SHORT_BUFFER needs sender, mode and at least 1 payload byte');
-      m = { type: 'PROCESS_SHORT_BUFFER', controllerId: c, senderId: r.u8('senderId'), commandsSend: r.u8('commandsSend'), payload: r.error ? new Uint8Array(0) : data.slice(2) };
+      m = { type: 'PROCESS_SHORT_BUFFER', controllerId: c, senderId: r.u8('senderId'), commandsSend: r.u8('commandsSend'), payload: r.error ? new Uint8Array(0) : copyBytes(data, 2) };
       break;
     default:
       return failed<CanMessage>(wireError(WIRE_ERR.WRONG_TYPE, 'id', 0, p < 0 ? 'id 0x' + id.toString(16) + ' is not a VESC id (bits 28..16 set)' : 'CAN packet id ' + p + ' is not decoded'));

@@ -9,7 +9,7 @@
 // Encoders take the same units; a value finer than the wire is truncated toward zero, as
 // the VESC's C casts do (bldc util/buffer.c).
 import { COMM, WIRE_ERR } from './enums';
-import { Reader, Writer, quotTrunc, type Decoded, wireError, failed, hex } from './wire';
+import { Reader, Writer, quotTrunc, type Decoded, wireError, failed, hex, copyBytes } from './wire';
 
 function single(command: number): Uint8Array {
   var b = new Uint8Array(1);
@@ -393,7 +393,7 @@ export function decodeForwardCan(payload: Uint8Array): Decoded<{ canId: number; 
   expect(r, COMM.FORWARD_CAN, 'FORWARD_CAN');
   var id = r.u8('canId');
   if (!r.error && r.remaining() < 1) r.fail(WIRE_ERR.TRUNCATED, 'inner', r.pos, 'no inner command to forward');
-  return r.result({ canId: id, inner: r.error ? new Uint8Array(0) : payload.slice(2) });
+  return r.result({ canId: id, inner: r.error ? new Uint8Array(0) : copyBytes(payload, 2) });
 }
 
 // ---------------------------------------------------------------------------------------

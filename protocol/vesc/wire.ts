@@ -50,6 +50,18 @@ export function roundHalfAway(x: number): number {
 /** Largest integer a double holds exactly (Number.MAX_SAFE_INTEGER is missing in Espruino). */
 export var MAX_EXACT = 9007199254740991;
 
+/**
+ * A copy of bytes[start, end). Uint8Array.prototype.slice is ES2015: Espruino has it,
+ * Duktape (the engine check) does not, so device code copies with set().
+ */
+export function copyBytes(bytes: Uint8Array, start?: number, end?: number): Uint8Array {
+  var s = start === undefined ? 0 : start;
+  var e = end === undefined ? bytes.length : end;
+  var out = new Uint8Array(e > s ? e - s : 0);
+  if (e > s) out.set(bytes.subarray(s, e));
+  return out;
+}
+
 export function hex(bytes: Uint8Array): string {
   var s = '';
   for (var i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? '0' : '') + bytes[i].toString(16);
@@ -172,7 +184,7 @@ export class Reader {
 
   take(n: number, field: string): Uint8Array {
     if (!this.has(n, field)) return new Uint8Array(0);
-    var out = this.bytes.slice(this.pos, this.pos + n);
+    var out = copyBytes(this.bytes, this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
@@ -284,6 +296,6 @@ export class Writer {
 
   /** The bytes written (a copy when the buffer was larger, so .buffer holds only them). */
   done(): Uint8Array {
-    return this.pos === this.buf.length ? this.buf : this.buf.slice(0, this.pos);
+    return this.pos === this.buf.length ? this.buf : copyBytes(this.buf, 0, this.pos);
   }
 }

@@ -4,6 +4,7 @@
 // To add cases: create ./cases/NAME.ts that calls addCase(), and import it here.
 import { runCases } from './registry';
 import './cases/protocol';
+import './cases/bus';
 
 declare var print: ((s: string) => void) | undefined;
 declare var console: { log(s: string): void } | undefined;

@@ -129,6 +129,11 @@ test('through the VESC: FORWARD_CAN + BMS_GET_VALUES per pack, both variants, id
   assert.ok(faults.some((f) => f.startsWith(BMS_FAULT.STALE + ' pack 1')));
   assert.is(bms.packs[0].stale, false);
   assert.is(vesc.maxInFlight, 1);
+  // a stale pack is asked once per staleMs, with no retries
+  const before = vesc.requests.filter((r) => r[0] === 34 && r[1] === 11).length;
+  timers.advance(3000);
+  const asked = vesc.requests.filter((r) => r[0] === 34 && r[1] === 11).length - before;
+  assert.ok(asked >= 2 && asked <= 4, `stale pack asked ${asked} times in 3 s`);
   bms.close();
   uart.close();
 });

@@ -62,6 +62,19 @@ test('repeated frames are harmless; a lost frame gives MISSING_FRAMES, then the 
   assert.ok(r.length === 1 && r[0].ok && hex(r[0].value.payload) === hex(p));
 });
 
+test('a PROCESS_RX_BUFFER repeated after completing is ignored, not reported as missing frames', () => {
+  const p = new Uint8Array(50).fill(3);
+  const fs = encodeCanBuffer(2, 10, p, 1);
+  const rx = new CanBufferRx();
+  const r = feed(rx, [...fs, fs[fs.length - 1], fs[fs.length - 1]]);
+  assert.is(r.length, 1);
+  assert.ok(r[0].ok);
+  assert.is(rx.stats.duplicates, 2);
+  assert.is(rx.stats.missing, 0);
+  const again = feed(rx, fs);
+  assert.ok(again.length === 1 && again[0].ok, 'the same buffer sent again is a new transfer');
+});
+
 test('a corrupted byte gives BAD_CRC; oversized or malformed PROCESS frames are reported', () => {
   const p = new Uint8Array(20).fill(5);
   const fs = encodeCanBuffer(2, 10, p, 1);
