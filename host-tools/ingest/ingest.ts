@@ -56,6 +56,7 @@ interface QueuedRequest {
   reject: (e: Error) => void;
 }
 
+/** The node could not process a request (storage or verify workers failing): 503, resend. */
 export class StorageError extends Error {
   constructor(message: string, override readonly cause?: unknown) {
     super(message);
@@ -325,8 +326,10 @@ export function createIngest(opts: IngestOptions): Ingest {
       try {
         verdicts = await verifyAll(reports, receivedAt);
       } catch (err) {
+        // A verify worker died under this request (it is replaced): answer 503, the device resends.
         depth -= reports.length;
-        throw err;
+        logger.error('verification failed', { err: err as Error, reports: reports.length });
+        throw new StorageError(`verification unavailable (${(err as Error).message}): nothing of this request was committed, resend it`, err);
       }
       return new Promise<ReportAnswer[]>((resolve, reject) => {
         const items = verdicts.map((verdict, index) => ({ index, bytes: reports[index], receivedAt, verdict }));

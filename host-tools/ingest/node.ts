@@ -59,7 +59,16 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   const ingest = createIngest({ store, pool, pairing, logger, metrics, maxAhead: opts.maxAhead, maxPending: opts.maxPending, challengeTtlMs: opts.challengeTtlMs });
   ingestRef = ingest;
   const server = createIngestServer({ ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion });
-  const url = await listen(server, opts.port ?? 8080, opts.host ?? '127.0.0.1');
+  let url: string;
+  try {
+    url = await listen(server, opts.port ?? 8080, opts.host ?? '127.0.0.1');
+  } catch (err) {
+    // Port taken or address not ours: release the workers and the database, or the
+    // process would stay alive on them.
+    await pool.close();
+    store.close();
+    throw new Error(`cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 8080}: ${(err as Error).message}`);
+  }
 
   const gapAlertMs = opts.gapAlertMs ?? 10 * 60_000;
   const alerted = new Map<string, string>();
