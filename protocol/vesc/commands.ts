@@ -66,13 +66,23 @@ export function decodeFwVersion(payload: Uint8Array): Decoded<FwVersion> {
   return r.result(v);
 }
 
+function isHex(s: unknown, n: number): boolean {
+  if (typeof s !== 'string' || s.length !== n) return false;
+  for (var i = 0; i < n; i++) {
+    var c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
 export function encodeFwVersion(v: FwVersion): Uint8Array {
   var w = new Writer(3 + 65 + 12 + 8 + 65 + 4);
   w.u8(COMM.FW_VERSION, 'command');
   w.u8(v.major, 'major');
   w.u8(v.minor, 'minor');
   w.cstring(v.hwName, 64, 'hwName');
-  if (typeof v.uuid !== 'string' || !/^[0-9a-fA-F]{24}$/.test(v.uuid)) throw new Error('"uuid" expected 24 hex digits, got ' + v.uuid);
+  // no regular expression: Espruino's engine rejects this one ({24} quantifier)
+  if (!isHex(v.uuid, 24)) throw new Error('"uuid" expected 24 hex digits, got ' + v.uuid);
   for (var i = 0; i < 12; i++) w.u8(parseInt(v.uuid.substr(i * 2, 2), 16), 'uuid');
   var rec = v as unknown as Record<string, number | undefined>;
   for (var k = 0; k < FW_TAIL_U8.length; k++) {
