@@ -118,7 +118,7 @@ export interface Ingest {
 export function createIngest(opts: IngestOptions): Ingest {
   const { store, pool, logger, metrics } = opts;
   const now = opts.now ?? Date.now;
-  const chunk = opts.chunk ?? 64;
+  const chunk = opts.chunk ?? 256;
   const maxAhead = opts.maxAhead ?? 100_000;
   const maxPending = opts.maxPending ?? 10_000;
   const challengeTtlMs = opts.challengeTtlMs ?? 5 * 60_000;
@@ -153,7 +153,13 @@ export function createIngest(opts: IngestOptions): Ingest {
       // Nothing of this batch is committed (the transaction rolled back): every request in
       // it fails as a whole, and the device will resend.
       heads.clear();
-      pendingDevices = new Set(store.devicesWithPending());
+      try {
+        pendingDevices = new Set(store.devicesWithPending());
+      } catch (e) {
+        // The store is down: assume every device may hold pending reports until it is back.
+        pendingDevices = null;
+        logger.error('store unreadable after a failed commit', { err: e as Error });
+      }
       logger.error('commit failed', { err: err as Error, reports: batch.reduce((n, r) => n + r.items.length, 0) });
       for (const req of batch) {
         depth -= req.items.length;
@@ -184,7 +190,8 @@ export function createIngest(opts: IngestOptions): Ingest {
   // report. Only touched inside the commit transaction; cleared when one rolls back.
   const heads = new Map<string, ChainHead>();
   // Devices holding pending reports: only their accepts look for successors to promote.
-  let pendingDevices = new Set(store.devicesWithPending());
+  // null: unknown (the store failed), so every accept looks.
+  let pendingDevices: Set<string> | null = new Set(store.devicesWithPending());
 
   /** Bytes stored by this node were verified on arrival: decoding them again is enough. */
   function decodeStored(bytes: Uint8Array): EnergyReport {
@@ -240,7 +247,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       // 'duplicate' was answered above from the hash index, which also covers pending ones.
       commitAccepted(report, v.report);
       counts.accepted++;
-      if (pendingDevices.has(f.deviceId)) promote(report, dev.publicKey, answers, counts);
+      if (!pendingDevices || pendingDevices.has(f.deviceId)) promote(report, dev.publicKey, answers, counts);
       return { index: item.index, status: 'accepted', device: f.deviceId, seq: f.seq, state: 'committed' };
     }
     if (verdict.reason === 'fork') {
@@ -263,7 +270,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       return reject('gap', `${maxPending} reports already wait for seq ${dev.headSeq + 1}; send the missing ones first`, f.deviceId, f.seq);
     }
     store.insertPending(report);
-    pendingDevices.add(f.deviceId);
+    pendingDevices?.add(f.deviceId);
     store.touchDevice(f.deviceId, item.receivedAt);
     counts.pending++;
     const answer: ReportAnswer & { status: 'accepted' } = { index: item.index, status: 'accepted', device: f.deviceId, seq: f.seq, state: 'pending' };
@@ -282,7 +289,7 @@ export function createIngest(opts: IngestOptions): Ingest {
     for (let seq = head.seq + 1; ; seq++) {
       const next = store.getPending(head.deviceId, seq);
       if (!next) {
-        if (!store.pendingSummary(head.deviceId).count) pendingDevices.delete(head.deviceId);
+        if (!store.pendingSummary(head.deviceId).count) pendingDevices?.delete(head.deviceId);
         return;
       }
       store.deletePending(next.deviceId, next.seq);
@@ -310,8 +317,11 @@ export function createIngest(opts: IngestOptions): Ingest {
 
   async function verifyAll(reports: Uint8Array[], receivedAt: number): Promise<Verdict[]> {
     const jobs: Promise<Verdict[]>[] = [];
-    for (let i = 0; i < reports.length; i += chunk) {
-      jobs.push(pool.run<Verdict[]>({ type: 'verify', items: reports.slice(i, i + chunk), receivedAt }));
+    // Even shares across the workers (a batch of 100 on 2 cores: 50 + 50), at most `chunk`
+    // per message so that a huge batch still interleaves with other requests.
+    const share = Math.min(chunk, Math.max(1, Math.ceil(reports.length / pool.size)));
+    for (let i = 0; i < reports.length; i += share) {
+      jobs.push(pool.run<Verdict[]>({ type: 'verify', items: reports.slice(i, i + share), receivedAt }));
     }
     const verdicts = (await Promise.all(jobs)).flat();
     for (const v of verdicts) metrics.verifySeconds.observe(v.micros / 1e6);

@@ -291,4 +291,17 @@ test('every path of openapi.yaml is served (documented API = implemented API)', 
   }
 });
 
+// Last: it breaks the node's store on purpose.
+test('a storage failure answers 503 with Retry-After and acknowledges nothing', async () => {
+  const ride = await fresh(device(50));
+  const rs = ride.take(2);
+  assert.is((await postOne(url, rs[0])).state, 'committed');
+  node.store.close();
+  const r = await fetch(`${url}/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/cose' }, body: rs[1] });
+  assert.is(r.status, 503);
+  assert.is(r.headers.get('retry-after'), '5');
+  assert.match(((await r.json()) as any).error, /nothing of this request was committed, resend it/);
+  assert.ok(logLines.some((l) => JSON.parse(l).msg === 'commit failed'));
+});
+
 test.run();
