@@ -291,6 +291,23 @@ test('every path of openapi.yaml is served (documented API = implemented API)', 
   }
 });
 
+test('a deep report ride (device code path, unsynced then synced clock) goes in as a CBOR sequence', async () => {
+  const { makeSignedRide, RIDE_UNSYNCED_WINDOWS } = await import('../../../host-tools/cli/commands/report');
+  const seed = new Uint8Array(32).fill(0x42);
+  const ride = makeSignedRide(seed, 6);
+  const dev: Device = { ...device(0x42), publicKey: ride.publicKey, kid: ride.kid, id: Buffer.from(ride.kid).toString('hex') };
+  assert.is((await register(url, dev)).status, 201);
+  const r = await postReports(url, cborSeq(ride.reports), 'application/cbor-seq');
+  assert.is(r.json.accepted, 6, JSON.stringify(r.json.results.find((a: any) => a.reason)));
+  const e = (await getJson(`${url}/v1/devices/${dev.id}/energy?bucket=1d`)).json;
+  // Unsynced windows have no wall time: summed apart, never placed at a made-up date.
+  const unsyncedReports = Object.values(e.unsynced as Record<string, any>)[0].pack_to_motor.reports;
+  assert.is(unsyncedReports, RIDE_UNSYNCED_WINDOWS);
+  const page = (await getJson(`${url}/v1/devices/${dev.id}/reports`)).json;
+  assert.is(page.reports[0].windowStart, null);
+  assert.ok(page.reports[5].windowStart > 1_700_000_000);
+});
+
 // Last: it breaks the node's store on purpose.
 test('a storage failure answers 503 with Retry-After and acknowledges nothing', async () => {
   const ride = await fresh(device(50));
