@@ -27,6 +27,8 @@ export interface DeviceInfo {
   endpoint: string;
   /** True once a pairing was recorded on the device. */
   paired: boolean;
+  /** The board file the bundle was built for (boards/NAME.json), when the firmware says. */
+  board?: string;
 }
 
 /** Expressions of the device console contract. */
@@ -43,7 +45,7 @@ function checkInfo(v: unknown): DeviceInfo {
   if (!i || typeof i.version !== 'string' || typeof i.id !== 'string' || typeof i.publicKey !== 'string') {
     throw new Error(`the device's ${DEVICE_EXPR.info} answered ${JSON.stringify(v)?.slice(0, 200)}: is the DEEP firmware on it? (deep flash)`);
   }
-  return { version: i.version, id: i.id, publicKey: i.publicKey, ssid: i.ssid ?? '', endpoint: i.endpoint ?? '', paired: i.paired === true };
+  return { version: i.version, id: i.id, publicKey: i.publicKey, ssid: i.ssid ?? '', endpoint: i.endpoint ?? '', paired: i.paired === true, board: typeof i.board === 'string' ? i.board : undefined };
 }
 
 export async function deviceInfo(c: DeviceConsole, timeoutMs = 4000): Promise<DeviceInfo> {

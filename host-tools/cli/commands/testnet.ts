@@ -22,7 +22,7 @@ export function parseDuration(text: string): number {
 const command: Command = {
   name: 'testnet',
   summary: 'run the smart-testnet mini-grid: emulated bikes, charging hubs and a ledger node (npm start)',
-  usage: 'deep testnet [--bikes N] [--hubs N] [--duration 24h] [--speedup X] [--seed N] [--port P] [--data DIR] [--prices CSV]',
+  usage: 'deep testnet [--bikes N] [--hubs N] [--duration 24h] [--speedup X] [--seed N] [--port P] [--data DIR] [--prices CSV] [--workers N] [--poll-ms MS]',
   options: {
     bikes: { type: 'string', description: 'number of bikes, each the firmware bundle in the emulator', default: '3' },
     hubs: { type: 'string', description: 'number of charging hubs', default: '2' },
@@ -32,6 +32,8 @@ const command: Command = {
     port: { type: 'string', description: 'ingest node port on 127.0.0.1; 0 = a free port', default: '0' },
     data: { type: 'string', description: 'folder for the SQLite ledger and the node log (default: a new temporary folder)' },
     prices: { type: 'string', description: 'price CSV (start,import[,export] per interval; see host-tools/testnet/prices.ts); default: the bundled sample' },
+    workers: { type: 'string', description: 'worker threads running the bikes (default: one per core, at most one per bike; 0 = none)' },
+    'poll-ms': { type: 'string', description: "the devices' bus poll period in ms: 100 is the firmware's own (exact to the mWh, about 4x slower); the compressed day polls less often", default: '500' },
     'skip-build': { type: 'boolean', description: 'use the existing dist/firmware.js' },
   },
   async run(argv) {
@@ -43,6 +45,11 @@ const command: Command = {
     const seed = intOption(p, 'seed', 0, 0xffffffff)!;
     const port = intOption(p, 'port', 0, 65535)!;
     const durationS = parseDuration(p.options.duration as string);
+    const workers = intOption(p, 'workers', 0, 64);
+    const pollMs = intOption(p, 'poll-ms', 20, 2000)!;
+    // A slower poll goes with slower BMS broadcasts: the device hears each pack about as
+    // often as it polls the VESC.
+    const tuning = { pollMs, bmsRateHz: Math.max(1, Math.min(10, Math.round(1000 / pollMs))), simStepMs: pollMs >= 200 ? 200 : 100 };
     const err = (s: string) => process.stderr.write(s + '\n');
 
     if (!p.options['skip-build'] || !existsSync(path.join(DIST, 'firmware.js'))) {
@@ -52,7 +59,7 @@ const command: Command = {
     let result;
     try {
       result = await runTestnet({
-        bikes, hubs, seed, durationS, speedup, port,
+        bikes, hubs, seed, durationS, speedup, port, workers, tuning,
         dataDir: p.options.data as string | undefined,
         prices: p.options.prices as string | undefined,
         out: process.stdout,

@@ -44,6 +44,8 @@ test('chain status names every problem', () => {
   const s = run();
   assert.ok(runOk(s, 2));
   assert.not.ok(runOk(s, 1));
+  assert.ok(runOk(s, 1, 10)); // 1 % of 1 kWh covers 1.4 mWh; 1 % of 299.2 mWh covers 0.8
+  assert.not.ok(runOk(s, 0, 2)); // 0.2 % of 299.2 mWh is 0.6 < 0.8
   s.bikes[1].chain.made = 4;
   assert.not.ok(runOk(s, 2));
 });

@@ -1,0 +1,253 @@
+// A group of testnet bikes on one virtual clock: each the firmware bundle in an emulated
+// board against its own simulated bike, all sharing one emulated radio whose requests go
+// for real to the ingest node on loopback. testnet.ts runs one group per worker thread
+// (both cores), or one in-process group; a bike's behaviour depends only on its own seed
+// and the node's answers, so how bikes are grouped never changes a result.
+import { VirtualClock } from '../emu/clock';
+import { EmuNetwork, type EmuHttpRequest, type EmuHttpResponse } from '../emu/network';
+import { createEmulatedBike, type EmulatedBike } from '../emu/bike';
+import { createSimBike, randomRide } from '../sim/index';
+import { splitReports, parseMediaType } from '../ingest/body';
+import { openSign1 } from '../verify';
+import { decodeReport } from '../../protocol/report';
+import { toHex } from '../../protocol/cbor';
+import { consoleLink, DeviceConsole } from './device-link';
+import { pairDevice, httpPairingNode, deviceInfo, DEVICE_EXPR } from './device-api';
+import { zeroFlows, FLOWS, type FlowTotals } from './view';
+
+export interface Tuning {
+  /** The device's bus polling period, ms (firmware setting pollMs, default 100). */
+  pollMs: number;
+  /** BMS CAN broadcast rate of the simulated packs, Hz. */
+  bmsRateHz: number;
+  /** Physics step of the simulator, ms. */
+  simStepMs: number;
+}
+
+export interface GroupSpec {
+  bikes: { name: string; seed: number }[];
+  hubs: string[];
+  durationS: number;
+  startWallMs: number;
+  /** Firmware source text. */
+  bundle: string;
+  nodeUrl: string;
+  wifi: { ssid: string; password: string };
+  tuning: Tuning;
+}
+
+export interface BikeSample {
+  name: string;
+  id: string;
+  running: boolean;
+  activity: string;
+  hub: string | undefined;
+  packs: { id: number; socPermille: number }[];
+  /** Reports made (the device's next seq), sent, acknowledged, refused, still queued. */
+  made: number;
+  sent: number;
+  acked: number;
+  rejected: number;
+  queued: number;
+  faults: number;
+  online: boolean;
+  /** Energy by flow of this bike's reports the node accepted, mWh. */
+  acceptedMwh: FlowTotals;
+  /** The simulator's true energy per pack (BMS CAN id) and flow, mWh. */
+  truth: Record<number, FlowTotals>;
+  /** Grid energy through the hub the bike is plugged at, since the previous sample, mWh. */
+  hubInMwh: number;
+  hubOutMwh: number;
+}
+
+export interface GroupSample {
+  nowMs: number;
+  wallMs: number;
+  bikes: BikeSample[];
+  node: { accepted: number; duplicates: number; rejected: number };
+}
+
+interface Run {
+  name: string;
+  bike: EmulatedBike;
+  con: DeviceConsole;
+  id: string;
+  acceptedMwh: FlowTotals;
+  sent: number;
+  acked: number;
+  rejected: number;
+  made: number;
+  lastSum: FlowTotals;
+}
+
+function truthOf(b: EmulatedBike): Record<number, FlowTotals> {
+  const out: Record<number, FlowTotals> = {};
+  for (const p of b.sim.ledger().packs) {
+    const t = zeroFlows();
+    for (const f of FLOWS) t[f] = p.flows[f].mwh;
+    out[p.canId] = t;
+  }
+  return out;
+}
+
+export class BikeGroup {
+  readonly clock: VirtualClock;
+  readonly network: EmuNetwork;
+  private readonly runs: Run[] = [];
+  private readonly byId: Record<string, Run> = {};
+  private readonly node = { accepted: 0, duplicates: 0, rejected: 0 };
+  private t0 = 0;
+
+  constructor(private readonly spec: GroupSpec) {
+    this.clock = new VirtualClock({ startWallMs: spec.startWallMs });
+    this.network = new EmuNetwork({ clock: this.clock, accessPoints: [spec.wifi], handler: (req) => this.proxy(req) });
+  }
+
+  // Every device request goes to the node for real; its answers are counted per device.
+  private async proxy(req: EmuHttpRequest): Promise<EmuHttpResponse> {
+    const res = await fetch(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body: req.method === 'GET' || req.method === 'HEAD' ? undefined : Buffer.from(req.body),
+      signal: AbortSignal.timeout(30000),
+    });
+    const body = new Uint8Array(await res.arrayBuffer());
+    const headers: Record<string, string> = {};
+    res.headers.forEach((v, k) => { headers[k] = v; });
+    if (new URL(req.url).pathname === '/v1/reports' && res.status === 200) this.count(req, body);
+    return { status: res.status, headers, body };
+  }
+
+  private count(req: EmuHttpRequest, body: Uint8Array): void {
+    let answers: { status: string; device?: string }[];
+    try {
+      answers = (JSON.parse(Buffer.from(body).toString('utf8')) as { results: typeof answers }).results;
+    } catch {
+      return;
+    }
+    const ct = Object.entries(req.headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
+    const type = parseMediaType(ct);
+    let spans: { bytes: Uint8Array }[] = [];
+    try {
+      spans = type ? splitReports(req.body, type, 10000) : [];
+    } catch { /* the node said 200, so this does not happen; counts stay as answered */ }
+    answers.forEach((a, i) => {
+      let rep;
+      const span = spans[i];
+      if (span) {
+        const s = openSign1(span.bytes);
+        if (s.ok) {
+          try {
+            rep = decodeReport(s.sign1.payload);
+          } catch { /* undecodable: the node's answer already says rejected */ }
+        }
+      }
+      const kid = a.device ?? (rep ? toHex(rep.kid) : undefined);
+      if (a.status === 'accepted') this.node.accepted++;
+      else if (a.status === 'duplicate') this.node.duplicates++;
+      else this.node.rejected++;
+      const r = kid ? this.byId[kid] : undefined;
+      if (!r) return;
+      r.sent++;
+      if (rep) r.made = Math.max(r.made, rep.seq + 1);
+      if (a.status === 'rejected') {
+        r.rejected++;
+        return;
+      }
+      r.acked++;
+      if (a.status === 'accepted' && rep) for (const p of rep.packs) for (const f of FLOWS) r.acceptedMwh[f] += p[`${f}Mwh` as const];
+    });
+  }
+
+  /** Boots every bike (first boot makes its key) and pairs it through its console. */
+  async start(): Promise<{ name: string; id: string; version: string }[]> {
+    const { spec, clock, network } = this;
+    for (const b of spec.bikes) {
+      const sim = createSimBike({
+        seed: b.seed, ride: randomRide({ seed: b.seed, durationS: spec.durationS, hubs: spec.hubs }),
+        bmsBroadcast: 'energy', bmsRateHz: spec.tuning.bmsRateHz, stepMs: spec.tuning.simStepMs,
+      });
+      const bike = createEmulatedBike({ clock, network, sim, seed: b.seed, name: b.name, bundle: spec.bundle });
+      bike.powerOn();
+      const con = new DeviceConsole(consoleLink(bike.device.console, `${b.name}:console`));
+      this.runs.push({ name: b.name, bike, con, id: '', acceptedMwh: zeroFlows(), sent: 0, acked: 0, rejected: 0, made: 0, lastSum: zeroFlows() });
+    }
+    const out = [];
+    for (const r of this.runs) {
+      const info = await this.waitInfo(r);
+      const wired = r.bike.board.name;
+      if (info.board !== undefined && info.board !== wired) {
+        throw new Error(`the firmware bundle was built for board ${info.board}, but the testnet wires bikes as ${wired}: rebuild it (deep build --board ${wired}, or run without --skip-build)`);
+      }
+      if (spec.tuning.pollMs !== 100) {
+        // The bus poll period is read at boot: set it, then restart the interpreter with
+        // load() (not a power cut: the bike is parked and nothing goes unmeasured).
+        await r.con.eval(`deep.settings({pollMs: ${spec.tuning.pollMs}})`);
+        await r.con.send('load()');
+        await clock.advance(1000);
+        await this.waitInfo(r);
+      }
+      const res = await pairDevice({
+        console: r.con, node: httpPairingNode(spec.nodeUrl), ssid: spec.wifi.ssid, endpoint: spec.nodeUrl, force: false,
+        password: async () => spec.wifi.password, wait: (ms) => clock.advance(ms), signTimeoutMs: 120_000,
+      });
+      r.id = res.status === 'paired' ? res.id : res.info.id;
+      this.byId[r.id] = r;
+      out.push({ name: r.name, id: r.id, version: info.version });
+    }
+    this.t0 = clock.now();
+    return out;
+  }
+
+  private async waitInfo(r: Run) {
+    for (let tries = 0; ; tries++) {
+      try {
+        return await deviceInfo(r.con, 2000);
+      } catch (e) {
+        if (tries >= 30) throw new Error(`${r.name} does not answer deep.info() after boot: ${(e as Error).message}\n${r.bike.device.output.slice(-2000)}`);
+        await this.clock.advance(1000);
+      }
+    }
+  }
+
+  /** Runs virtual time to `ms` after the start of the day; returns every bike's state. */
+  async advanceTo(ms: number, wallMs: number): Promise<GroupSample> {
+    const target = this.t0 + ms;
+    if (target > this.clock.now()) await this.clock.advance(target - this.clock.now());
+    return this.sample(wallMs);
+  }
+
+  private sample(wallMs: number): GroupSample {
+    const bikes = this.runs.map((r): BikeSample => {
+      const st = r.bike.sim.state();
+      let status: { queued?: number; online?: boolean; faults?: unknown; reporter?: { nextSeq?: number } } = {};
+      if (r.bike.device.running) {
+        try {
+          status = r.bike.eval(DEVICE_EXPR.status) ?? {};
+        } catch { /* a device between boots answers nothing */ }
+      }
+      const nextSeq = status.reporter?.nextSeq;
+      if (typeof nextSeq === 'number') r.made = Math.max(r.made, nextSeq);
+      const truth = truthOf(r.bike);
+      const sum = zeroFlows();
+      for (const t of Object.values(truth)) for (const f of FLOWS) sum[f] += t[f];
+      const hubIn = st.hub ? sum.gridToPack - r.lastSum.gridToPack : 0;
+      const hubOut = st.hub ? sum.packToGrid - r.lastSum.packToGrid : 0;
+      r.lastSum = sum;
+      return {
+        name: r.name, id: r.id, running: r.bike.device.running, activity: st.activity, hub: st.hub,
+        packs: st.packs.map((p) => ({ id: p.canId, socPermille: Math.round(p.soc * 1000) })),
+        made: r.made, sent: r.sent, acked: r.acked, rejected: r.rejected,
+        queued: typeof status.queued === 'number' ? status.queued : 0,
+        faults: typeof status.faults === 'number' ? status.faults : 0,
+        online: this.network.up && status.online !== false,
+        acceptedMwh: { ...r.acceptedMwh }, truth, hubInMwh: hubIn, hubOutMwh: hubOut,
+      };
+    });
+    return { nowMs: this.clock.now() - this.t0, wallMs, bikes, node: { ...this.node } };
+  }
+
+  close(): void {
+    for (const r of this.runs) r.bike.detach();
+  }
+}
