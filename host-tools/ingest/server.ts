@@ -240,7 +240,16 @@ export function createIngestServer(opts: ServerOptions): Server {
           acceptedAt: new Date(r.acceptedAt).toISOString(),
           cose: b64(r.bytes),
         });
-        if (!res.write(line + '\n')) await new Promise((ok) => res.once('drain', ok));
+        if (!res.write(line + '\n')) {
+          // Wait for the reader, or stop if it went away (no drain would ever come).
+          const gone = await new Promise<boolean>((ok) => {
+            const onDrain = () => { res.off('close', onClose); ok(false); };
+            const onClose = () => { res.off('drain', onDrain); ok(true); };
+            res.once('drain', onDrain);
+            res.once('close', onClose);
+          });
+          if (gone) return 200;
+        }
       }
       after = rows[rows.length - 1].rowId;
     }
