@@ -3,7 +3,7 @@
 // PONG, and answers COMM_BMS_GET_VALUES / COMM_FW_VERSION sent to it as a CAN buffer
 // (directly, or from the VESC for COMM_FORWARD_CAN), with its own variant of the reply.
 // What it measures is the pack's state at that moment, quantised as its wire allows.
-import { encodeBmsBroadcast, encodeCanMessage, decodeCanFrame } from '../../protocol/can/messages';
+import { encodeCanMessage, decodeCanFrame, type CanMessage } from '../../protocol/can/messages';
 import { encodeCanBuffer, CanBufferRx } from '../../protocol/can/buffer';
 import { splitId, type CanFrame } from '../../protocol/can/id';
 import { encodeBmsValues, encodeFwVersion, type BmsValues } from '../../protocol/vesc/commands';
@@ -16,11 +16,6 @@ import type { Prng } from './prng';
 /** Which frames a broadcast carries: everything bms.c sends, or only what energy metering reads. */
 export type BmsBroadcastSet = 'all' | 'energy';
 
-/** The energy set: V_TOT, I, AH_WH, SOC_SOH_TEMP_STAT, CHG_TOTAL, DIS_TOTAL. */
-const ENERGY_PACKETS = new Set<number>([
-  CAN_PACKET.BMS_V_TOT, CAN_PACKET.BMS_I, CAN_PACKET.BMS_AH_WH, CAN_PACKET.BMS_SOC_SOH_TEMP_STAT,
-  CAN_PACKET.BMS_AH_WH_CHG_TOTAL, CAN_PACKET.BMS_AH_WH_DIS_TOTAL,
-]);
 
 export class SimBms implements CanNode {
   readonly canId: number;
@@ -38,6 +33,7 @@ export class SimBms implements CanNode {
   onBroadcast: (canId: number) => void = () => {};
   private readonly cellOffsetMv: number[];
   private readonly rx = new CanBufferRx();
+  private readonly frameCache: Array<{ msg: CanMessage; frame: CanFrame } | undefined> = [];
 
   constructor(
     private readonly model: BikeModel,
@@ -134,41 +130,62 @@ export class SimBms implements CanNode {
     return v;
   }
 
-  /** The status frames of one broadcast cycle (protocol/can encodeBmsBroadcast). */
-  broadcastFrames(): CanFrame[] {
-    const v = this.values();
-    const cells = v.cellsMv;
-    const frames = encodeBmsBroadcast(this.canId, {
-      vTotMv: Math.round(v.vTotUv / 1000),
-      vChargeMv: Math.round(v.vChargeUv / 1000),
-      iInMa: this.model.packs[this.index].currentMa,
-      iInIcMa: this.model.packs[this.index].currentMa,
-      ahCntMah: v.ahCntMah,
-      whCntMwh: v.whCntMwh,
-      cellsMv: cells,
-      balancing: v.balancing,
-      tempsCentiC: v.tempsCentiC,
-      tempHumCentiC: v.tempHumCentiC,
-      humCentiPct: v.humCentiPct,
-      tempIcCentiC: v.tempIcCentiC,
-      pressurePa: v.pressurePa,
-      vCellMinMv: Math.min(...cells),
-      vCellMaxMv: Math.max(...cells),
-      socByte: Math.round(this.model.packs[this.index].soc() * 255),
-      sohByte: Math.round(0.97 * 255),
-      tempCellMaxC: Math.round(v.tempMaxCellCentiC / 100),
-      charging: this.charging(),
-      balancingActive: false,
-      chargeAllowed: this.model.packs[this.index].soc() < 1,
-      chargeOk: this.model.atHub(),
-      dataVersion: 0,
-      ahChgTotalMah: v.ahChgTotalMah as number,
-      whChgTotalMwh: v.whChgTotalMwh as number,
-      ahDisTotalMah: v.ahDisTotalMah as number,
-      whDisTotalMwh: v.whDisTotalMwh as number,
+  /**
+   * The status messages of one broadcast cycle, in the order bms.c sends them (the order of
+   * protocol/can encodeBmsBroadcast), only the energy ones for the 'energy' set.
+   */
+  broadcastMessages(): CanMessage[] {
+    const pack = this.model.packs[this.index];
+    const c = this.canId;
+    const ma = pack.currentMa;
+    const out: CanMessage[] = [];
+    const all = this.broadcastSet === 'all';
+    out.push({ type: 'BMS_V_TOT', controllerId: c, vTotMv: Math.round(pack.terminalUv / 1000), vChargeMv: Math.round(this.vChargeUv() / 1000) });
+    out.push({ type: 'BMS_I', controllerId: c, iInMa: ma, iInIcMa: ma });
+    out.push({ type: 'BMS_AH_WH', controllerId: c, ahCntMah: Math.trunc(this.ahCnt * 1000), whCntMwh: Math.trunc(this.whCnt * 1000) });
+    const cells = this.cellsMv();
+    const temps = this.tempsCentiC();
+    if (all) {
+      for (let i = 0; i < cells.length; i += 3) {
+        out.push({ type: 'BMS_V_CELL', controllerId: c, firstCell: i, cellNum: cells.length, cellsMv: cells.slice(i, i + 3) });
+      }
+      out.push({ type: 'BMS_BAL', controllerId: c, cellNum: cells.length, balancing: cells.map(() => 0) });
+      for (let i = 0; i < temps.length; i += 3) {
+        out.push({ type: 'BMS_TEMPS', controllerId: c, firstIndex: i, tempNum: temps.length, tempsCentiC: temps.slice(i, i + 3) });
+      }
+      out.push({
+        type: 'BMS_HUM', controllerId: c, tempHumCentiC: Math.round(this.model.ambientC * 100), humCentiPct: 4500,
+        tempIcCentiC: Math.round(this.model.packTempC[this.index] * 100) + 250, pressurePa: 101_320,
+      });
+    }
+    out.push({
+      type: 'BMS_SOC_SOH_TEMP_STAT', controllerId: c, vCellMinMv: Math.min(...cells), vCellMaxMv: Math.max(...cells),
+      socByte: Math.round(pack.soc() * 255), sohByte: Math.round(0.97 * 255), socPermille: 0, sohPermille: 0,
+      tempCellMaxC: Math.round(Math.max(...temps) / 100), charging: this.charging(), balancing: false,
+      chargeAllowed: pack.soc() < 1, chargeOk: this.model.atHub(), dataVersion: 0,
     });
-    if (this.broadcastSet === 'all') return frames;
-    return frames.filter((f) => ENERGY_PACKETS.has(splitId(f.id).packetId));
+    out.push({ type: 'BMS_AH_WH_CHG_TOTAL', controllerId: c, ahMah: Math.round(this.ahChgTotal * 1000), whMwh: Math.round(this.whChgTotal * 1000) });
+    out.push({ type: 'BMS_AH_WH_DIS_TOTAL', controllerId: c, ahMah: Math.round(this.ahDisTotal * 1000), whMwh: Math.round(this.whDisTotal * 1000) });
+    return out;
+  }
+
+  /**
+   * The frames of one broadcast, encoded by protocol/can encodeCanMessage. A message whose
+   * content did not change since the last cycle reuses its frame (a parked bike repeats
+   * itself for hours; encoding float32 fields is the costly part of a broadcast).
+   */
+  broadcastFrames(): CanFrame[] {
+    const msgs = this.broadcastMessages();
+    const frames: CanFrame[] = [];
+    for (let k = 0; k < msgs.length; k++) {
+      let slot = this.frameCache[k];
+      if (!slot || !sameMessage(slot.msg, msgs[k])) {
+        slot = { msg: msgs[k], frame: encodeCanMessage(msgs[k]) };
+        this.frameCache[k] = slot;
+      }
+      frames.push(slot.frame);
+    }
+    return frames;
   }
 
   broadcast(): void {
@@ -226,4 +243,19 @@ export class SimBms implements CanNode {
       for (const f of encodeCanBuffer(msg.senderId, this.canId, reply, CAN_SEND.REPLY)) this.bus.send(this, f);
     });
   }
+}
+
+/** Same fields, same values (numbers, booleans, arrays of numbers): the frame would be identical. */
+function sameMessage(a: CanMessage, b: CanMessage): boolean {
+  const x = a as unknown as Record<string, unknown>;
+  const y = b as unknown as Record<string, unknown>;
+  for (const k in x) {
+    const u = x[k];
+    const v = y[k];
+    if (u === v) continue;
+    if (!Array.isArray(u) || !Array.isArray(v) || u.length !== v.length) return false;
+    for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) return false;
+  }
+  for (const k in y) if (!(k in x)) return false;
+  return true;
 }

@@ -96,9 +96,13 @@ export class CanBus {
     }
     const p = this.queue[k];
     this.busy = true;
-    const durUs = frameBits(p.frame) * this.bitUs();
-    this.clock.after(durUs, () => this.finish(p));
+    this.onWire = p;
+    this.clock.after(frameBits(p.frame) * this.bitUs(), this.finishOnWire);
   }
+
+  /** The frame on the wire; one bound callback instead of a closure per frame. */
+  private onWire: Pending | undefined;
+  private readonly finishOnWire = (): void => this.finish(this.onWire as Pending);
 
   private finish(p: Pending): void {
     const i = this.queue.indexOf(p);

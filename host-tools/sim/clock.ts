@@ -2,17 +2,24 @@
 // Time is integer microseconds, so byte and CAN-frame times add up without float drift.
 // Nothing here reads the wall clock; the real-time mode (cli) calls advance() itself.
 
-interface Event {
-  tUs: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
-  /** true when the event cannot change anything the device sees (see nextVisibleUs). */
-  quiet?: () => boolean;
-}
-
 export interface EventHandle {
   cancel(): void;
+}
+
+/** An event is its own handle: a class, so scheduling allocates no closure. */
+class Event implements EventHandle {
+  cancelled = false;
+  constructor(
+    readonly tUs: number,
+    readonly seq: number,
+    readonly fn: () => void,
+    /** true when the event cannot change anything the device sees (see nextVisibleUs). */
+    readonly quiet?: () => boolean,
+  ) {}
+
+  cancel(): void {
+    this.cancelled = true;
+  }
 }
 
 export class VirtualClock {
@@ -27,7 +34,7 @@ export class VirtualClock {
    * at that moment, so a driver loop need not stop there.
    */
   at(tUs: number, fn: () => void, quiet?: () => boolean): EventHandle {
-    const ev: Event = { tUs: Math.max(Math.round(tUs), this.nowUs), seq: this.seq++, fn, cancelled: false, quiet };
+    const ev = new Event(Math.max(Math.round(tUs), this.nowUs), this.seq++, fn, quiet);
     const h = this.heap;
     h.push(ev);
     let i = h.length - 1;
@@ -37,7 +44,7 @@ export class VirtualClock {
       [h[i], h[p]] = [h[p], h[i]];
       i = p;
     }
-    return { cancel: () => { ev.cancelled = true; } };
+    return ev;
   }
 
   after(delayUs: number, fn: () => void, quiet?: () => boolean): EventHandle {

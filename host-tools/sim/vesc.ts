@@ -56,6 +56,7 @@ export class SimVesc implements CanNode {
   private latchedBms = -1;
   private readonly bmsHeardUs = new Map<number, number>();
   private readonly bmsCache = new Map<number, BmsValues>();
+  private readonly bmsCacheUs = new Map<number, number>();
   private pendingForward: { canId: number; timer: { cancel(): void } } | undefined;
 
   constructor(
@@ -86,6 +87,7 @@ export class SimVesc implements CanNode {
     this.latchedBms = -1;
     this.bmsHeardUs.clear();
     this.bmsCache.clear();
+    this.bmsCacheUs.clear();
     this.decoder.reset();
     this.bootedAtUs = this.clock.nowUs + VESC_BOOT_MS * 1000;
     this.bootingUntilUs = this.bootedAtUs;
@@ -231,7 +233,9 @@ export class SimVesc implements CanNode {
       const other = this.aliveBmsIds()[0];
       this.latchedBms = other === undefined ? this.latchedBms : other;
     }
-    const v = this.bmsCache.get(this.latchedBms);
+    // Heard within the last broadcast period or so: what it said last is what it says now.
+    const fresh = now - (this.bmsHeardUs.get(this.latchedBms) ?? -Infinity) <= 150_000 ? this.bmsValuesOf(this.latchedBms) : undefined;
+    const v = fresh ?? this.bmsCache.get(this.latchedBms);
     if (v) return { ...v, variant: 'vesc', dataVersion: 1, status: v.status ?? '' };
     // Nothing heard yet: bldc sends its zeroed m_values.
     return {
@@ -250,8 +254,16 @@ export class SimVesc implements CanNode {
     if (this.booting()) return;
     this.bmsHeardUs.set(canId, this.clock.nowUs);
     if (this.latchedBms < 0) this.latchedBms = canId;
-    const v = this.bmsValuesOf(canId);
-    if (v) this.bmsCache.set(canId, v);
+    // Keep a copy of the latched BMS about once a second, for when it falls silent; while it
+    // talks, a request gets its latest broadcast (computed then: same values, less work).
+    const kept = this.bmsCacheUs.get(canId) ?? -Infinity;
+    if (canId === this.latchedBms && this.clock.nowUs - kept >= 1_000_000) {
+      const v = this.bmsValuesOf(canId);
+      if (v) {
+        this.bmsCache.set(canId, v);
+        this.bmsCacheUs.set(canId, this.clock.nowUs);
+      }
+    }
   }
 
   // ---- CanNode ----------------------------------------------------------------------------

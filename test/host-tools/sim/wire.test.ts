@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSimBike, type Segment, type Flow } from '../../../host-tools/sim/index';
 import type { CanNode } from '../../../host-tools/sim/canbus';
-import { decodeCanFrame } from '../../../protocol/can/messages';
+import { decodeCanFrame, encodeBmsBroadcast } from '../../../protocol/can/messages';
 import type { CanFrame } from '../../../protocol/can/id';
 import { encodeForwardCan, encodeBmsGetValuesRequest, decodeBmsValues } from '../../../protocol/vesc/commands';
 import { encodeFrame, FrameDecoder } from '../../../protocol/vesc/packet';
@@ -107,6 +107,29 @@ test('BMS_GET_VALUES through FORWARD_CAN, polled once per step: µV × µA repro
   const l = bike.ledger();
   for (let p = 0; p < 2; p++) {
     for (const f of Object.keys(perFlow[p]) as Flow[]) assert.is(perFlow[p][f], l.packs[p].flows[f].pj, `pack ${p} ${f}`);
+  }
+});
+
+test('a BMS broadcast is exactly protocol/can encodeBmsBroadcast of its values (the frame cache changes nothing)', () => {
+  const bike = createSimBike({ seed: 33, ride: DAY });
+  for (let k = 0; k < 40; k++) {
+    bike.advance(k < 20 ? 100 : 60_000);
+    for (const b of bike.internals.bms) {
+      const v = b.values();
+      const pack = bike.internals.model.packs[bike.internals.bms.indexOf(b)];
+      const want = encodeBmsBroadcast(b.canId, {
+        vTotMv: Math.round(v.vTotUv / 1000), vChargeMv: Math.round(v.vChargeUv / 1000), iInMa: pack.currentMa, iInIcMa: pack.currentMa,
+        ahCntMah: v.ahCntMah, whCntMwh: v.whCntMwh, cellsMv: v.cellsMv, balancing: v.balancing, tempsCentiC: v.tempsCentiC,
+        tempHumCentiC: v.tempHumCentiC, humCentiPct: v.humCentiPct, tempIcCentiC: v.tempIcCentiC, pressurePa: v.pressurePa,
+        vCellMinMv: Math.min(...v.cellsMv), vCellMaxMv: Math.max(...v.cellsMv), socByte: Math.round(pack.soc() * 255),
+        sohByte: Math.round(0.97 * 255), tempCellMaxC: Math.round(v.tempMaxCellCentiC / 100), charging: b.charging(),
+        balancingActive: false, chargeAllowed: pack.soc() < 1, chargeOk: bike.internals.model.atHub(), dataVersion: 0,
+        ahChgTotalMah: v.ahChgTotalMah as number, whChgTotalMwh: v.whChgTotalMwh as number,
+        ahDisTotalMah: v.ahDisTotalMah as number, whDisTotalMwh: v.whDisTotalMwh as number,
+      });
+      const got = b.broadcastFrames();
+      assert.equal(got.map((f) => [f.id, Array.from(f.data)]), want.map((f) => [f.id, Array.from(f.data)]));
+    }
   }
 });
 
