@@ -4,7 +4,8 @@
 // and the datasheet DS20001801.
 //
 // Public API
-//   new Mcp2515({ spi, timers, crystalHz, acceptIds?, listenOnly?, openInt? | int?, pollMs?,
+//   new Mcp2515({ spi, timers, crystalHz, acceptIds? | bmsEnergyIds? + ownId?, listenOnly?,
+//                 openInt? | int?, pollMs?,
 //                 onReady?, onFrame?, onFault? })
 //   write(frame) -> boolean   queue an extended/standard frame (false: not running / queue full)
 //   running                   true once configured and in normal (or listen-only) mode
@@ -92,6 +93,15 @@ export interface Mcp2515Options {
    * the hardware filters). Absent or empty: receive every frame.
    */
   acceptIds?: number[];
+  /**
+   * Instead of acceptIds: take from these 1-2 BMS ids only the energy frames, BMS_V_TOT +
+   * BMS_I (CAN_PACKET 38-39) and BMS_AH_WH_CHG_TOTAL + _DIS_TOTAL (52-55), plus the
+   * buffer-transfer frames 4-7 addressed to ownId. About 4 frames per BMS cycle instead of
+   * 15: an interpreter cannot afford 300 frames a second.
+   */
+  bmsEnergyIds?: number[];
+  /** With bmsEnergyIds: our own controller id, for replies to requests; default none. */
+  ownId?: number;
   /** Never ACK or transmit (bus sniffing). */
   listenOnly?: boolean;
   /** Opens the INT pin with a falling-edge callback: preferred. */
@@ -129,6 +139,8 @@ export class Mcp2515 {
   private timers: Timers;
   private cnf: number[];
   private ids: number[];
+  private energyIds: number[];
+  private ownId: number;
   private softFilter: boolean;
   private listenOnly: boolean;
   private intIo: DigitalInIO | undefined;
@@ -169,6 +181,17 @@ export class Mcp2515 {
       if (typeof id !== 'number' || !(id >= 0 && id <= 255) || Math.floor(id) !== id) throw new Error('Mcp2515: "acceptIds[' + i + ']" expected integer in [0, 255], got ' + id);
       if (uniq.indexOf(id) < 0) uniq.push(id);
     }
+    var energy = options.bmsEnergyIds;
+    if (energy !== undefined) {
+      if (options.acceptIds !== undefined) throw new Error('Mcp2515: give "acceptIds" or "bmsEnergyIds", not both');
+      if (!(energy instanceof Array) || energy.length < 1 || energy.length > 2) throw new Error('Mcp2515: "bmsEnergyIds" expected 1 or 2 BMS ids');
+      for (var j = 0; j < energy.length; j++) {
+        if (typeof energy[j] !== 'number' || !(energy[j] >= 0 && energy[j] <= 255) || Math.floor(energy[j]) !== energy[j]) throw new Error('Mcp2515: "bmsEnergyIds[' + j + ']" expected integer in [0, 255], got ' + energy[j]);
+      }
+    }
+    if (options.ownId !== undefined && (typeof options.ownId !== 'number' || !(options.ownId >= 0 && options.ownId <= 255) || Math.floor(options.ownId) !== options.ownId)) {
+      throw new Error('Mcp2515: "ownId" expected integer in [0, 255], got ' + options.ownId);
+    }
     var fns = ['onReady', 'onFrame', 'onFault', 'openInt'];
     for (var k = 0; k < fns.length; k++) {
       if (o[fns[k]] !== undefined && typeof o[fns[k]] !== 'function') throw new Error('Mcp2515: "' + fns[k] + '" expected a function');
@@ -184,6 +207,8 @@ export class Mcp2515 {
     this.timers = t;
     this.cnf = cnf;
     this.ids = uniq;
+    this.energyIds = energy === undefined ? [] : energy.slice();
+    this.ownId = options.ownId === undefined ? -1 : options.ownId;
     // more ids than RXB1's four filters: the hardware takes all, software picks
     this.softFilter = uniq.length > 4;
     this.listenOnly = options.listenOnly === true;
@@ -318,8 +343,10 @@ export class Mcp2515 {
       return;
     }
     var ids = this.ids;
-    var hw = ids.length > 0 && !this.softFilter;
-    if (hw) {
+    var hw = (ids.length > 0 && !this.softFilter) || this.energyIds.length > 0;
+    if (this.energyIds.length > 0) {
+      this.energyFilters();
+    } else if (hw) {
       // masks: only the low 8 bits of the extended id (the controller id) are compared
       var m = new Uint8Array(10);
       m[0] = I_WRITE;
@@ -329,8 +356,8 @@ export class Mcp2515 {
       m[3] &= ~0x08;
       m[7] &= ~0x08;
       this.spi.transfer(m);
-      // RXF0/1 (RXB0) take the first two ids, RXF2-5 (RXB1) all of them, so that a frame
-      // rolled over from RXB0 (BUKT) is accepted by RXB1 too
+      // RXF0/1 (RXB0) take the first two ids, RXF2-5 (RXB1) all of them: a frame matching
+      // only RXB1's filters still has a buffer (rollover from RXB0 ignores RXB1's filters)
       var f0 = [ids[0], ids.length > 1 ? ids[1] : ids[0]];
       var f1 = [ids[0], ids[1 % ids.length], ids[2 % ids.length], ids[3 % ids.length]];
       var a = new Uint8Array(14);
@@ -354,6 +381,39 @@ export class Mcp2515 {
     // CANCTRL: REQOP, no one-shot, CLKOUT off
     this.write1(R_CANCTRL, mode);
     this.checkMode(mode, 0);
+  }
+
+  /**
+   * Masks on the low 16 bits (CAN_PACKET_ID and controller id): RXM0 ignores packet bit 0
+   * (38/39 with one filter), RXM1 packet bits 0-1 (52-55, and 4-7 for our own id).
+   */
+  private energyFilters(): void {
+    var e = this.energyIds;
+    var a = e[0], b = e.length > 1 ? e[1] : e[0];
+    var own = this.ownId >= 0 ? this.ownId : a;
+    var ownBase = this.ownId >= 0 ? 4 : 52;
+    var m = new Uint8Array(10);
+    m[0] = I_WRITE;
+    m[1] = R_RXM0;
+    idToRegs(0xfeff, true, m, 2);
+    idToRegs(0xfcff, true, m, 6);
+    m[3] &= ~0x08;
+    m[7] &= ~0x08;
+    this.spi.transfer(m);
+    var f = new Uint8Array(14);
+    f[0] = I_WRITE;
+    f[1] = 0x00;
+    idToRegs((38 << 8) | a, true, f, 2);
+    idToRegs((38 << 8) | b, true, f, 6);
+    idToRegs((52 << 8) | a, true, f, 10);
+    this.spi.transfer(f);
+    var g = new Uint8Array(14);
+    g[0] = I_WRITE;
+    g[1] = 0x10;
+    idToRegs((52 << 8) | b, true, g, 2);
+    idToRegs((ownBase << 8) | own, true, g, 6);
+    idToRegs((ownBase << 8) | own, true, g, 10);
+    this.spi.transfer(g);
   }
 
   private checkMode(mode: number, tries: number): void {

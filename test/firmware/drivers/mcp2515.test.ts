@@ -82,6 +82,21 @@ test('bring-up: reset, CNF, per-BMS filters on the controller id, BUKT rollover,
   assert.throws(() => can.write({ id: 1, ext: true, data: new Uint8Array(0) }), /after close/);
 });
 
+test('energy filters: masks on packet and controller id, filters for 38/39 and 52-55 per BMS, 4-7 for our own id', () => {
+  const timers = new FakeTimers();
+  const chip = fakeChip();
+  const can = new Mcp2515({ spi: chip.spi, timers, crystalHz: 8_000_000, bmsEnergyIds: [10, 11], ownId: 2 });
+  timers.advance(20);
+  const r = chip.regs;
+  assert.is(hex(r.subarray(0x20, 0x28)), '0000feff0000fcff');
+  assert.is(hex(r.subarray(0x00, 0x0c)), '0008260a0008260b0008340a');
+  assert.is(hex(r.subarray(0x10, 0x1c)), '0008340b0008040200080402');
+  assert.is(r[0x60], 0x04);
+  can.close();
+  assert.throws(() => new Mcp2515({ spi: chip.spi, timers, crystalHz: 8_000_000, bmsEnergyIds: [10], acceptIds: [10] }), /not both/);
+  assert.throws(() => new Mcp2515({ spi: chip.spi, timers, crystalHz: 8_000_000, bmsEnergyIds: [10, 11, 12] }), /1 or 2 BMS ids/);
+});
+
 test('no acceptIds (or more than 4): receive everything; listen-only mode never transmits', () => {
   const timers = new FakeTimers();
   const chip = fakeChip();

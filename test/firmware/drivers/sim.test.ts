@@ -9,6 +9,9 @@ import { VescUart, VESC_FAULT, type VescSample } from '../../../firmware/drivers
 import { Mcp2515, CAN_FAULT } from '../../../firmware/drivers/mcp2515';
 import { DualBms, BMS_FAULT, type PackState } from '../../../firmware/drivers/dual-bms';
 import { encodeCanMessage } from '../../../protocol/can/messages';
+import { encodeCanBuffer, CanBufferRx } from '../../../protocol/can/buffer';
+import { decodeBmsValues, encodeBmsGetValuesRequest } from '../../../protocol/vesc/commands';
+import type { CanFrame } from '../../../protocol/can/id';
 
 /** Timers on the simulator's virtual clock. */
 function simTimers(bike: SimBike): Timers {
@@ -107,6 +110,45 @@ for (const crystalHz of [8_000_000, 16_000_000]) {
     bms.close();
   });
 }
+
+test('energy filters: only V_TOT, I and the lifetime totals reach the driver; a BMS_GET_VALUES asked over CAN comes back as a buffer', () => {
+  const bike = createSimBike({ seed: 8, ride: RIDE, crystalHz: 16_000_000 });
+  const timers = simTimers(bike);
+  const faults: string[] = [];
+  const types = new Map<number, number>();
+  const rx = new CanBufferRx();
+  const replies: Uint8Array[] = [];
+  const bms = new DualBms({ packIds: [10, 11], source: 'can', timers, staleMs: 1000, onFault: (c, d) => faults.push(c + ' ' + d) });
+  const can = new Mcp2515({
+    spi: bike.mcp2515Spi, timers, crystalHz: 16_000_000, bmsEnergyIds: [10, 11], ownId: 2, openInt: (o) => bike.openCanInt(o),
+    onFault: (c, d) => faults.push(c + ' ' + d),
+    onFrame: (f: CanFrame) => {
+      types.set(f.id >> 8, (types.get(f.id >> 8) ?? 0) + 1);
+      if ((f.id & 0xff) === 2) {
+        const r = rx.accept(f.id >> 8, f.data);
+        if (r && r.ok) replies.push(r.value.payload);
+      } else bms.receive(f);
+    },
+  });
+  bike.advance(5000);
+  assert.equal(faults, []);
+  assert.equal([...types.keys()].sort((x, y) => x - y), [38, 39, 53, 54]);
+  const perSecond = can.stats.received / 5;
+  assert.ok(perSecond >= 70 && perSecond <= 85, `${perSecond} frames/s (4 per BMS cycle)`);
+  const st = bike.state();
+  for (const i of [0, 1]) {
+    assert.ok(Math.abs((bms.packs[i].vTotMv as number) - st.packs[i].voltageMv) < 200);
+    assert.ok(bms.packs[i].whDisTotalMwh !== undefined && bms.packs[i].cellsMv.length === 0);
+  }
+  for (const f of encodeCanBuffer(11, 2, encodeBmsGetValuesRequest(), 0)) assert.ok(can.write(f));
+  bike.advance(200);
+  assert.is(replies.length, 1, 'one reassembled reply');
+  const v = decodeBmsValues(replies[0]);
+  assert.ok(v.ok && v.value.canId === 11 && v.value.cellsMv.length === 13);
+  assert.ok([5, 6, 7].every((t) => (types.get(t) ?? 0) > 0 || t === 6), 'FILL and PROCESS frames passed the own-id filter');
+  can.close();
+  bms.close();
+});
 
 test('a silent BMS goes stale with a fault and comes back; the other pack is unaffected', () => {
   const { bike, faults, bms, can } = canRig(4, 8_000_000);
