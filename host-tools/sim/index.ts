@@ -47,6 +47,8 @@ export interface SimFault {
   uartNoise?: number;
   /** Probability (0..1) that a UART byte in flight is lost; 0 ends it. */
   uartDrop?: number;
+  /** Random bytes arriving at the device on their own, about this many per second; 0 ends it. */
+  uartGarbagePerS?: number;
   /** This BMS stops broadcasting and answering, for `ms` (default: until `bmsResume`). */
   bmsSilent?: { canId: number; ms?: number };
   bmsResume?: number;
@@ -109,7 +111,7 @@ const PACK_DEFAULTS: PackOptions[] = [
   { canId: 11, cells: 13, capacityMah: 10500, resistanceMohm: 140, socPermille: 650 },
 ];
 
-const FAULT_KEYS = new Set(['uartNoise', 'uartDrop', 'bmsSilent', 'bmsResume', 'canErrorRate', 'canBusOffMs', 'vescReboot', 'brownoutMs']);
+const FAULT_KEYS = new Set(['uartNoise', 'uartDrop', 'uartGarbagePerS', 'bmsSilent', 'bmsResume', 'canErrorRate', 'canBusOffMs', 'vescReboot', 'brownoutMs']);
 
 export function createSimBike(o: SimBikeOptions): SimBike {
   if (!o || typeof o !== 'object') throw new TypeError('"options" expected an object');
@@ -235,6 +237,11 @@ export function createSimBike(o: SimBikeOptions): SimBike {
       };
       if (f.uartNoise !== undefined) uart.faults.noise = prob('uartNoise', f.uartNoise);
       if (f.uartDrop !== undefined) uart.faults.drop = prob('uartDrop', f.uartDrop);
+      if (f.uartGarbagePerS !== undefined) {
+        const r = f.uartGarbagePerS;
+        if (typeof r !== 'number' || !(r >= 0 && r <= 11520)) throw new RangeError(`"uartGarbagePerS" expected a number in [0, 11520], got ${String(r)}`);
+        uart.setGarbage(r);
+      }
       if (f.canErrorRate !== undefined) bus.faults.errorRate = prob('canErrorRate', f.canErrorRate);
       if (f.bmsSilent !== undefined) {
         const b = findBms(f.bmsSilent.canId);

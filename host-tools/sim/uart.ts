@@ -30,7 +30,7 @@ export class UartLink {
   /** Set by the VESC: bytes that reached it (called from a clock event). */
   onVescReceive: (bytes: Uint8Array) => void = () => {};
   /** Counters of what the faults did. */
-  readonly stats = { toDevice: 0, toVesc: 0, corrupted: 0, dropped: 0, lost: 0 };
+  readonly stats = { toDevice: 0, toVesc: 0, corrupted: 0, dropped: 0, lost: 0, garbage: 0 };
 
   private rx: Chunk[] = [];
   private deviceTxFreeUs = 0;
@@ -43,6 +43,27 @@ export class UartLink {
 
   byteUs(baud = this.baud): number {
     return 10_000_000 / baud;
+  }
+
+  private garbageTimer: { cancel(): void } | undefined;
+
+  /**
+   * Noise on an idle line: random bytes reach the device at about `perSecond` bytes/s
+   * (exponential gaps), between and inside real frames; 0 stops it.
+   */
+  setGarbage(perSecond: number): void {
+    this.garbageTimer?.cancel();
+    this.garbageTimer = undefined;
+    if (perSecond <= 0) return;
+    const next = (): void => {
+      const gapUs = Math.max(1, Math.round((-Math.log(1 - this.rng.next()) / perSecond) * 1e6));
+      this.garbageTimer = this.clock.after(gapUs, () => {
+        this.stats.garbage++;
+        this.vescWrite(Uint8Array.of(this.rng.int(0, 255)));
+        next();
+      });
+    };
+    next();
   }
 
   /** The VESC transmits: bytes reach the device one by one from now (or when its TX is free). */

@@ -24,6 +24,27 @@ test('UART noise and drops: some replies are lost or fail the CRC, the rest deco
   for (let i = 0; i < 10; i++) assert.is(c.request(encodeGetValuesRequest(), 15).length, 1, 'clean again');
 });
 
+test('garbage on the line: random bytes between frames; every reply is still found by the resyncing decoder', () => {
+  const bike = createSimBike({ seed: 11, ride: RIDING });
+  const c = client(bike);
+  bike.inject({ uartGarbagePerS: 500 });
+  const t0 = bike.nowMs();
+  let ok = 0;
+  for (let i = 0; i < 100; i++) {
+    const r = c.request(encodeGetValuesRequest(), 20);
+    // garbage can also hit inside a reply (the byte is then inserted into the stream)
+    if (r.length && decodeValues(r[0]).ok) ok++;
+  }
+  const g = bike.internals.uart.stats.garbage;
+  const expected = (500 * (bike.nowMs() - t0)) / 1000;
+  assert.ok(g > expected * 0.8 && g < expected * 1.2, `${g} garbage bytes, ${expected} expected`);
+  assert.ok(ok > 60, `${ok} of 100 replies decoded`);
+  bike.inject({ uartGarbagePerS: 0 });
+  const before = bike.internals.uart.stats.garbage;
+  bike.advance(1000);
+  assert.is(bike.internals.uart.stats.garbage, before);
+});
+
 test('a silent BMS: no broadcasts, no forwarded reply; it comes back after its time', () => {
   const bike = createSimBike({ seed: 2, ride: PARKED });
   const c = client(bike);
