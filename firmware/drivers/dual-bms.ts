@@ -58,6 +58,12 @@ export interface PackState {
   tempsCentiC: number[];
   tempMaxCellCentiC?: number;
   charging?: boolean;
+  /** BMS_SOC_SOH_TEMP_STAT bit 2 (bldc: is_charge_allowed). */
+  chargeAllowed?: boolean;
+  /** BMS_SOC_SOH_TEMP_STAT bit 3 (vesc_bms_fw: charge OK, the charger is seen). */
+  chargeOk?: boolean;
+  /** timers.now() of the last BMS_SOC_SOH_TEMP_STAT, -1 never (CAN source only). */
+  statMs: number;
   /** timers.now() when last heard, -1 never. */
   heardMs: number;
   stale: boolean;
@@ -168,7 +174,7 @@ export class DualBms {
     this.asking = [];
     this.askedMs = [];
     for (var k = 0; k < ids.length; k++) {
-      this.packs.push({ index: k, canId: ids[k], cellsMv: [], tempsCentiC: [], heardMs: -1, stale: false, updates: 0 });
+      this.packs.push({ index: k, canId: ids[k], cellsMv: [], tempsCentiC: [], heardMs: -1, statMs: -1, stale: false, updates: 0 });
       this.dirty.push(false);
       this.asking.push(false);
       this.askedMs.push(-1);
@@ -228,6 +234,9 @@ export class DualBms {
         p.sohPermille = m.sohPermille;
         p.tempMaxCellCentiC = m.tempCellMaxC * 100;
         p.charging = m.charging;
+        p.chargeAllowed = m.chargeAllowed;
+        p.chargeOk = m.chargeOk;
+        p.statMs = this.timers.now();
         break;
       default: break;
     }

@@ -95,12 +95,13 @@ export interface Mcp2515Options {
   acceptIds?: number[];
   /**
    * Instead of acceptIds: take from these 1-2 BMS ids only the energy frames, BMS_V_TOT +
-   * BMS_I (CAN_PACKET 38-39) and BMS_AH_WH_CHG_TOTAL + _DIS_TOTAL (52-55), plus the
-   * buffer-transfer frames 4-7 addressed to ownId. About 4 frames per BMS cycle instead of
+   * BMS_I (CAN_PACKET 38-39) and BMS_AH_WH_CHG_TOTAL + _DIS_TOTAL (52-55); plus, with
+   * ownId, the buffer-transfer frames 4-7 addressed to us, or without it BMS_HUM and
+   * BMS_SOC_SOH_TEMP_STAT (44-47: SOC, charge OK). 4 or 6 frames per BMS cycle instead of
    * 15: an interpreter cannot afford 300 frames a second.
    */
   bmsEnergyIds?: number[];
-  /** With bmsEnergyIds: our own controller id, for replies to requests; default none. */
+  /** With bmsEnergyIds: our own controller id, for replies to requests (instead of 44-47). */
   ownId?: number;
   /** Never ACK or transmit (bus sniffing). */
   listenOnly?: boolean;
@@ -390,8 +391,10 @@ export class Mcp2515 {
   private energyFilters(): void {
     var e = this.energyIds;
     var a = e[0], b = e.length > 1 ? e[1] : e[0];
-    var own = this.ownId >= 0 ? this.ownId : a;
-    var ownBase = this.ownId >= 0 ? 4 : 52;
+    // RXF4/5: with ownId, the buffer frames 4-7 sent to us (replies to our requests);
+    // without, 44-47 of each BMS: BMS_HUM and BMS_SOC_SOH_TEMP_STAT (SOC, charge OK)
+    var f4 = this.ownId >= 0 ? (4 << 8) | this.ownId : (44 << 8) | a;
+    var f5 = this.ownId >= 0 ? (4 << 8) | this.ownId : (44 << 8) | b;
     var m = new Uint8Array(10);
     m[0] = I_WRITE;
     m[1] = R_RXM0;
@@ -411,8 +414,8 @@ export class Mcp2515 {
     g[0] = I_WRITE;
     g[1] = 0x10;
     idToRegs((52 << 8) | b, true, g, 2);
-    idToRegs((ownBase << 8) | own, true, g, 6);
-    idToRegs((ownBase << 8) | own, true, g, 10);
+    idToRegs(f4, true, g, 6);
+    idToRegs(f5, true, g, 10);
     this.spi.transfer(g);
   }
 

@@ -52,6 +52,8 @@ test('CAN broadcasts: both packs tracked in integer units, other ids ignored, up
   assert.equal(p0.cellsMv, [3800, 3801, 3802, 3803, 3804]);
   assert.equal(p0.tempsCentiC, [2000, 2100, 2200, 2300]);
   assert.is(p0.tempMaxCellCentiC, 2300);
+  assert.equal([p0.charging, p0.chargeAllowed, p0.chargeOk], [false, true, true]);
+  assert.ok(p0.statMs >= 0);
   assert.is(bms.stats.ignored, broadcast(12, 0).length);
   let got: PackState[] | undefined;
   bms.sample((e, packs) => { got = packs; });

@@ -93,6 +93,11 @@ test('energy filters: masks on packet and controller id, filters for 38/39 and 5
   assert.is(hex(r.subarray(0x10, 0x1c)), '0008340b0008040200080402');
   assert.is(r[0x60], 0x04);
   can.close();
+  const chip2 = fakeChip();
+  const can2 = new Mcp2515({ spi: chip2.spi, timers, crystalHz: 8_000_000, bmsEnergyIds: [10, 11] });
+  timers.advance(20);
+  assert.is(hex(chip2.regs.subarray(0x10, 0x1c)), '0008340b00082c0a00082c0b', 'without ownId: 44-47 (HUM, SOC) of each BMS');
+  can2.close();
   assert.throws(() => new Mcp2515({ spi: chip.spi, timers, crystalHz: 8_000_000, bmsEnergyIds: [10], acceptIds: [10] }), /not both/);
   assert.throws(() => new Mcp2515({ spi: chip.spi, timers, crystalHz: 8_000_000, bmsEnergyIds: [10, 11, 12] }), /1 or 2 BMS ids/);
 });

@@ -150,6 +150,22 @@ test('energy filters: only V_TOT, I and the lifetime totals reach the driver; a 
   bms.close();
 });
 
+test('energy filters without ownId add BMS_HUM and BMS_SOC_SOH_TEMP_STAT (charge OK, SOC): 6 frames per BMS cycle', () => {
+  const bike = createSimBike({ seed: 9, ride: RIDE });
+  const timers = simTimers(bike);
+  const types = new Set<number>();
+  const bms = new DualBms({ packIds: [10, 11], source: 'can', timers });
+  const can = new Mcp2515({
+    spi: bike.mcp2515Spi, timers, crystalHz: 8_000_000, bmsEnergyIds: [10, 11], openInt: (o) => bike.openCanInt(o),
+    onFrame: (f) => { types.add(f.id >> 8); bms.receive(f); },
+  });
+  bike.advance(3000);
+  assert.equal([...types].sort((x, y) => x - y), [38, 39, 44, 45, 53, 54]);
+  assert.ok(bms.packs.every((p) => p.socPermille !== undefined && p.chargeOk !== undefined && p.statMs > 0));
+  can.close();
+  bms.close();
+});
+
 test('a silent BMS goes stale with a fault and comes back; the other pack is unaffected', () => {
   const { bike, faults, bms, can } = canRig(4, 8_000_000);
   bike.advance(2000);
