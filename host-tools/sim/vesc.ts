@@ -49,9 +49,13 @@ export class SimVesc implements CanNode {
   private tach = 0;
   private tachAbs = 0;
   // Averages since the last GET_VALUES (bldc reads and resets them).
-  private sumInputMaMs = 0;
-  private sumMotorMaMs = 0;
-  private sumMs = 0;
+  private sumInputMaUs = 0;
+  private sumMotorMaUs = 0;
+  private sumUs = 0;
+  /** When values() last ran (virtual ms), for tests that integrate the averages. */
+  lastValuesAtMs = 0;
+  /** Time up to which the sums are accrued, µs. */
+  private accruedUs = 0;
   /** The BMS the VESC keeps full values of, and what it last heard from each id. */
   private latchedBms = -1;
   private readonly bmsHeardUs = new Map<number, number>();
@@ -83,7 +87,8 @@ export class SimVesc implements CanNode {
     this.stats.reboots++;
     this.ampHours = this.ampHoursCharged = this.wattHours = this.wattHoursCharged = 0;
     this.tach = this.tachAbs = 0;
-    this.sumInputMaMs = this.sumMotorMaMs = this.sumMs = 0;
+    this.sumInputMaUs = this.sumMotorMaUs = this.sumUs = 0;
+    this.accruedUs = this.clock.nowUs + VESC_BOOT_MS * 1000;
     this.latchedBms = -1;
     this.bmsHeardUs.clear();
     this.bmsCache.clear();
@@ -110,17 +115,32 @@ export class SimVesc implements CanNode {
     const steps = (m.erpm * 6 * dtMs) / 60_000; // 6 tachometer steps per electrical revolution
     this.tach += steps;
     this.tachAbs += Math.abs(steps);
-    this.sumInputMaMs += m.vescInputMa * dtMs;
-    this.sumMotorMaMs += m.vescMotorMa * dtMs;
-    this.sumMs += dtMs;
+    this.accrue();
+  }
+
+  /**
+   * Adds the currents held since the last accrual to the averages. Called at each model
+   * tick (before the next step's currents are set) and at each read, so an average covers
+   * exactly the time since the previous read.
+   */
+  private accrue(): void {
+    const now = this.clock.nowUs;
+    if (now <= this.accruedUs) return;
+    const dt = now - this.accruedUs;
+    this.sumInputMaUs += this.model.vescInputMa * dt;
+    this.sumMotorMaUs += this.model.vescMotorMa * dt;
+    this.sumUs += dt;
+    this.accruedUs = now;
   }
 
   /** The values of GET_VALUES right now; reading resets the current averages (bldc). */
   values(): VescValues {
     const m = this.model;
-    const avgIn = this.sumMs > 0 ? this.sumInputMaMs / this.sumMs : m.vescInputMa;
-    const avgMotor = this.sumMs > 0 ? this.sumMotorMaMs / this.sumMs : m.vescMotorMa;
-    this.sumInputMaMs = this.sumMotorMaMs = this.sumMs = 0;
+    this.accrue();
+    this.lastValuesAtMs = this.clock.nowUs / 1000;
+    const avgIn = this.sumUs > 0 ? this.sumInputMaUs / this.sumUs : m.vescInputMa;
+    const avgMotor = this.sumUs > 0 ? this.sumMotorMaUs / this.sumUs : m.vescMotorMa;
+    this.sumInputMaUs = this.sumMotorMaUs = this.sumUs = 0;
     const vinMv = Math.round(m.packs[m.busPack].terminalUv / 1000);
     const fet = Math.round(m.fetTempC * 10);
     return {

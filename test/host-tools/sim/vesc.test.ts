@@ -54,6 +54,52 @@ test('GET_VALUES while riding: input current × v_in matches the true pack power
   assert.is(v.value.controllerId, 1);
 });
 
+test('the read-and-reset average input current covers exactly the time since the previous read', () => {
+  const bike = createSimBike({ seed: 12, ride: [
+    { kind: 'ride', durationS: 40, speedKmh: 24, slopePct: 2, assist: 0.8 },
+    { kind: 'brake', durationS: 6, toKmh: 0 },
+    { kind: 'ride', durationS: 40, speedKmh: 25, slopePct: -5, assist: 0.8 },
+  ] });
+  const c = client(bike);
+  const mask = VALUE_BIT.INPUT_CURRENT;
+  const uc = () => bike.ledger().packs.reduce((a, p) => a + p.flows.packToMotor.uc - p.flows.regenToPack.uc, 0n);
+  bike.advance(1000 - bike.nowMs() % 1000);
+  c.request(encodeGetValuesSelectiveRequest(mask)); // starts the averaging window
+  bike.advance(100 - (bike.nowMs() % 100));
+  const start = bike.ledger();
+  const startUc = uc();
+  let last = bike.nowMs();
+  let charge = 0; // mA·ms
+  let reads = 0;
+  // irregular polling, 30..170 ms apart; the VESC answers 0.3 ms after each request arrives
+  for (let k = 0; bike.nowMs() < 70_000; k++) {
+    bike.advance(30 + ((k * 37) % 140));
+    const p = c.request(encodeGetValuesSelectiveRequest(mask))[0];
+    const v = decodeValues(p);
+    assert.ok(v.ok);
+    if (!v.ok) return;
+    // the reply was made when the request arrived: ≈ 0.9 ms after it was written
+    const madeAt = bike.internals.vesc.lastValuesAtMs;
+    charge += (v.value.inputCurrentMa as number) * (madeAt - last);
+    last = madeAt;
+    reads++;
+  }
+  // close the window exactly on a step boundary, where the ledger is exact
+  bike.advance(100 - (bike.nowMs() % 100));
+  const p = c.request(encodeGetValuesSelectiveRequest(mask))[0];
+  const v = decodeValues(p);
+  assert.ok(v.ok);
+  if (!v.ok) return;
+  const madeAt = bike.internals.vesc.lastValuesAtMs;
+  charge += (v.value.inputCurrentMa as number) * (madeAt - last);
+  assert.ok(reads > 300);
+  // the ledger between the two step boundaries around the window (the last read is ≤ 1 ms after one)
+  const trueUc = Number(uc() - startUc);
+  const spanMs = madeAt - start.tMs;
+  // truncation to 10 mA per read, plus ≤ 1 ms at each end at ≤ 25 A
+  assert.ok(Math.abs(charge - trueUc) <= 10 * spanMs + 2 * 25_000, `VESC ${charge} µC vs true ${trueUc} µC over ${spanMs} ms`);
+});
+
 test('GET_VALUES_SELECTIVE echoes the mask and carries only those fields', () => {
   const bike = createSimBike({ seed: 4, ride: RIDING });
   const c = client(bike);
