@@ -479,6 +479,8 @@ export class Mcp2515 {
       if ((intf & (F_ERR | F_MERR)) || (eflg & (E_RX0OVR | E_RX1OVR | E_TXBO)) || ((eflg & (E_RXEP | E_TXEP)) !== 0) !== this.passive || this.busOffSinceMs >= 0) {
         this.errors(intf, eflg);
       }
+      // a TX0IF nobody waits for (left from before a re-init) would hold INT low for good
+      if ((intf & F_TX0) && this.txBusySinceMs < 0) this.bitModify(R_CANINTF, F_TX0, 0);
       if (!(intf & (F_RX0 | F_RX1))) break;
     }
     if (this.running) this.transmit();
