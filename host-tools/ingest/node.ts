@@ -74,7 +74,15 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   const alerted = new Map<string, string>();
   const gapTimer = setInterval(() => {
     const now = Date.now();
-    for (const d of ingest.openGaps()) {
+    let open;
+    try {
+      open = ingest.openGaps();
+    } catch (err) {
+      // A store failure shows in the answers (503) and here; the watch itself carries on.
+      logger.error('gap watch cannot read the store', { err: err as Error });
+      return;
+    }
+    for (const d of open) {
       if (!d.gap || now - Date.parse(d.gap.since) < gapAlertMs) continue;
       const key = `${d.gap.from}-${d.gap.since}`;
       if (alerted.get(d.id) === key) continue;
