@@ -18,6 +18,8 @@
 //     toJSON()/toString()  public key and kid only
 import { ed25519PublicKey, ed25519Sign, ed25519SignSteps, SignSteps } from './ed25519';
 import { kidFromPublicKey } from '../../protocol/kid';
+// Uint8Array#slice returns a plain Array on Espruino (and is missing in Duktape): copy by hand.
+import { copyBytes } from '../../protocol/cbor';
 
 export interface DeviceSigner {
   publicKey(): Uint8Array;
@@ -48,8 +50,8 @@ export function createSigner(seed32: Uint8Array): DeviceSigner {
   }
 
   return {
-    publicKey: function () { return pub.slice(); },
-    kid: function () { return kid.slice(); },
+    publicKey: function () { return copyBytes(pub, 0, 32); },
+    kid: function () { return copyBytes(kid, 0, kid.length); },
     sign: function (message: Uint8Array) {
       checkMsg(message, 'sign');
       return ed25519Sign(message, seed, pub);
@@ -58,7 +60,7 @@ export function createSigner(seed32: Uint8Array): DeviceSigner {
       checkMsg(message, 'signSteps');
       var s = ed25519SignSteps(message, seed, pub);
       // Hand out only step/signature, never the inner job (it holds the expanded key).
-      return { step: function () { return s.step(); }, signature: function () { return s.signature().slice(); } };
+      return { step: function () { return s.step(); }, signature: function () { var g = s.signature(); return copyBytes(g, 0, g.length); } };
     },
     toJSON: function () { return { publicKey: hex(pub), kid: hex(kid) }; },
     toString: function () { return 'DeviceSigner(kid ' + hex(kid) + ')'; },

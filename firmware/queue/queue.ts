@@ -62,6 +62,8 @@
 import type { FlashStore } from '../hal/flash';
 import { FAULT, FaultLog } from '../app/faults';
 import { crc32 } from './crc32';
+// Uint8Array#slice returns a plain Array on Espruino (and is missing in Duktape): copy by hand.
+import { copyBytes } from '../../protocol/cbor';
 
 export var QUEUE_OK = 0;
 export var QUEUE_FULL = 1;
@@ -116,6 +118,16 @@ interface Segment {
   lastSeq: number;
   /** Offset of the newest committed record, -1 when none. */
   lastOff: number;
+}
+
+/** Decimal digits only, no leading zero, at most 9 (Espruino's RegExp lacks {m,n}, so no regex). */
+function isSegNo(s: string): boolean {
+  if (s.length < 1 || s.length > 9 || s.charAt(0) === '0') return false;
+  for (var i = 0; i < s.length; i++) {
+    var c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 function u16(b: Uint8Array, o: number): number { return b[o] | (b[o + 1] << 8); }
@@ -191,7 +203,7 @@ export function createQueue(opts: QueueOptions): Queue {
     for (var i = 0; i < names.length; i++) {
       var nm = names[i];
       var c0 = nm.charCodeAt(0);
-      if (c0 !== 0x64 && (c0 & ~0x64) === 0 && /^q[0-9]+$/.test(nm.substr(1))) {
+      if (c0 !== 0x64 && (c0 & ~0x64) === 0 && nm.charAt(1) === 'q' && isSegNo(nm.substr(2))) {
         // An erase of one of our segments was cut after clearing only some bits of the
         // name's first byte: the file is already dead to us, finish erasing it.
         flash.erase(nm);
@@ -199,7 +211,7 @@ export function createQueue(opts: QueueOptions): Queue {
       }
       if (nm.substr(0, PREFIX.length) !== PREFIX) continue;
       var rest = nm.substr(PREFIX.length);
-      if (!/^[1-9][0-9]{0,8}$/.test(rest)) continue;
+      if (!isSegNo(rest)) continue;
       nos.push(Number(rest));
     }
     nos.sort(function (a, b) { return a - b; });
@@ -321,7 +333,7 @@ export function createQueue(opts: QueueOptions): Queue {
         if (b[o + n - 1] === 255) {
           var len = n - RECORD_OVERHEAD;
           if (out.length > 0 && bytes + len > maxBytes) return out;
-          out.push({ seq: u32(b, o + 2), payload: b.slice(o + 6, o + 6 + len), seg: s.no, off: o });
+          out.push({ seq: u32(b, o + 2), payload: copyBytes(b, o + 6, o + 6 + len), seg: s.no, off: o });
           bytes += len;
         }
         o += n;
@@ -359,7 +371,7 @@ export function createQueue(opts: QueueOptions): Queue {
     var b = flash.read(name(s.no));
     if (!b) return undefined;
     var len = u16(b, s.lastOff);
-    return { seq: s.lastSeq, payload: b.slice(s.lastOff + 6, s.lastOff + 6 + len) };
+    return { seq: s.lastSeq, payload: copyBytes(b, s.lastOff + 6, s.lastOff + 6 + len) };
   }
 
   function pending() {
