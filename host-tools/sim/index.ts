@@ -259,8 +259,9 @@ export function createSimBike(o: SimBikeOptions): SimBike {
       if (f.canBusOffMs !== undefined) {
         const us = dur('canBusOffMs', f.canBusOffMs);
         bus.faults.brokenUntilUs = Math.max(bus.faults.brokenUntilUs, clock.nowUs + us);
-        // 128 × 11 recessive bits after the bus is back (MCP2515 §6.7)
-        mcp.enterBusOff(bus.faults.brokenUntilUs + 2816);
+        // An active MCP2515 is forced bus-off until 128 × 11 recessive bits after the bus is
+        // back (§6.7); in listen-only or configuration mode it just hears nothing.
+        if (mcp.mode() === 0x00 && mcp.canTransmit()) mcp.enterBusOff(bus.faults.brokenUntilUs + 2816);
       }
       if (f.vescReboot) vesc.reboot();
       if (f.brownoutMs !== undefined) {

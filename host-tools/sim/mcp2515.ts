@@ -359,7 +359,8 @@ export class SimMcp2515 implements CanNode {
   onBusError(transmitter: boolean): void {
     if (!this.powered) return;
     const m = this.mode();
-    if (m === MODE.CONFIG || m === MODE.SLEEP || m === MODE.LOOPBACK) return;
+    // Listen-only mode sends no error frames and keeps no error counts (§10.3).
+    if (m !== MODE.NORMAL) return;
     // Fault confinement (ISO 11898-1 §12.1.4, MCP2515 §6): a transmitter adds 8 to TEC,
     // a receiver 1 to REC; TEC > 255 is bus-off.
     if (transmitter) {
@@ -442,7 +443,7 @@ export class SimMcp2515 implements CanNode {
       this.onBusError(false);
       return;
     }
-    if (this.regs[REG.REC] > 0) {
+    if (m === MODE.NORMAL && this.regs[REG.REC] > 0) {
       this.regs[REG.REC]--;
       this.updateErrorFlags();
     }
