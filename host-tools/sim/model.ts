@@ -230,6 +230,9 @@ export class BikeModel {
     const bus = this.packs[this.busPack];
     let ma = elecW === 0 ? 0 : bus.currentForPowerMa(elecW * 1000, dtMs);
     ma = Math.max(-P.maxRegenMa, Math.min(P.maxDischargeMa, ma));
+    // Regen never lifts the pack above 4.20 V/cell (the VESC's battery voltage limit and the
+    // BMS's charge limit): near full, the mechanical brake takes the rest.
+    if (ma < 0) ma = Math.max(ma, -Math.max(0, Math.floor((bus.fullUv() - bus.ocvUv()) / bus.resistanceMohm)));
     const out = [0, 0];
     out[this.busPack] = ma;
     return out;
