@@ -9,12 +9,16 @@
 //   rewrite a file you cannot afford to lose; alternate between two names instead). With
 //   `size` > data.length the file is pre-allocated and its unwritten bytes read 0xFF.
 // - write(name, data, offset) with offset > 0 writes INSIDE an existing file (offset +
-//   data.length <= its size) without erasing: NOR flash can only clear bits (1 -> 0), so
-//   writing over bytes that are not 0xFF stores old AND new. Writing 0x00 over a byte is
-//   therefore always possible, and is how callers mark things (commit, ack) in place.
+//   data.length <= its size) without erasing, and ONLY into bytes that are still erased
+//   (0xFF): Espruino's jsfWriteFile refuses anything else ("File already written with
+//   different data"), because NOR flash can only clear bits (1 -> 0) and a rewrite would
+//   store old AND new. Callers therefore mark things in place (commit, ack) by writing a
+//   byte that is still 0xFF.
 // - Returns true on success, false when it cannot (no space even after compaction, file
-//   missing for an offset write, out of range). A power cut is not an error the device
-//   sees: the program simply stops; what survives is whatever bytes were programmed.
+//   missing for an offset write, out of range, target not erased). Espruino reports these
+//   by THROWING; the HAL must catch and return false. A power cut is not an error the
+//   device sees: the program simply stops; what survives is whatever bytes were programmed.
+// - write(name, data, 0) with exactly the bytes the file already holds writes nothing.
 // - erase(name) marks the file deleted (its space comes back only at compact()).
 // - read(name) returns the whole file (a copy), or undefined when there is none.
 // - Names we create are 1..28 bytes of printable ASCII (checkFlashName). list() may also

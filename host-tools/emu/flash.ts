@@ -8,7 +8,9 @@
 // returns only when compact() rewrites the area, which erases pages.
 //
 // Physics: programming can only clear bits (stored = old AND new); only a page erase sets
-// them back to 1. Every programmed byte is counted. A power cut is armed with
+// them back to 1. Like Espruino's jsfWriteFile, an offset write is refused (false) unless
+// every target byte is still 0xFF, and rewriting a file at offset 0 with the very bytes it
+// holds writes nothing. Every programmed byte is counted. A power cut is armed with
 // `armCut(n)`: the n-th byte programmed from then on (0 = the next one) is only partially
 // programmed (a random subset of the bits it should clear), and from that moment every
 // call throws `PowerCutError` until `reboot()`, which models the device coming back with
@@ -224,7 +226,9 @@ export class EmuFlash implements FlashStore {
       if (off > 0) {
         const e = this.find(name);
         if (!e || off + data.length > e.size) return false;
-        this.programBytes(e.addr + HEADER + off, data);
+        const at = e.addr + HEADER + off;
+        for (let i = 0; i < data.length; i++) if (this.mem[at + i] !== 0xff) return false;
+        this.programBytes(at, data);
         return true;
       }
       const fileSize = size === undefined ? data.length : size;
@@ -232,6 +236,11 @@ export class EmuFlash implements FlashStore {
         throw new RangeError(`Storage.write: "size" expected integer >= data length ${data.length} and >= 1, got ${size}`);
       }
       const old = this.find(name);
+      if (old && old.size === fileSize && data.length === fileSize) {
+        let same = true;
+        for (let i = 0; i < fileSize; i++) if (this.mem[old.addr + HEADER + i] !== data[i]) { same = false; break; }
+        if (same) return true;
+      }
       if (old) this.eraseEntry(old);
       let end = this.scan().end;
       const need = HEADER + align4(fileSize);

@@ -54,7 +54,11 @@ test('a committed key file that is damaged is KEY_CORRUPT (fault), never silentl
   const flash = new EmuFlash({ size: 4096, pageSize: 4096 });
   const faults = createFaultLog({ now: () => 0 });
   const first = openKeystore({ flash, hwRand: rng(5), sha512: nodeSha512, faults });
-  flash.write(KEY_FILE, new Uint8Array([0xfe]), 10); // one bit of the seed flips to 0
+  // One bit of the seed flips (bit rot): edit the raw flash image behind Storage's back.
+  const img = flash.image();
+  const at = Buffer.from(img).indexOf(Buffer.from('dk\0\0', 'latin1')) - 4 + 32 + 10;
+  img[at] ^= 0x01;
+  flash.loadImage(img);
   const r = openKeystore({ flash, hwRand: rng(6), sha512: nodeSha512, faults });
   assert.is(r.status, KEY_CORRUPT);
   assert.is(r.signer, undefined);

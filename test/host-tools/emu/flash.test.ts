@@ -23,12 +23,18 @@ test('Storage semantics: create, pre-allocate (0xFF), fill at offset, rewrite at
   assert.not.ok(f.write('a', b(1, 2), 0 + 1), 'offset write beyond the file size fails');
 });
 
-test('programming only clears bits: a rewrite without erase stores old AND new', () => {
+test('offset writes only into erased bytes (Espruino refuses a rewrite); same-content rewrite writes nothing', () => {
   const f = new EmuFlash({ size: 4096, pageSize: 4096 });
-  f.write('x', b(0xff, 0xff), 0, 2);
-  f.write('x', b(0xf0), 1);
-  f.write('x', b(0x0f), 1);
-  assert.equal(Array.from(f.read('x')!), [0xff, 0x00]);
+  f.write('x', b(0xff, 0xff, 0xff), 0, 3);
+  assert.ok(f.write('x', b(0xf0), 1));
+  assert.not.ok(f.write('x', b(0x0f), 1), 'byte 1 is no longer erased');
+  assert.not.ok(f.write('x', b(0x00, 0x00), 0 + 1), 'any non-erased byte in the range refuses the write');
+  assert.ok(f.write('x', b(0x00), 2));
+  assert.equal(Array.from(f.read('x')!), [0xff, 0xf0, 0x00]);
+  const before = f.stats.bytesProgrammed;
+  assert.ok(f.write('x', b(0xff, 0xf0, 0x00)));
+  assert.is(f.stats.bytesProgrammed, before, 'identical content: nothing written');
+  assert.equal(f.list(), ['x']);
 });
 
 test('erase frees space only at compact; writes compact automatically when full', () => {
