@@ -34,14 +34,13 @@
 // (fault QUEUE_FULL) and writes nothing; the reporter keeps measuring and the next report
 // covers the merged windows (EnergyReport gap.mergedWindows).
 //
-// Flash wear (60 s reports of ~220 bytes COSE, segBytes 4000): per report 3 write calls
-// (record, commit, ack) of 230 bytes in all; a new segment every 17 reports (1 write) and
-// an erase of an old one (1 write of 4 bytes): 180 + 3.5 + 3.5 = about 187 write calls and
-// 13.9 kB programmed per hour. Page erases happen only when Storage compacts, about once
-// per (free Storage bytes / 13.9 kB) hours, erasing each used 4 kB page once: with 200 kB
-// free that is one erase per page every 14 h, 100,000-cycle flash lasts > 150 years.
-// (Measured by test/firmware/queue/queue.test.ts through host-tools/emu/flash.ts.)
-//
+// Flash wear, measured through host-tools/emu/flash.ts (60 s reports of 185 bytes, the
+// COSE size of a dual-pack report, acked at once, segBytes 4000, a 256 kB Storage area):
+// 186 write calls per hour (3 per report: record, commit, ack; plus ~3 segment
+// creations and ~3 erases), 12.0 kB programmed per hour, one compaction a day, so each
+// 4 kB page is erased about once a day: 100,000-cycle NOR flash lasts > 250 years. A
+// 1 MB area compacts once a week. test/firmware/queue/queue.test.ts keeps these bounds.
+
 // Known limit: Espruino's Storage.compact() moves files and is not itself power-cut safe;
 // the emulator treats it as atomic. A cut inside a compaction can lose records; the CRC
 // still keeps a damaged one from being sent.
