@@ -28,7 +28,8 @@ export class SimBms implements CanNode {
   whChgTotal: number;
   ahDisTotal: number;
   whDisTotal: number;
-  readonly stats = { broadcasts: 0, requests: 0, pongs: 0 };
+  readonly stats = { broadcasts: 0, requests: 0, pongs: 0, reboots: 0 };
+  private booting = false;
   /** Told of every broadcast (the VESC listens to all BMS status frames). */
   onBroadcast: (canId: number) => void = () => {};
   private readonly cellOffsetMv: number[];
@@ -56,14 +57,31 @@ export class SimBms implements CanNode {
     bus.attach(this);
   }
 
+  /**
+   * Reboot: silent for `bootMs`, then the net counters ah_cnt / wh_cnt restart at 0; the
+   * lifetime charge/discharge totals survive (vesc_bms_fw keeps them in its backup storage).
+   */
+  reboot(bootMs = 1000): void {
+    this.stats.reboots++;
+    this.ahCnt = 0;
+    this.whCnt = 0;
+    this.booting = true;
+    this.rx.reset();
+    this.clock.after(bootMs * 1000, () => {
+      this.booting = false;
+    });
+  }
+
   /** After each model step: the BMS's coulomb and energy counters. */
   integrate(dtMs: number): void {
     const pack = this.model.packs[this.index];
     const a = pack.currentMa / 1000;
     const ah = (a * dtMs) / 3_600_000;
     const wh = ah * (pack.terminalUv / 1e6);
-    this.ahCnt += ah;
-    this.whCnt += wh;
+    if (!this.booting) {
+      this.ahCnt += ah;
+      this.whCnt += wh;
+    }
     if (ah > 0) {
       this.ahDisTotal += ah;
       this.whDisTotal += wh;
@@ -189,7 +207,7 @@ export class SimBms implements CanNode {
   }
 
   broadcast(): void {
-    if (this.silent) return;
+    if (this.silent || this.booting) return;
     this.stats.broadcasts++;
     this.onBroadcast(this.canId);
     if (!this.bus.hasBroadcastListeners()) return;
@@ -213,11 +231,16 @@ export class SimBms implements CanNode {
   // ---- CanNode ----------------------------------------------------------------------------
 
   canTransmit(): boolean {
-    return !this.silent;
+    return !this.silent && !this.booting;
+  }
+
+  /** Answers nothing: silenced by a fault, or booting. */
+  mute(): boolean {
+    return this.silent || this.booting;
   }
 
   onFrame(frame: CanFrame): void {
-    if (this.silent || !frame.ext) return;
+    if (this.mute() || !frame.ext) return;
     const { packetId, controllerId } = splitId(frame.id);
     if (controllerId !== this.canId && controllerId !== 255) return;
     if (packetId === CAN_PACKET.PING) {
@@ -226,7 +249,7 @@ export class SimBms implements CanNode {
       const sender = m.value.senderId;
       this.stats.pongs++;
       this.clock.after(150, () => {
-        if (!this.silent) this.bus.send(this, encodeCanMessage({ type: 'PONG', controllerId: sender, responderId: this.canId, hwType: HW_TYPE.VESC_BMS }));
+        if (!this.mute()) this.bus.send(this, encodeCanMessage({ type: 'PONG', controllerId: sender, responderId: this.canId, hwType: HW_TYPE.VESC_BMS }));
       });
       return;
     }
@@ -239,7 +262,7 @@ export class SimBms implements CanNode {
     if (!reply) return;
     // The BMS needs a moment to run the command (its main loop), then streams the buffer.
     this.clock.after(300, () => {
-      if (this.silent) return;
+      if (this.mute()) return;
       for (const f of encodeCanBuffer(msg.senderId, this.canId, reply, CAN_SEND.REPLY)) this.bus.send(this, f);
     });
   }

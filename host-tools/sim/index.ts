@@ -52,6 +52,8 @@ export interface SimFault {
   /** This BMS stops broadcasting and answering, for `ms` (default: until `bmsResume`). */
   bmsSilent?: { canId: number; ms?: number };
   bmsResume?: number;
+  /** This BMS reboots: silent for 1 s, its net counters ah_cnt / wh_cnt restart at 0 (lifetime totals stay). */
+  bmsReboot?: number;
   /** Probability (0..1) that a CAN frame is destroyed by an error frame (and retransmitted). */
   canErrorRate?: number;
   /** The CAN bus is broken for this long: nothing passes, a transmitting MCP2515 goes bus-off. */
@@ -111,7 +113,7 @@ const PACK_DEFAULTS: PackOptions[] = [
   { canId: 11, cells: 13, capacityMah: 10500, resistanceMohm: 140, socPermille: 650 },
 ];
 
-const FAULT_KEYS = new Set(['uartNoise', 'uartDrop', 'uartGarbagePerS', 'bmsSilent', 'bmsResume', 'canErrorRate', 'canBusOffMs', 'vescReboot', 'brownoutMs']);
+const FAULT_KEYS = new Set(['uartNoise', 'uartDrop', 'uartGarbagePerS', 'bmsSilent', 'bmsResume', 'bmsReboot', 'canErrorRate', 'canBusOffMs', 'vescReboot', 'brownoutMs']);
 
 export function createSimBike(o: SimBikeOptions): SimBike {
   if (!o || typeof o !== 'object') throw new TypeError('"options" expected an object');
@@ -149,12 +151,12 @@ export function createSimBike(o: SimBikeOptions): SimBike {
   // The VESC's copy of a BMS comes over CAN: float32 volts and amps, i.e. mV / mA here.
   const bmsCopy = (canId: number): BmsValues | undefined => {
     const b = bms.find((x) => x.canId === canId);
-    if (!b || b.silent) return undefined;
+    if (!b || b.mute()) return undefined;
     const v = b.values('vesc');
     return { ...v, vTotUv: Math.round(v.vTotUv / 1000) * 1000, vChargeUv: Math.round(v.vChargeUv / 1000) * 1000 };
   };
   const vesc = new SimVesc(model, uart, bus, clock, identity, bmsCopy, () =>
-    bms.filter((b) => !b.silent && clock.nowUs >= bus.faults.brokenUntilUs).map((b) => b.canId));
+    bms.filter((b) => !b.mute() && clock.nowUs >= bus.faults.brokenUntilUs).map((b) => b.canId));
   for (const b of bms) b.onBroadcast = (id) => vesc.noteBms(id);
   const mcp = new SimMcp2515(clock, bus, { crystalHz: o.crystalHz });
 
@@ -256,6 +258,7 @@ export function createSimBike(o: SimBikeOptions): SimBike {
         silentTimers.get(b.canId)?.cancel();
         b.silent = false;
       }
+      if (f.bmsReboot !== undefined) findBms(f.bmsReboot).reboot();
       if (f.canBusOffMs !== undefined) {
         const us = dur('canBusOffMs', f.canBusOffMs);
         bus.faults.brokenUntilUs = Math.max(bus.faults.brokenUntilUs, clock.nowUs + us);

@@ -60,6 +60,23 @@ test('a silent BMS: no broadcasts, no forwarded reply; it comes back after its t
   assert.throws(() => bike.inject({ bmsSilent: { canId: 42 } }), /no BMS with CAN id 42/);
 });
 
+test('BMS reboot: silent for 1 s, then its net Ah/Wh counters restart at 0 while the lifetime totals continue', () => {
+  const bike = createSimBike({ seed: 12, ride: RIDING });
+  const c = client(bike);
+  bike.advance(120_000);
+  const ask = () => decodeBmsValues(c.request(encodeForwardCan(10, encodeBmsGetValuesRequest()), 100)[0] ?? new Uint8Array(0));
+  const before = ask();
+  assert.ok(before.ok && before.value.whCntMwh > 1000, 'counted while riding');
+  bike.inject({ bmsReboot: 10 });
+  assert.is(c.request(encodeForwardCan(10, encodeBmsGetValuesRequest()), 100).length, 0, 'silent while booting');
+  bike.advance(1000);
+  const after = ask();
+  assert.ok(after.ok && before.ok);
+  if (!after.ok || !before.ok) return;
+  assert.ok(after.value.whCntMwh < before.value.whCntMwh && after.value.whCntMwh >= 0, `restarted at ${after.value.whCntMwh} mWh`);
+  assert.ok((after.value.whDisTotalMwh as number) > (before.value.whDisTotalMwh as number), 'lifetime total kept counting');
+});
+
 test('the VESC keeps reporting the first BMS it latched onto, and switches after 2 s of silence (bldc bms.c)', () => {
   const bike = createSimBike({ seed: 3, ride: PARKED });
   const c = client(bike);
