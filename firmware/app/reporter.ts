@@ -11,7 +11,8 @@
 //   pending and the next tick's window is merged into it (meter deltas add exactly).
 // - QUEUE_FULL / a failed flash write: the signed report is dropped BEFORE it was
 //   committed (so it was never sent), seq and prev are not advanced, the window stays
-//   pending and keeps merging; when a report finally goes in, gap.mergedWindows says how
+//   pending and keeps merging (no new signature is attempted until the uplink removed a
+//   report from the queue, or 10 ticks passed); when a report finally goes in, gap.mergedWindows says how
 //   many ticks it covers beyond the first. Lifetime counters add up throughout.
 // - Signing slower than the interval: the next tick is due at the next multiple of the
 //   interval after signing ended (ticks are never stacked), so windows get longer, never
@@ -124,6 +125,9 @@ function mergePacks(ps: PackWindow[], ws: PackWindow[]): PackWindow[] {
   return packs;
 }
 
+/** While the queue stays full, a report is still attempted every this many ticks. */
+var FULL_RETRY_TICKS = 10;
+
 export function createReporter(opts: ReporterOptions): Reporter {
   if (!opts || !opts.meter || !opts.queue || !opts.signer || !opts.clock || !opts.timers) {
     throw new Error('createReporter: expected { meter, queue, signer, clock, timers, firmware }');
@@ -158,6 +162,11 @@ export function createReporter(opts: ReporterOptions): Reporter {
   var maxStepMs = 0;
   var steps = 0;
   var generation = 0;
+  /** queue.pending() when an append last failed, -1 when none: signing is skipped until
+   *  the uplink has removed something (or every FULL_RETRY_TICKS ticks), as a signature
+   *  costs seconds of CPU on the device. */
+  var fullAtPending = -1;
+  var fullSkips = 0;
 
   function fault(code: number, detail: string) { if (faults) faults.raise(code, detail); }
 
@@ -246,6 +255,17 @@ export function createReporter(opts: ReporterOptions): Reporter {
   function tick() {
     if (state === 'signing' || state === 'stopped') return;
     pending = mergeWindow(pending, meter.cut());
+    if (fullAtPending >= 0) {
+      if (queue.pending() < fullAtPending || fullSkips >= FULL_RETRY_TICKS) {
+        fullAtPending = -1;
+        fullSkips = 0;
+      } else {
+        fullSkips++;
+        mergedTicks++;
+        schedule();
+        return;
+      }
+    }
     var r = buildReport(pending);
     if (!r) {
       mergedTicks++;
@@ -300,6 +320,8 @@ export function createReporter(opts: ReporterOptions): Reporter {
     } else {
       // Not committed, never sent: keep the window (it merges on), reuse the seq.
       mergedTicks++;
+      fullAtPending = queue.pending();
+      fullSkips = 0;
     }
     schedule();
   }

@@ -172,6 +172,7 @@ test('queue full: keeps measuring, merges windows, records the gap; seq and coun
   assert.ok(stored < 30 && stored >= 4, `stored ${stored} ${JSON.stringify(r.reporter.status())} ${JSON.stringify(r.faults.counters())}`);
   assert.ok(r.faults.count(FAULT.QUEUE_FULL) > 0);
   assert.ok(r.reporter.status().merged > 0);
+  assert.ok(r.faults.count(FAULT.QUEUE_FULL) <= 4, `signatures attempted while full: ${r.faults.count(FAULT.QUEUE_FULL)}`);
   // The uplink comes back: everything goes out, then the merged report follows.
   const sent = r.queue.peek(1000, 1e9);
   r.queue.remove(sent);
