@@ -15,7 +15,7 @@ import type { Logger } from './log';
 import type { Pool } from './pool';
 import type { IngestMetrics } from './metrics';
 import type { RejectReason, ReportAnswer, Verdict } from './types';
-import { toHex } from '../../protocol/cbor';
+import { bytesEqual, toHex } from '../../protocol/cbor';
 import { decodeSign1 } from '../../protocol/cose';
 import { decodeReport, type EnergyReport } from '../../protocol/report';
 import { checkChain, type ChainHead, type ChainView, type VerifiedReport } from '../verify';
@@ -234,17 +234,16 @@ export function createIngest(opts: IngestOptions): Ingest {
     // read inside this transaction, has the last word.
     if (!dev) return reject('unknown_key', `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq);
     if (dev.revokedAt !== null) return reject('unknown_key', `the key of kid ${f.deviceId} was revoked at ${iso(dev.revokedAt)}`, f.deviceId, f.seq);
-    // Same bytes as a stored report, accepted or pending: a resend, answered as success.
-    const known = store.findByHash(f.hash);
-    if (known) {
-      counts.duplicate++;
-      store.touchDevice(f.deviceId, item.receivedAt);
-      return { index: item.index, status: 'duplicate', device: f.deviceId, seq: f.seq, state: known.state === 'accepted' ? 'committed' : 'pending' };
-    }
     const report: StoredReport = { ...f, bytes: item.bytes, receivedAt: item.receivedAt };
     const verdict = checkChain(verified(v.report, f.hash, item.bytes, dev.publicKey), view);
+    const duplicate = (state: 'committed' | 'pending'): ReportAnswer => {
+      // The same bytes as a stored report: a resend (the device lost our answer). Success.
+      counts.duplicate++;
+      store.touchDevice(f.deviceId, item.receivedAt);
+      return { index: item.index, status: 'duplicate', device: f.deviceId, seq: f.seq, state };
+    };
+    if (verdict.ok && verdict.status === 'duplicate') return duplicate('committed');
     if (verdict.ok) {
-      // 'duplicate' was answered above from the hash index, which also covers pending ones.
       commitAccepted(report, v.report);
       counts.accepted++;
       if (!pendingDevices || pendingDevices.has(f.deviceId)) promote(report, dev.publicKey, answers, counts);
@@ -261,7 +260,9 @@ export function createIngest(opts: IngestOptions): Ingest {
     if (f.seq - dev.headSeq > maxAhead) {
       return reject('gap', `seq ${f.seq} is more than ${maxAhead} ahead of the chain head ${dev.headSeq}`, f.deviceId, f.seq);
     }
-    if (store.getPending(f.deviceId, f.seq)) {
+    const held = store.getPending(f.deviceId, f.seq);
+    if (held && bytesEqual(held.hash, f.hash)) return duplicate('pending');
+    if (held) {
       store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt);
       logger.warn('fork', { device: f.deviceId, seq: f.seq, pending: true });
       return reject('fork', `seq ${f.seq} is already held pending with other bytes`, f.deviceId, f.seq);

@@ -51,7 +51,6 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         faults TEXT,
         UNIQUE (device_id, seq)
       ) STRICT;
-      CREATE INDEX reports_hash ON reports(hash);
       CREATE TABLE report_packs (
         report_id INTEGER NOT NULL REFERENCES reports(id),
         pack INTEGER NOT NULL,
@@ -78,7 +77,6 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         faults TEXT,
         PRIMARY KEY (device_id, seq)
       ) STRICT;
-      CREATE INDEX pending_hash ON pending(hash);
       CREATE TABLE forks (
         device_id TEXT NOT NULL REFERENCES devices(id),
         seq INTEGER NOT NULL,
@@ -148,6 +146,8 @@ export function openSqliteStore(file: string): Store {
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  // 64 MiB of page cache (negative = KiB): chain heads and indexes stay in memory.
+  db.pragma('cache_size = -65536');
   migrate(db);
 
   const st = {
@@ -171,8 +171,6 @@ export function openSqliteStore(file: string): Store {
     getChallenge: db.prepare('SELECT expires_at FROM challenges WHERE nonce = ?'),
     delChallenge: db.prepare('DELETE FROM challenges WHERE nonce = ?'),
     purgeChallenges: db.prepare('DELETE FROM challenges WHERE expires_at < ?'),
-    hashAccepted: db.prepare('SELECT device_id, seq FROM reports WHERE hash = ?'),
-    hashPending: db.prepare('SELECT device_id, seq FROM pending WHERE hash = ?'),
     getAccepted: db.prepare('SELECT * FROM reports WHERE device_id = ? AND seq = ?'),
     insAccepted: db.prepare(
       `INSERT INTO reports (device_id, seq, hash, prev, bytes, received_at, accepted_at, window_start, window_end, faults)
@@ -294,13 +292,6 @@ export function openSqliteStore(file: string): Store {
       if (!row) return 'unknown';
       st.delChallenge.run(nonce);
       return row.expires_at < now ? 'expired' : 'ok';
-    },
-    findByHash(hash) {
-      const a = st.hashAccepted.get(hash) as { device_id: string; seq: number } | undefined;
-      if (a) return { deviceId: a.device_id, seq: a.seq, state: 'accepted' };
-      const p = st.hashPending.get(hash) as { device_id: string; seq: number } | undefined;
-      if (p) return { deviceId: p.device_id, seq: p.seq, state: 'pending' };
-      return undefined;
     },
     getAccepted(deviceId, seq) {
       const row = st.getAccepted.get(deviceId, seq) as ReportSqlRow | undefined;

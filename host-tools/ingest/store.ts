@@ -90,8 +90,6 @@ export interface Store {
   /** Deletes the challenge (single use) and says whether it existed and was still valid at `now`. */
   consumeChallenge(nonce: Uint8Array, now: number): 'ok' | 'unknown' | 'expired';
 
-  /** Where these exact bytes are stored already, if anywhere. */
-  findByHash(hash: Uint8Array): { deviceId: string; seq: number; state: 'accepted' | 'pending' } | undefined;
   getAccepted(deviceId: string, seq: number): AcceptedRow | undefined;
   /** SHA-256 of the accepted report at seq. */
   hashAt(deviceId: string, seq: number): Uint8Array | undefined;

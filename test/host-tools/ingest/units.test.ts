@@ -85,7 +85,7 @@ test('SQLite store: migrations recorded once, WAL + synchronous FULL, refuses a 
     s = openSqliteStore(file);
     assert.equal(s.getPending('0011223344556677', 4)!.bytes, u8(1, 2, 3));
     assert.equal(s.pendingSummary('0011223344556677'), { count: 1, minSeq: 4, maxSeq: 4, since: 6 });
-    assert.equal(s.findByHash(new Uint8Array(32).fill(1)), { deviceId: '0011223344556677', seq: 4, state: 'pending' });
+    assert.equal(s.headOf('0011223344556677'), { seq: -1, hash: new Uint8Array(0) });
     s.close();
     const db = new Database(file);
     assert.equal(db.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }]);
