@@ -57,6 +57,7 @@ const bundles = {
   firmware: () => device('firmware/main.ts', 'dist/firmware.es5.js'),
   engine: () => device('test/engine/device-entry.ts', 'dist/engine-check.js'),
   'bench-sign': () => device('firmware/keys/bench-sign.ts', 'dist/bench-sign.js'),
+  'ed25519-module': () => ({ ...device('firmware/keys/ed25519-module.ts', 'dist/ed25519-module.js'), output: { file: 'dist/ed25519-module.js', format: 'cjs', exports: 'named', strict: false, generatedCode: 'es5', indent: false } }),
 };
 const wanted = (process.env.DEEP_BUNDLES || Object.keys(bundles).join(',')).split(',');
 export default wanted

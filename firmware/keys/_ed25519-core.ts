@@ -9,7 +9,7 @@
 // [r]B = sum_i 2^i T[u_i]: 31 doublings and 32 mixed additions, against about 256 doublings
 // and 128 additions for a generic ladder. Every column adds an entry, entry 0 being the
 // neutral point, so the sequence of operations never depends on the secret scalar.
-import { kernel, convolveJs, mB, mR, mP, mFG, mS, Conv } from './_ed25519-field';
+import { kernel, convolveJs, mB, mR, mFG, mS, Conv } from './_ed25519-field';
 import { sha512js } from './sha512';
 
 type Hash = (data: Uint8Array) => Uint8Array;
@@ -57,6 +57,12 @@ export function setBaseTable(table: ArrayBuffer | Uint8Array): void {
   else throw new TypeError('setBaseTable: "table" expected ArrayBuffer or Uint8Array');
   if (len !== BASE_TABLE_BYTES) throw new TypeError('setBaseTable: "table" expected ' + BASE_TABLE_BYTES + ' bytes, got ' + len);
   if (off % 2) throw new TypeError('setBaseTable: "table" must start at an even byte offset, got ' + off);
+  // Spot check (erased flash reads 0xFF): entry 0 is the neutral point, y = 1 in its last
+  // R(y) limb, x = 0; entry 1 is B, whose y ends in limb 0x6658 (RFC 8032 §5.1).
+  const t = new Int16Array(buf, off, 128);
+  if (t[15] !== 1 || t[14] !== 0 || t[32] !== 0 || t[47] !== 0 || t[64 + 15] !== 0x6658) {
+    throw new TypeError('setBaseTable: "table" is not the Ed25519 comb table (entry 0 or 1 wrong)');
+  }
   tbuf = buf;
   toff = off;
 }
@@ -64,154 +70,94 @@ export function setBaseTable(table: ArrayBuffer | Uint8Array): void {
 /** Where the table comes from when setBaseTable() was not called (./ed25519 registers one). */
 export function setBaseTableProvider(fn: () => Uint8Array): void { provider = fn; }
 
-function needTable(): void {
-  if (tbuf) return;
-  if (!provider) throw new Error('ed25519: no base-point table: call setBaseTable() first');
-  setBaseTable(provider());
-}
 
 // ---- the accumulator point, extended coordinates (RFC 8032 §5.1.4): X, Y, Z, T
-// Layouts of ./_ed25519-field: YX = [B(Y) | B(X)], BT = B(T), ZB = B(Z).
-type V = Float64Array;
-function f64(buf: ArrayBuffer, at: number, n: number): V { return new Float64Array(buf, at * 8, n); }
-const YX = new Float64Array(64);
-const YXh = f64(YX.buffer as ArrayBuffer, 32, 32); // B(X)
-const Yp = f64(YX.buffer as ArrayBuffer, 16, 16);  // plain Y
-const Xp = f64(YX.buffer as ArrayBuffer, 48, 16);  // plain X
-const BT = new Float64Array(32);
-const ZB = new Float64Array(32);
-const Zp = f64(ZB.buffer as ArrayBuffer, 16, 16);
-// R side of the doubling: [R(Y) | 0 | R(X)], and R(Z).
-const RYX = new Float64Array(48);
-const rY = f64(RYX.buffer as ArrayBuffer, 0, 16);
-const rX = f64(RYX.buffer as ArrayBuffer, 32, 16);
-const rZ = new Float64Array(16);
-// Intermediates E, F, G, H of the addition and doubling formulas, and X^2, Z^2.
-const RE = new Float64Array(16), RG = new Float64Array(16);
-const FB = new Float64Array(32), HB = new Float64Array(32);
-const AA = new Float64Array(16), ZZ = new Float64Array(16);
+// Layouts of ./_ed25519-field. A job's buffers are views into one Int32Array of 320
+// (every stored limb, B form included, is an integer below 2^26; the column sums, which
+// need doubles, never leave the kernels). One allocation per job, so nothing but code
+// stays in RAM between signatures; kept
+// in the array S while the job runs. Few top-level names and parameters on purpose: on
+// Espruino each costs a variable for as long as the module is loaded.
+//   S[0]  YX  = [B(Y) | B(X)]  (S[1] B(X), S[2] plain Y, S[3] plain X)
+//   S[4]  B(T)    S[5] B(Z)  (S[6] plain Z)
+//   S[7]  [R(Y) | 16 zeros | R(X)] for the doubling (S[8] R(Y), S[9] R(X)), S[10] R(Z)
+//   S[11] R(E)  S[12] R(G)  S[13] B(F)  S[14] B(H)  S[15] R(X^2)  S[16] R(Z^2)
+// The inversion runs after the comb and reuses the comb's temporaries: registers z, t0..t3
+// are S[5], S[4], S[13], S[14], S[17] (over S[7]); squares ping-pong between S[18] and
+// S[19] (plain halves S[20], S[21]); S[15] holds an R form.
+type V = Int32Array;
+let S: V[] = [];
+const VIEWS = new Uint16Array([0, 64, 32, 32, 16, 16, 48, 16, 64, 32, 96, 32, 112, 16, 128, 48, 128, 16, 160, 16, 176, 16, 192, 16,
+  208, 16, 224, 32, 256, 32, 288, 16, 304, 16, 128, 32, 160, 32, 192, 32, 176, 16, 208, 16]);
 
 /** dst = reverse of src (16 limbs): plain layout to R form. Native where typed arrays have reverse (not Duktape). */
-const nativeReverse = typeof Float64Array.prototype.reverse === 'function';
 function rev(dst: V, src: V): void {
-  if (nativeReverse) { dst.set(src); dst.reverse(); return; }
+  if (dst.reverse) { dst.set(src); dst.reverse(); return; }
   for (let i = 0; i < 16; i++) dst[i] = src[15 - i];
 }
 
-function setNeutral(): void {
-  // (0, 1, 1, 0); B(1) = [38, 0..., 1, 0...]
-  for (let i = 0; i < 64; i++) YX[i] = 0;
-  for (let i = 0; i < 32; i++) { BT[i] = 0; ZB[i] = 0; }
-  YX[0] = 38; YX[16] = 1; ZB[0] = 38; ZB[16] = 1;
-}
-
-/** X3 = E F, Y3 = G H, Z3 = F G and, when `t`, T3 = E H (add-2008-hwcd / dbl-2008-hwcd). */
-function finish(t: boolean): void {
-  mB(YXh, RE, FB, 1);
-  mB(YX, RG, HB, 1);
-  mB(ZB, RG, FB, 1);
-  if (t) mB(BT, RE, HB, 1);
-}
-
-/** P = 2P (dbl-2008-hwcd, a = -1): E = 2XY, G = Y^2 - X^2, F = G - 2Z^2, H = -(X^2 + Y^2). */
-function dbl(): void {
-  rev(rY, Yp);
-  rev(rX, Xp);
-  rev(rZ, Zp);
-  mP(AA, rX, YXh, 1);
-  mP(ZZ, rZ, ZB, 1);
-  mR(RE, RYX, YX, 33);
-  mS(HB, RG, FB, RYX, YX, AA, ZZ);
-  finish(true);
-}
-
 /**
- * P += table entry u (affine x2, y2, with d x2 y2), all quantities halved so the table needs
- * no 2d: H' = Y y2 + X x2, E' = Y x2 + X y2, F' = Z - T d x2 y2, G' = Z + T d x2 y2. T3 is
- * not computed: in the comb a doubling, which ignores T, always follows.
+ * P = 2P (dbl-2008-hwcd, a = -1) when `u` < 0: E = 2XY, G = Y^2 - X^2, F = G - 2Z^2,
+ * H = -(X^2 + Y^2). Otherwise P += table entry u (affine x2, y2 and d x2 y2), every
+ * quantity halved so the table needs no 2d (add-2008-hwcd-3 with Z2 = 1):
+ * H' = Y y2 + X x2, E' = Y x2 + X y2, F' = Z - T d x2 y2, G' = Z + T d x2 y2; T3 is not
+ * computed, since in the comb a doubling, which ignores T, always follows an addition.
+ * Then X3 = E F, Y3 = G H, Z3 = F G (and T3 = E H after a doubling).
  */
-function addEntry(u: number): void {
-  const at = toff + u * 128;
-  const w = new Int16Array(tbuf as ArrayBuffer, at, 48);
-  const d = new Int16Array(tbuf as ArrayBuffer, at + 96, 16);
-  mB(HB, w, YX, 1);
-  mR(RE, w, YX, 33);
-  mFG(FB, RG, d, BT, ZB);
-  finish(false);
-}
-
-/** Comb column i of the 32-byte scalar s: bits i, i + 32, ..., i + 224 as an 8-bit index. */
-function column(s: Uint8Array, i: number): number {
-  const b = i >> 3, k = i & 7;
-  return ((s[b] >> k) & 1) | (((s[b + 4] >> k) & 1) << 1) | (((s[b + 8] >> k) & 1) << 2) |
-    (((s[b + 12] >> k) & 1) << 3) | (((s[b + 16] >> k) & 1) << 4) | (((s[b + 20] >> k) & 1) << 5) |
-    (((s[b + 24] >> k) & 1) << 6) | (((s[b + 28] >> k) & 1) << 7);
+function step(u: number): void {
+  const s = S;
+  if (u < 0) {
+    rev(s[8], s[2]);
+    rev(s[9], s[3]);
+    rev(s[10], s[6]);
+    mR(s[15], s[9], s[1], 1);
+    mR(s[16], s[10], s[5], 1);
+    mR(s[11], s[7], s[0], 33);
+    mS(s[14], s[12], s[13], s[7], s[0], s[15], s[16]);
+    mB(s[4], s[11], s[14], 1);
+  } else {
+    const at = toff + u * 128;
+    const w = new Int16Array(tbuf as ArrayBuffer, at, 48);
+    mB(s[14], w, s[0], 1);
+    mR(s[11], w, s[0], 33);
+    mFG(s[13], s[12], new Int16Array(tbuf as ArrayBuffer, at + 96, 16), s[4], s[5]);
+  }
+  mB(s[1], s[11], s[13], 1);
+  mB(s[0], s[12], s[14], 1);
+  mB(s[5], s[12], s[13], 1);
 }
 
 // ---- inversion z^(p-2) (Fermat) as an addition chain of 254 squarings and 11 products,
-// run as a little program so that it can be split across steps.
-const REG: V[] = [new Float64Array(32), new Float64Array(32), new Float64Array(32), new Float64Array(32), new Float64Array(32)];
-const Q0 = new Float64Array(32), Q1 = new Float64Array(32);
-const Q0h = f64(Q0.buffer as ArrayBuffer, 16, 16), Q1h = f64(Q1.buffer as ArrayBuffer, 16, 16);
-const RR = new Float64Array(16);
-// [op, dst, a, b]: op 0 = square a, b times, into dst; op 1 = dst = a * b. Registers: 0 = z,
-// 1..3 = t0..t2, 4 = t3. Exponents noted as the value reached.
-const CHAIN = [
-  0, 1, 0, 1, // t0 = z^2
-  0, 2, 1, 2, // t1 = z^8
-  1, 2, 0, 2, // t1 = z^9
-  1, 1, 1, 2, // t0 = z^11
-  0, 3, 1, 1, // t2 = z^22
-  1, 2, 2, 3, // t1 = z^(2^5 - 1)
-  0, 3, 2, 5, 1, 2, 3, 2, // t1 = z^(2^10 - 1)
-  0, 3, 2, 10, 1, 3, 3, 2, // t2 = z^(2^20 - 1)
-  0, 4, 3, 20, 1, 3, 4, 3, // t2 = z^(2^40 - 1)
-  0, 3, 3, 10, 1, 2, 3, 2, // t1 = z^(2^50 - 1)
-  0, 3, 2, 50, 1, 3, 3, 2, // t2 = z^(2^100 - 1)
-  0, 4, 3, 100, 1, 3, 4, 3, // t2 = z^(2^200 - 1)
-  0, 3, 3, 50, 1, 2, 3, 2, // t1 = z^(2^250 - 1)
-  0, 2, 2, 5, // t1 = z^(2^255 - 32)
-  1, 0, 2, 1, // z = z^(2^255 - 21) = 1/z
-];
+// run as a little program so that it can be split across steps. [op, dst, a, b]: op 0 =
+// square a, b times, into dst; op 1 = dst = a * b; registers are indices of S.
+const CHAIN = new Uint8Array([
+  0, 4, 5, 1, // t0 = z^2
+  0, 13, 4, 2, // t1 = z^8
+  1, 13, 5, 13, // t1 = z^9
+  1, 4, 4, 13, // t0 = z^11
+  0, 14, 4, 1, // t2 = z^22
+  1, 13, 13, 14, // t1 = z^(2^5 - 1)
+  0, 14, 13, 5, 1, 13, 14, 13, // t1 = z^(2^10 - 1)
+  0, 14, 13, 10, 1, 14, 14, 13, // t2 = z^(2^20 - 1)
+  0, 17, 14, 20, 1, 14, 17, 14, // t2 = z^(2^40 - 1)
+  0, 14, 14, 10, 1, 13, 14, 13, // t1 = z^(2^50 - 1)
+  0, 14, 13, 50, 1, 14, 14, 13, // t2 = z^(2^100 - 1)
+  0, 17, 14, 100, 1, 14, 17, 14, // t2 = z^(2^200 - 1)
+  0, 14, 14, 50, 1, 13, 14, 13, // t1 = z^(2^250 - 1)
+  0, 13, 13, 5, // t1 = z^(2^255 - 32)
+  1, 5, 13, 4, // z = z^(2^255 - 21) = 1/z
+]);
 
-/** dst = a * b, all B form (dst may alias a or b). */
+/** dst = a * b, all B form (dst may alias a or b); S[18] is scratch. */
 function fmul(dst: V, a: V, b: V): void {
-  rev(RR, a.subarray(16, 32));
-  mB(Q0, RR, b, 1);
-  dst.set(Q0);
-}
-
-interface Inv { pc: number; left: number; cur: V }
-
-/** Runs the inversion program from `st` for about `budget` squarings; true when done. */
-function invRun(st: Inv, budget: number): boolean {
-  while (st.pc < CHAIN.length && budget > 0) {
-    const op = CHAIN[st.pc], dst = REG[CHAIN[st.pc + 1]], a = REG[CHAIN[st.pc + 2]], n = CHAIN[st.pc + 3];
-    if (op === 1) {
-      fmul(dst, a, REG[n]);
-      budget--;
-      st.pc += 4;
-      continue;
-    }
-    if (st.left === 0) { st.left = n; st.cur = a; }
-    while (st.left > 0 && budget > 0) {
-      // Ping-pong between Q0 and Q1 (a square cannot be written over its input).
-      const nxt = st.cur === Q0 ? Q1 : Q0;
-      rev(RR, st.cur === Q0 ? Q0h : st.cur === Q1 ? Q1h : st.cur.subarray(16, 32));
-      mB(nxt, RR, st.cur, 1);
-      st.cur = nxt;
-      st.left--;
-      budget--;
-    }
-    if (st.left === 0) { dst.set(st.cur); st.pc += 4; }
-  }
-  return st.pc >= CHAIN.length;
+  rev(S[15], a.subarray(16, 32));
+  mB(S[18], S[15], b, 1);
+  dst.set(S[18]);
 }
 
 /** Canonical 32-byte little-endian encoding of the plain limbs at a[16..32) (B form). */
-const PK = new Float64Array(16), PM = new Float64Array(16);
 function pack(out: Uint8Array, a: V): void {
-  const t = PK, m = PM;
+  const t = new Float64Array(16), m = new Float64Array(16);
   let i: number, k: number, c: number;
   for (i = 0; i < 16; i++) t[i] = a[16 + i];
   for (k = 0; k < 3; k++) {
@@ -234,67 +180,83 @@ function pack(out: Uint8Array, a: V): void {
   for (i = 0; i < 16; i++) { out[2 * i] = t[i] & 255; out[2 * i + 1] = t[i] >> 8; }
 }
 
-const XB = new Uint8Array(32);
-/** RFC 8032 §5.1.2 encoding of the accumulator, given 1/Z in REG[0]. */
-function encode(out: Uint8Array): void {
-  fmul(REG[1], YX, REG[0]);
-  pack(out, REG[1]);
-  fmul(REG[1], YXh, REG[0]);
-  pack(XB, REG[1]);
-  out[31] |= (XB[0] & 1) << 7;
+/**
+ * A fixed-base scalar multiplication [s]B and its encoding, in steps. Each job has its own
+ * buffers (st); S points at those of the job being run, so stepped signers may interleave
+ * (a pairing proof signed while a report is half signed). A finished job drops them.
+ * i: next comb column (31..0), then -1; pc, left, cur: the inversion program's state.
+ */
+interface Job { s: Uint8Array; out: Uint8Array; st: V[]; i: number; pc: number; left: number; cur: V | null }
+let active: Job | null = null;
+
+function jobStart(s: Uint8Array, out: Uint8Array): Job {
+  if (!tbuf) {
+    if (!provider) throw new Error('ed25519: no base-point table: call setBaseTable() first');
+    setBaseTable(provider());
+  }
+  const buf = new Int32Array(320).buffer as ArrayBuffer;
+  const st: V[] = [];
+  for (let i = 0; i < VIEWS.length; i += 2) st.push(new Int32Array(buf, VIEWS[i] * 4, VIEWS[i + 1]));
+  // The neutral point (0, 1, 1, 0): B(1) = [38, 0..., 1, 0...].
+  st[0][0] = st[5][0] = 38;
+  st[0][16] = st[5][16] = 1;
+  return { s: s, out: out, st: st, i: 31, pc: 0, left: 0, cur: null };
 }
 
 /**
- * A fixed-base scalar multiplication [s]B and its encoding, in steps. The working state
- * lives in shared buffers (allocated once); when steps of two jobs interleave (a pairing
- * proof signed while a report is half signed), the state of the one set aside is copied
- * into its own snapshot and copied back when it resumes.
+ * Runs one slice of the job: two comb columns (a doubling and an addition each), or 24
+ * field squarings of the inversion, about the same time on Espruino. True when `out`
+ * holds the encoded point. Comb column i adds entry sum_m bit(i + 32 m) << m.
  */
-interface Job { s: Uint8Array; i: number; inv: Inv; out: Uint8Array; snap: V | null; done: boolean }
-const STATE: V[] = [YX, BT, ZB, REG[0], REG[1], REG[2], REG[3], REG[4], Q0, Q1];
-let active: Job | null = null;
-function claim(j: Job): void {
-  if (active === j) return;
-  if (active && !active.done) {
-    const a = active;
-    if (!a.snap) a.snap = new Float64Array(352);
-    for (let i = 0, at = 0; i < STATE.length; at += STATE[i].length, i++) a.snap.set(STATE[i], at);
-  }
-  if (j.snap) {
-    for (let i = 0, at = 0; i < STATE.length; at += STATE[i].length, i++) STATE[i].set(j.snap.subarray(at, at + STATE[i].length));
-  }
-  active = j;
-}
-function jobStart(s: Uint8Array, out: Uint8Array): Job {
-  needTable();
-  const j: Job = { s: s, i: 31, inv: { pc: 0, left: 0, cur: Q0 }, out: out, snap: null, done: false };
-  claim(j);
-  setNeutral();
-  return j;
-}
-// Work per step: comb columns, or inversion squarings (about the same time on Espruino).
-const COLS_PER_STEP = 2;
-const SQUARES_PER_STEP = 24;
-/** Runs one slice of the job; true when `out` holds the encoded point. */
 function jobRun(j: Job): boolean {
-  claim(j);
+  if (active !== j) { S = j.st; active = j; }
+  let n: number;
   if (j.i >= 0) {
-    for (let n = 0; n < COLS_PER_STEP && j.i >= 0; n++, j.i--) {
-      if (j.i < 31) dbl();
-      addEntry(column(j.s, j.i));
+    for (n = 0; n < 2 && j.i >= 0; n++, j.i--) {
+      if (j.i < 31) step(-1);
+      const b = j.i >> 3, k = j.i & 7, s = j.s;
+      step(((s[b] >> k) & 1) | (((s[b + 4] >> k) & 1) << 1) | (((s[b + 8] >> k) & 1) << 2) |
+        (((s[b + 12] >> k) & 1) << 3) | (((s[b + 16] >> k) & 1) << 4) | (((s[b + 20] >> k) & 1) << 5) |
+        (((s[b + 24] >> k) & 1) << 6) | (((s[b + 28] >> k) & 1) << 7));
     }
-    if (j.i < 0) REG[0].set(ZB);
     return false;
   }
-  if (!invRun(j.inv, SQUARES_PER_STEP)) return false;
-  encode(j.out);
-  j.done = true;
-  j.snap = null;
+  for (n = 24; j.pc < CHAIN.length && n > 0;) {
+    const op = CHAIN[j.pc], dst = S[CHAIN[j.pc + 1]], a = S[CHAIN[j.pc + 2]], b = CHAIN[j.pc + 3];
+    if (op === 1) {
+      fmul(dst, a, S[b]);
+      n--;
+      j.pc += 4;
+      continue;
+    }
+    if (j.left === 0) { j.left = b; j.cur = a; }
+    while (j.left > 0 && n > 0) {
+      // Ping-pong between S[18] and S[19] (a square cannot be written over its input).
+      const cur = j.cur as V, q = cur === S[18];
+      rev(S[15], q ? S[20] : cur === S[19] ? S[21] : cur.subarray(16, 32));
+      j.cur = q ? S[19] : S[18];
+      mB(j.cur, S[15], cur, 1);
+      j.left--;
+      n--;
+    }
+    if (j.left === 0) { dst.set(j.cur as V); j.pc += 4; }
+  }
+  if (j.pc < CHAIN.length) return false;
+  // RFC 8032 §5.1.2: y = Y/Z with the sign of x = X/Z in the top bit.
+  const xb = new Uint8Array(32);
+  fmul(S[4], S[0], S[5]);
+  pack(j.out, S[4]);
+  fmul(S[4], S[1], S[5]);
+  pack(xb, S[4]);
+  j.out[31] |= (xb[0] & 1) << 7;
+  active = null;
+  S = [];
+  j.st = [];
   return true;
 }
 
 // ---- scalars mod L = 2^252 + 27742317777372353535851937790883648493 (RFC 8032 §5.1)
-const L = [0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14];
+const L = new Uint8Array([0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14]);
 
 /** Normalizes x[0..31] to digits 0..255; returns the carry out of 2^256 (value = digits + c * 2^256). */
 function norm32(x: Float64Array): number {
@@ -307,9 +269,10 @@ function norm32(x: Float64Array): number {
   return c;
 }
 
-const MT = new Float64Array(32);
-/** out = x mod L, x given as 64 base-256 digits (any sign and size below 2^40) in a Float64Array. */
-function modL(out: Uint8Array, x: Float64Array): void {
+/** out = x mod L, x given as 64 base-256 digits (any sign, magnitude below 2^40; copied). */
+function modL(out: Uint8Array, src: ArrayLike<number>): void {
+  const x = new Float64Array(64);
+  for (let k = 0; k < 64; k++) x[k] = src[k] || 0;
   let i: number, j: number, c: number, v: number;
   // 2^256 = 16 * 2^252 = -16 * (L - 2^252) (mod L): fold each top digit 32 places down
   // onto 16 digits, keep those in [-128, 128) and leave the carry one place above them.
@@ -340,7 +303,7 @@ function modL(out: Uint8Array, x: Float64Array): void {
     c += norm32(x);
   }
   // 0 <= x < 2L: subtract L while that does not go negative.
-  const t = MT;
+  const t = new Float64Array(32);
   for (;;) {
     for (j = 0; j < 32; j++) t[j] = x[j] - (j < 16 ? L[j] : 0);
     t[31] -= 16;
@@ -350,22 +313,14 @@ function modL(out: Uint8Array, x: Float64Array): void {
   for (j = 0; j < 32; j++) out[j] = x[j];
 }
 
-const WIDE = new Float64Array(64);
-function reduceHash(out: Uint8Array, h: Uint8Array): void {
-  for (let i = 0; i < 64; i++) WIDE[i] = h[i];
-  modL(out, WIDE);
-}
 
-const KA = new Float64Array(32), AR = new Float64Array(94);
 /** out = (r + k * a) mod L (RFC 8032 §5.1.6 step 5); the 63 columns of k * a are dot products. */
 function mulAdd(out: Uint8Array, r: Uint8Array, k: Uint8Array, a: Uint8Array): void {
-  const C = kernel.conv;
+  const C = kernel.conv, KA = new Float64Array(32), AR = new Float64Array(94), WIDE = new Float64Array(64);
   let i: number;
   // AR[t] = a[62 - t] for 31 <= t <= 62, else 0: then conv(k, AR, 62 - m) = sum k[i] a[m - i].
-  for (i = 0; i < 94; i++) AR[i] = 0;
   for (i = 0; i < 32; i++) { AR[62 - i] = a[i]; KA[i] = k[i]; }
   for (i = 0; i < 63; i++) WIDE[i] = C(KA, AR, 62 - i) + (i < 32 ? r[i] : 0);
-  WIDE[63] = 0;
   modL(out, WIDE);
 }
 
@@ -429,7 +384,7 @@ export function ed25519SignSteps(message: Uint8Array, seed32: Uint8Array, public
       if (jobRun(job)) phase = 2;
     } else if (phase === 2) {
       // §5.1.6 steps 2-3: r = SHA-512(prefix || M) mod L; R = [r]B
-      reduceHash(r, sha512(concat(e.prefix, message)));
+      modL(r, sha512(concat(e.prefix, message)));
       job = jobStart(r, sig);
       phase = 3;
     } else if (phase === 3) {
@@ -437,7 +392,7 @@ export function ed25519SignSteps(message: Uint8Array, seed32: Uint8Array, public
     } else {
       // §5.1.6 steps 4-5: k = SHA-512(R || A || M) mod L; S = (r + k * s) mod L
       const k = new Uint8Array(32);
-      reduceHash(k, sha512(concat(sig.subarray(0, 32), pub as Uint8Array, message)));
+      modL(k, sha512(concat(sig.subarray(0, 32), pub as Uint8Array, message)));
       mulAdd(sig.subarray(32, 64), r, k, e.a);
       done = true;
     }
@@ -464,4 +419,20 @@ export function ed25519Sign(message: Uint8Array, seed32: Uint8Array, publicKey32
   const s = ed25519SignSteps(message, seed32, publicKey32);
   while (!s.step()) { /* run to completion */ }
   return s.signature();
+}
+
+/**
+ * Signs RFC 8032 §7.1 TEST 1 and compares with the published signature: true when the
+ * table, the injected natives and the code on this device agree with the standard.
+ * Costs two scalar multiplications; firmware/hal runs it once after installing the table.
+ */
+export function ed25519SelfTest(): boolean {
+  const seed = new Uint8Array(32);
+  const sk = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
+  const want = 'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b';
+  for (let i = 0; i < 32; i++) seed[i] = parseInt(sk.substr(2 * i, 2), 16);
+  const sig = ed25519Sign(new Uint8Array(0), seed);
+  let got = '';
+  for (let i = 0; i < 64; i++) got += (sig[i] < 16 ? '0' : '') + sig[i].toString(16);
+  return got === want;
 }

@@ -75,7 +75,7 @@ function main(): void {
   const pub = ed25519PublicKey(seed);
   out('public_key=' + hex(pub));
   const times: number[] = [];
-  let sig = new Uint8Array(0);
+  let sig: Uint8Array = new Uint8Array(0);
   for (let n = 0; n < 10; n++) {
     const t0 = nowMs();
     sig = ed25519Sign(msg, seed, pub);
