@@ -85,7 +85,8 @@ test('road load: 25 km/h on the flat with full assist draws ≈ 200 W (rolling +
   // Uphill needs more, the motor limit caps it (750 W / 0.82 ≈ 915 W)
   const hill = createSimBike({ seed: 1, ride: [{ kind: 'ride', durationS: 600, speedKmh: 25, slopePct: 8, assist: 1 }], bmsRateHz: 0 });
   hill.advance(300_000);
-  const hw = bike.internals.model.packs.length && hill.ledger().packs.reduce((s, p) => s + p.flows.packToMotor.mwh, 0) / 1000 * 12;
+  // 300 s of riding: mWh / 1000 × 3600 / 300 = average W
+  const hw = (hill.ledger().packs.reduce((s, p) => s + p.flows.packToMotor.mwh, 0) / 1000) * 12;
   assert.ok(hw > 700 && hw < 930, `hill average ${hw} W`);
 });
 
