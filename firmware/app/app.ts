@@ -8,7 +8,7 @@ import { createClock } from './clock';
 import { openKeystore, KEY_LOADED, KEY_CREATED } from '../keys/keystore';
 import { setSha512 } from '../keys/ed25519';
 import { sha512js } from '../keys/sha512';
-import { makePairingProof } from '../../protocol/pairing';
+import { makePairingProofStepped } from '../../protocol/pairing';
 import { firmwareVersion } from '../../protocol/report';
 import { createQueue } from '../queue/queue';
 import { createMeter } from '../energy/meter';
@@ -41,7 +41,25 @@ export function startApp(hal: Hal, version: string): void {
   }
   var wd = hal.startWatchdog(30);
   hal.time.setTimeout(function kick() { wd.kick(); syncClock(); hal.time.setTimeout(kick, 5000); }, 5000);
-  hal.onLastWords(function (kind, detail) { faults.raise(FAULT.UNCAUGHT, kind + ': ' + detail); }, 1000);
+  // Last words: an error flag or uncaught exception goes to the ring AND to flash (file
+  // "lw", one small write; losing it to a cut costs only the note), then the board resets;
+  // the next boot puts it back in the ring so faults() and the reports show it.
+  var lw = hal.flash.read('lw');
+  if (lw) {
+    var note = '';
+    for (var li = 0; li < lw.length && li < 60; li++) note += String.fromCharCode(lw[li]);
+    faults.raise(FAULT.UNCAUGHT, 'before reset: ' + note);
+    hal.flash.erase('lw');
+  }
+  hal.onLastWords(function (kind, detail) {
+    var text = (kind + ': ' + detail).substr(0, 60);
+    faults.raise(FAULT.UNCAUGHT, text);
+    // Error flags (FIFO_FULL...) can repeat: ring only. An uncaught error resets: flash too.
+    if (kind !== 'uncaught') return;
+    var b = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i++) b[i] = text.charCodeAt(i) & 255;
+    hal.flash.write('lw', b);
+  }, 1000);
   var con = createConsole({
     version: version,
     fw: fw,
@@ -59,9 +77,9 @@ export function startApp(hal: Hal, version: string): void {
     pairingProof: function (challenge: Uint8Array) {
       if (!signer) throw new Error('deep.pairingProof: this device has no key (see faults())');
       var sg = signer;
-      wd.kick();
-      return makePairingProof({ challenge: challenge, publicKey: sg.publicKey(), firmware: fw }, function (m: Uint8Array) { return sg.sign(m); });
+      return makePairingProofStepped({ challenge: challenge, publicKey: sg.publicKey(), firmware: fw }, function (m: Uint8Array) { return sg.signSteps(m); });
     },
+    defer: function (fn: () => void) { hal.time.setTimeout(fn, 0); },
     faults: faults,
     status: function () {
       syncClock();

@@ -6,8 +6,13 @@
 //
 //   deep.info()                 {version, fw, id, publicKey, ssid, endpoint, paired, board}
 //   deep.settings({ssid, password, endpoint, intervalS?, pollMs?})  true, or throws why not
-//   deep.pairingProof(hex)      base64 COSE_Sign1 over {challenge, publicKey, firmware}
-//                               (protocol/pairing.ts), signed by the device key
+//   deep.pairingProof(hex)      starts signing the pairing proof, a COSE_Sign1 over
+//                               {challenge, publicKey, firmware} (protocol/pairing.ts), and
+//                               returns null; signing is stepped (one step per timer
+//                               callback) so the buses and the watchdog keep running.
+//   deep.pairingProof()         null while signing, then the proof in base64 (kept until
+//                               the next challenge); throws when none was started
+//                               (host contract: host-tools/testnet/device-api.ts polls)
 //   deep.paired(id)             records the id the node registered (must be ours); true
 //   deep.status()               {online, queued, seq, synced, uptimeS, boots, faults}
 //   faults()                    prints the ring and the counters
@@ -26,8 +31,10 @@ export interface ConsoleDeps {
   saveSettings(s: Settings): boolean;
   publicKey(): Uint8Array;
   kid(): Uint8Array;
-  /** The pairing proof (COSE_Sign1 bytes) for a challenge. */
-  pairingProof(challenge: Uint8Array): Uint8Array;
+  /** Starts a stepped pairing proof (COSE_Sign1) for a challenge. */
+  pairingProof(challenge: Uint8Array): { step(): boolean; result(): Uint8Array };
+  /** Runs `fn` on the next turn of the event loop. */
+  defer(fn: () => void): void;
   faults: FaultLog;
   status(): Record<string, unknown>;
   print(s: string): void;
@@ -72,12 +79,16 @@ function checkEndpoint(url: string): void {
 export interface DeepConsole {
   info(): Record<string, unknown>;
   settings(s: Partial<Settings>): boolean;
-  pairingProof(challengeHex: string): string;
+  pairingProof(challengeHex?: string): string | null;
   paired(id: string): boolean;
   status(): Record<string, unknown>;
 }
 
 export function createConsole(d: ConsoleDeps): { deep: DeepConsole; faults: () => void } {
+  var proofState = 'none';
+  var proofB64 = '';
+  var proofError = '';
+  var proofGen = 0;
   var deep: DeepConsole = {
     info: function () {
       var s = d.settings();
@@ -121,10 +132,35 @@ export function createConsole(d: ConsoleDeps): { deep: DeepConsole; faults: () =
       if (!d.saveSettings(next)) throw new Error('deep.settings: flash refused the write (full?)');
       return true;
     },
-    pairingProof: function (challengeHex: string) {
+    pairingProof: function (challengeHex?: string) {
+      if (challengeHex === undefined) {
+        if (proofState === 'none') throw new Error('deep.pairingProof: no proof started; call deep.pairingProof(challengeHex)');
+        if (proofState === 'failed') throw new Error('deep.pairingProof: signing failed: ' + proofError);
+        return proofState === 'done' ? proofB64 : null;
+      }
       var c = fromHex(challengeHex, 'deep.pairingProof');
       if (c.length < 16 || c.length > 64) throw new Error('deep.pairingProof: challenge expected 16..64 bytes, got ' + c.length);
-      return toBase64(d.pairingProof(c));
+      var job = d.pairingProof(c);
+      var gen = ++proofGen;
+      proofState = 'signing';
+      proofB64 = '';
+      var run = function (): void {
+        if (gen !== proofGen) return; // a newer challenge replaced this one
+        try {
+          if (job.step()) {
+            proofB64 = toBase64(job.result());
+            proofState = 'done';
+            return;
+          }
+        } catch (e) {
+          proofState = 'failed';
+          proofError = String((e as Error).message || e);
+          return;
+        }
+        d.defer(run);
+      };
+      d.defer(run);
+      return null;
     },
     paired: function (id: string) {
       var mine = toHex(d.kid());

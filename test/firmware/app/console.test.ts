@@ -7,6 +7,7 @@ import { DEFAULT_SETTINGS, type Settings } from '../../../firmware/app/settings'
 function make() {
   let s: Settings = { ...DEFAULT_SETTINGS };
   const printed: string[] = [];
+  const deferred: (() => void)[] = [];
   const faults = createFaultLog({ now: () => 1234 });
   const pk = new Uint8Array(32).fill(7);
   const kid = new Uint8Array(8).fill(0xab);
@@ -16,12 +17,17 @@ function make() {
     saveSettings: (n) => { s = n; return true; },
     publicKey: () => pk,
     kid: () => kid,
-    pairingProof: (ch) => new Uint8Array([...ch, 1, 2, 3]),
+    pairingProof: (ch) => {
+      let steps = 0;
+      return { step: () => ++steps >= 3, result: () => new Uint8Array([...ch, 1, 2, 3]) };
+    },
+    defer: (fn) => { deferred.push(fn); },
     faults,
     status: () => ({ online: false }),
     print: (t) => printed.push(t),
   });
-  return { c, get s() { return s; }, printed, faults };
+  const runDeferred = (): void => { while (deferred.length) deferred.shift()!(); };
+  return { c, get s() { return s; }, printed, faults, runDeferred };
 }
 
 test('hex and base64 helpers match Node', () => {
@@ -47,10 +53,14 @@ test('info and settings never reveal the password; settings validates its input'
   assert.throws(() => m.c.deep.settings({ intervalS: 1 }), /intervalS/);
 });
 
-test('pairingProof returns base64 of the proof for a 16..64 byte challenge; paired() checks the id', () => {
+test('pairingProof signs in steps: null while signing, then base64 of the proof; paired() checks the id', () => {
   const m = make();
   const ch = '00112233445566778899aabbccddeeff';
-  assert.is(m.c.deep.pairingProof(ch), Buffer.from([...Buffer.from(ch, 'hex'), 1, 2, 3]).toString('base64'));
+  assert.throws(() => m.c.deep.pairingProof(), /no proof started/);
+  assert.is(m.c.deep.pairingProof(ch), null);
+  assert.is(m.c.deep.pairingProof(), null, 'not done before the event loop ran');
+  m.runDeferred();
+  assert.is(m.c.deep.pairingProof(), Buffer.from([...Buffer.from(ch, 'hex'), 1, 2, 3]).toString('base64'));
   assert.throws(() => m.c.deep.pairingProof('0011'), /16\.\.64/);
   assert.throws(() => m.c.deep.paired('0000000000000000'), /not this device/);
   assert.is(m.c.deep.paired('abababababababab'), true);
