@@ -75,7 +75,7 @@ export class SimBms implements CanNode {
   /** After each model step: the BMS's coulomb and energy counters. */
   integrate(dtMs: number): void {
     const pack = this.model.packs[this.index];
-    const a = pack.currentMa / 1000;
+    const a = this.measuredMa() / 1000;
     const ah = (a * dtMs) / 3_600_000;
     const wh = ah * (pack.terminalUv / 1e6);
     if (!this.booting) {
@@ -89,6 +89,15 @@ export class SimBms implements CanNode {
       this.ahChgTotal -= ah;
       this.whChgTotal -= wh;
     }
+  }
+
+  /** The BMS's current sensing error: it reports true current × this (a fault, default 1). */
+  currentGain = 1;
+
+  /** The pack current as this BMS measures it, mA (exact unless currentGain is set). */
+  measuredMa(): number {
+    const ma = this.model.packs[this.index].currentMa;
+    return this.currentGain === 1 ? ma : Math.round(ma * this.currentGain);
   }
 
   /** Voltage at the charge port as this BMS sees it, µV: non-zero while plugged in at a hub. */
@@ -121,8 +130,8 @@ export class SimBms implements CanNode {
       variant,
       vTotUv: pack.terminalUv,
       vChargeUv: this.vChargeUv(),
-      iInUa: pack.currentMa * 1000,
-      iInIcUa: pack.currentMa * 1000,
+      iInUa: this.measuredMa() * 1000,
+      iInIcUa: this.measuredMa() * 1000,
       ahCntMah: Math.trunc(this.ahCnt * 1000),
       whCntMwh: Math.trunc(this.whCnt * 1000),
       cellsMv: cells,
@@ -155,7 +164,7 @@ export class SimBms implements CanNode {
   broadcastMessages(): CanMessage[] {
     const pack = this.model.packs[this.index];
     const c = this.canId;
-    const ma = pack.currentMa;
+    const ma = this.measuredMa();
     const out: CanMessage[] = [];
     const all = this.broadcastSet === 'all';
     out.push({ type: 'BMS_V_TOT', controllerId: c, vTotMv: Math.round(pack.terminalUv / 1000), vChargeMv: Math.round(this.vChargeUv() / 1000) });

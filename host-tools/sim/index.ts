@@ -58,6 +58,10 @@ export interface SimFault {
   canErrorRate?: number;
   /** The CAN bus is broken for this long: nothing passes, a transmitting MCP2515 goes bus-off. */
   canBusOffMs?: number;
+  /** The VESC's current sensor reads true × gain from now on (1 = exact; e.g. 1.05 reads 5 % high). */
+  vescCurrentGain?: number;
+  /** This BMS's current sensor reads true × gain from now on (the ledger keeps the truth). */
+  bmsCurrentGain?: { canId: number; gain: number };
   /** The VESC reboots now: its counters restart from zero and it is deaf for 1.5 s. */
   vescReboot?: boolean;
   /** The device's supply browns out for this long: UART link down, MCP2515 unpowered and reset. */
@@ -113,7 +117,7 @@ const PACK_DEFAULTS: PackOptions[] = [
   { canId: 11, cells: 13, capacityMah: 10500, resistanceMohm: 140, socPermille: 650 },
 ];
 
-const FAULT_KEYS = new Set(['uartNoise', 'uartDrop', 'uartGarbagePerS', 'bmsSilent', 'bmsResume', 'bmsReboot', 'canErrorRate', 'canBusOffMs', 'vescReboot', 'brownoutMs']);
+const FAULT_KEYS = new Set(['uartNoise', 'uartDrop', 'uartGarbagePerS', 'bmsSilent', 'bmsResume', 'bmsReboot', 'canErrorRate', 'canBusOffMs', 'vescReboot', 'brownoutMs', 'vescCurrentGain', 'bmsCurrentGain']);
 
 export function createSimBike(o: SimBikeOptions): SimBike {
   if (!o || typeof o !== 'object') throw new TypeError('"options" expected an object');
@@ -266,6 +270,12 @@ export function createSimBike(o: SimBikeOptions): SimBike {
         // back (§6.7); in listen-only or configuration mode it just hears nothing.
         if (mcp.mode() === 0x00 && mcp.canTransmit()) mcp.enterBusOff(bus.faults.brokenUntilUs + 2816);
       }
+      const gain = (name: string, v: unknown): number => {
+        if (typeof v !== 'number' || !(v >= 0.5 && v <= 1.5)) throw new RangeError(`"${name}" expected a gain in [0.5, 1.5], got ${String(v)}`);
+        return v;
+      };
+      if (f.vescCurrentGain !== undefined) vesc.currentGain = gain('vescCurrentGain', f.vescCurrentGain);
+      if (f.bmsCurrentGain !== undefined) findBms(f.bmsCurrentGain.canId).currentGain = gain('bmsCurrentGain.gain', f.bmsCurrentGain.gain);
       if (f.vescReboot) vesc.reboot();
       if (f.brownoutMs !== undefined) {
         const us = dur('brownoutMs', f.brownoutMs);

@@ -52,6 +52,8 @@ export class SimVesc implements CanNode {
   private sumInputMaUs = 0;
   private sumMotorMaUs = 0;
   private sumUs = 0;
+  /** The VESC's current sensing error: it measures true current × this (a fault, default 1). */
+  currentGain = 1;
   /** When values() last ran (virtual ms), for tests that integrate the averages. */
   lastValuesAtMs = 0;
   /** Time up to which the sums are accrued, µs. */
@@ -102,7 +104,7 @@ export class SimVesc implements CanNode {
   integrate(dtMs: number): void {
     if (this.booting()) return;
     const m = this.model;
-    const ia = m.vescInputMa / 1000;
+    const ia = (m.vescInputMa * this.currentGain) / 1000;
     const v = m.packs[m.busPack].terminalUv / 1e6;
     const h = dtMs / 3_600_000;
     if (ia >= 0) {
@@ -127,8 +129,8 @@ export class SimVesc implements CanNode {
     const now = this.clock.nowUs;
     if (now <= this.accruedUs) return;
     const dt = now - this.accruedUs;
-    this.sumInputMaUs += this.model.vescInputMa * dt;
-    this.sumMotorMaUs += this.model.vescMotorMa * dt;
+    this.sumInputMaUs += this.model.vescInputMa * this.currentGain * dt;
+    this.sumMotorMaUs += this.model.vescMotorMa * this.currentGain * dt;
     this.sumUs += dt;
     this.accruedUs = now;
   }
@@ -138,8 +140,8 @@ export class SimVesc implements CanNode {
     const m = this.model;
     this.accrue();
     this.lastValuesAtMs = this.clock.nowUs / 1000;
-    const avgIn = this.sumUs > 0 ? this.sumInputMaUs / this.sumUs : m.vescInputMa;
-    const avgMotor = this.sumUs > 0 ? this.sumMotorMaUs / this.sumUs : m.vescMotorMa;
+    const avgIn = this.sumUs > 0 ? this.sumInputMaUs / this.sumUs : m.vescInputMa * this.currentGain;
+    const avgMotor = this.sumUs > 0 ? this.sumMotorMaUs / this.sumUs : m.vescMotorMa * this.currentGain;
     this.sumInputMaUs = this.sumMotorMaUs = this.sumUs = 0;
     const vinMv = Math.round(m.packs[m.busPack].terminalUv / 1000);
     const fet = Math.round(m.fetTempC * 10);

@@ -125,6 +125,32 @@ test('brown-out: the device loses the link (bytes either way are lost), the pack
   assert.ok(bike.internals.uart.stats.lost > 0);
 });
 
+test('sensor gain errors: the VESC and one BMS read high, the ledger keeps the truth (for cross-check faults)', () => {
+  const bike = createSimBike({ seed: 13, ride: RIDING });
+  const c = client(bike);
+  bike.advance(30_000);
+  bike.inject({ vescCurrentGain: 1.1, bmsCurrentGain: { canId: 10, gain: 0.9 } });
+  bike.advance(60_000);
+  const pack = bike.internals.model.packs[0];
+  assert.ok(pack.currentMa > 1000, 'pack 10 is on the bus');
+  const b = decodeBmsValues(c.request(encodeForwardCan(10, encodeBmsGetValuesRequest()), 100)[0]);
+  assert.ok(b.ok);
+  if (b.ok) assert.is(b.value.iInUa, Math.round(pack.currentMa * 0.9) * 1000);
+  // The VESC's Wh counter grows 10 % faster than the true energy out of the packs
+  const wh = () => {
+    const v = decodeValues(c.request(encodeGetValuesRequest())[0]);
+    assert.ok(v.ok);
+    return v.ok ? (v.value.wattHoursUwh as number) / 1000 : 0;
+  };
+  const truth = () => bike.ledger().packs.reduce((a, p) => a + p.flows.packToMotor.mwh - p.flows.regenToPack.mwh, 0);
+  const w0 = wh();
+  const t0 = truth();
+  bike.advance(60_000);
+  const ratio = (wh() - w0) / (truth() - t0);
+  assert.ok(Math.abs(ratio - 1.1) < 0.01, `VESC/true energy ${ratio}`);
+  assert.throws(() => bike.inject({ vescCurrentGain: 3 }), /"vescCurrentGain" expected a gain/);
+});
+
 test('inject checks its input', () => {
   const bike = createSimBike({ seed: 6, ride: PARKED });
   assert.throws(() => bike.inject({ uartNoise: 2 }), /"uartNoise" expected a probability/);
