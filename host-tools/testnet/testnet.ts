@@ -55,11 +55,12 @@ export interface TestnetOptions {
   tolerancePermille?: number;
   /** Speed/fidelity trade-offs of the compressed day (defaults: TESTNET_TUNING). */
   tuning?: Partial<Tuning>;
-  /** Worker threads running the bikes; default min(bikes, cores); 0 = all in this thread. */
+  /** Worker threads running the bikes; default one per bike up to max(8, cores); 0 = all in this thread. */
   workers?: number;
 }
 
-export const TESTNET_TUNING: Tuning = { pollMs: 500, bmsRateHz: 2, simStepMs: 200 };
+/** The compressed day: physics in 1 s steps, the device polls each bus once a step (see testnet --poll-ms). */
+export const TESTNET_TUNING: Tuning = { pollMs: 1000, bmsRateHz: 1, simStepMs: 1000 };
 
 export interface TestnetResult {
   summary: RunSummary;
@@ -149,7 +150,9 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
 
   const hubs = Array.from({ length: o.hubs }, (_, i) => `hub-${i + 1}`);
   const bikes = Array.from({ length: o.bikes }, (_, i) => ({ name: `bike${i + 1}`, seed: (o.seed * 1009 + i * 7919 + 1) >>> 0 }));
-  const nWorkers = Math.min(o.bikes, o.workers ?? Math.max(1, availableParallelism()));
+  // One worker per bike up to 8 (the OS balances three bikes over two cores better than
+  // two unequal groups would: groups advance in lock-step, so the slowest sets the pace).
+  const nWorkers = Math.min(o.bikes, o.workers ?? Math.max(8, availableParallelism()));
   const groups: GroupHandle[] = [];
   const base = { hubs, durationS: o.durationS, startWallMs: startOfRun(series, o.durationS), bundle, nodeUrl: node.url, wifi: WIFI, tuning };
   if (nWorkers === 0) groups.push(inProcessGroup({ ...base, bikes }));

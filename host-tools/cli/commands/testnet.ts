@@ -2,11 +2,11 @@
 // see host-tools/testnet/testnet.ts. Ends with one line
 //   bikes=… reports=… verified=… rejected=… max_error_mwh=…
 // and exits 0 when every chain is complete and every total within tolerance, 1 otherwise.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs, UsageError, intOption } from '../args';
 import { EXIT, type Command } from '../command';
-import { build, DIST } from '../../build/build';
+import { build, DIST, ROOT } from '../../build/build';
 import { runTestnet } from '../../testnet/testnet';
 import { PriceFileError } from '../../testnet/prices';
 
@@ -17,6 +17,23 @@ export function parseDuration(text: string): number {
   const n = Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
   if (n < 60 || n > 7 * 86400) throw new UsageError(`--duration expected 1m..168h, got "${text}"`);
   return n;
+}
+
+/**
+ * True when dist/firmware.js is missing or older than any source it is built from
+ * (firmware/, protocol/, boards/, rollup.config.js): a fresh clone builds once, later
+ * runs start at once. The bundle's board is checked at boot (group.ts).
+ */
+export function bundleStale(): boolean {
+  const out = path.join(DIST, 'firmware.js');
+  if (!existsSync(out)) return true;
+  const built = statSync(out).mtimeMs;
+  const newer = (p: string): boolean => {
+    const st = statSync(p);
+    if (!st.isDirectory()) return st.mtimeMs > built;
+    return readdirSync(p).some((n) => newer(path.join(p, n)));
+  };
+  return ['firmware', 'protocol', 'boards', 'rollup.config.js'].some((n) => existsSync(path.join(ROOT, n)) && newer(path.join(ROOT, n)));
 }
 
 const command: Command = {
@@ -32,9 +49,9 @@ const command: Command = {
     port: { type: 'string', description: 'ingest node port on 127.0.0.1; 0 = a free port', default: '0' },
     data: { type: 'string', description: 'folder for the SQLite ledger and the node log (default: a new temporary folder)' },
     prices: { type: 'string', description: 'price CSV (start,import[,export] per interval; see host-tools/testnet/prices.ts); default: the bundled sample' },
-    workers: { type: 'string', description: 'worker threads running the bikes (default: one per core, at most one per bike; 0 = none)' },
-    'poll-ms': { type: 'string', description: "the devices' bus poll period in ms: 100 is the firmware's own (exact to the mWh, about 4x slower); the compressed day polls less often", default: '500' },
-    'skip-build': { type: 'boolean', description: 'use the existing dist/firmware.js' },
+    workers: { type: 'string', description: 'worker threads running the bikes (default: one per bike, up to 8; 0 = all in the main thread)' },
+    'poll-ms': { type: 'string', description: "the devices' bus poll period in ms, also the simulator's physics step (100 is the firmware's own; the compressed day polls once a simulated second)", default: '1000' },
+    'skip-build': { type: 'boolean', description: 'use dist/firmware.js as it is (by default it is rebuilt when older than its sources)' },
   },
   async run(argv) {
     const p = parseArgs(argv, this.options);
@@ -47,12 +64,13 @@ const command: Command = {
     const durationS = parseDuration(p.options.duration as string);
     const workers = intOption(p, 'workers', 0, 64);
     const pollMs = intOption(p, 'poll-ms', 20, 2000)!;
-    // A slower poll goes with slower BMS broadcasts: the device hears each pack about as
-    // often as it polls the VESC.
-    const tuning = { pollMs, bmsRateHz: Math.max(1, Math.min(10, Math.round(1000 / pollMs))), simStepMs: pollMs >= 200 ? 200 : 100 };
+    // The physics steps at the poll period and each BMS broadcasts about once per poll:
+    // the simulated current is constant over a step and the device samples every step, so
+    // the compressed day stays exact to the report's mWh while doing a tenth of the work.
+    const tuning = { pollMs, bmsRateHz: Math.max(1, Math.min(10, Math.round(1000 / pollMs))), simStepMs: Math.min(pollMs, 1000) };
     const err = (s: string) => process.stderr.write(s + '\n');
 
-    if (!p.options['skip-build'] || !existsSync(path.join(DIST, 'firmware.js'))) {
+    if (!p.options['skip-build'] && bundleStale()) {
       const r = build({ board: 'esp32-devkitc', bundles: ['firmware'] });
       err(`built dist/firmware.js: ${r.firmwareBytes} bytes`);
     }
