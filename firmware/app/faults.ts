@@ -63,6 +63,8 @@ export var FAULT = {
   UPLINK_GAP: 70,
   /** The stored key could not be read back (corrupt); no new key is made silently. */
   KEY_CORRUPT: 96,
+  /** The hardware RNG repeated itself while making the key: no key was made. */
+  KEY_RNG_BAD: 98,
   /** SNTP answer rejected (implausible time). */
   CLOCK_REJECTED: 97,
 };

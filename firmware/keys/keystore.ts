@@ -92,7 +92,7 @@ export function openKeystore(opts: KeystoreOptions): KeystoreResult {
       put32(raw, i * 4, v);
     }
     if (distinct * 4 < samples * 3) {
-      fault(FAULT.KEY_CORRUPT, 'rng: ' + distinct + '/' + samples + ' distinct');
+      fault(FAULT.KEY_RNG_BAD, distinct + '/' + samples + ' distinct');
       return { status: KEY_RNG_BAD };
     }
     for (i = 0; i < CONTEXT.length; i++) raw[samples * 4 + i] = CONTEXT.charCodeAt(i);

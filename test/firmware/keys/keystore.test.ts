@@ -71,7 +71,9 @@ test('a committed key file that is damaged is KEY_CORRUPT (fault), never silentl
 test('a stuck RNG makes no key; a failing flash makes no key', () => {
   const flash = new EmuFlash({ size: 4096, pageSize: 4096 });
   let i = 0;
-  assert.is(openKeystore({ flash, hwRand: () => (i++ % 8), sha512: nodeSha512 }).status, KEY_RNG_BAD);
+  const faults = createFaultLog({ now: () => 0 });
+  assert.is(openKeystore({ flash, hwRand: () => (i++ % 8), sha512: nodeSha512, faults }).status, KEY_RNG_BAD);
+  assert.is(faults.count(FAULT.KEY_RNG_BAD), 1);
   assert.is(flash.read(KEY_FILE), undefined);
   const full = new EmuFlash({ size: 4096, pageSize: 4096 });
   full.write('big', new Uint8Array(4096 - 32 - 16));
