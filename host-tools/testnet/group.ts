@@ -1,8 +1,9 @@
-// A group of testnet bikes on one virtual clock: each the firmware bundle in an emulated
-// board against its own simulated bike, all sharing one emulated radio whose requests go
-// for real to the ingest node on loopback. testnet.ts runs one group per worker thread
-// (both cores), or one in-process group; a bike's behaviour depends only on its own seed
-// and the node's answers, so how bikes are grouped never changes a result.
+// A group of testnet bikes: each the firmware bundle in an emulated board against its own
+// simulated bike, on its own virtual clock and emulated radio, whose requests go for real
+// to the ingest node on loopback. testnet.ts runs groups in worker threads (both cores)
+// or in-process. One clock per bike, not per group: a shared clock would step each bike
+// at the others' events too, shifting when its polls land, so results would depend on
+// how bikes are grouped. This way a bike depends only on its seed and the node's answers.
 import { VirtualClock } from '../emu/clock';
 import { EmuNetwork, type EmuHttpRequest, type EmuHttpResponse } from '../emu/network';
 import { createEmulatedBike, type EmulatedBike } from '../emu/bike';
@@ -67,8 +68,13 @@ export interface GroupSample {
   node: { accepted: number; duplicates: number; rejected: number };
 }
 
+/** Virtual time every bike gets to boot, make its key and pair before the day is counted. */
+export const BOOT_ALLOWANCE_MS = 120_000;
+
 interface Run {
   name: string;
+  clock: VirtualClock;
+  network: EmuNetwork;
   bike: EmulatedBike;
   con: DeviceConsole;
   id: string;
@@ -91,17 +97,12 @@ function truthOf(b: EmulatedBike): Record<number, FlowTotals> {
 }
 
 export class BikeGroup {
-  readonly clock: VirtualClock;
-  readonly network: EmuNetwork;
   private readonly runs: Run[] = [];
   private readonly byId: Record<string, Run> = {};
   private readonly node = { accepted: 0, duplicates: 0, rejected: 0 };
   private t0 = 0;
 
-  constructor(private readonly spec: GroupSpec) {
-    this.clock = new VirtualClock({ startWallMs: spec.startWallMs });
-    this.network = new EmuNetwork({ clock: this.clock, accessPoints: [spec.wifi], handler: (req) => this.proxy(req) });
-  }
+  constructor(private readonly spec: GroupSpec) {}
 
   // Every device request goes to the node for real; its answers are counted per device.
   private async proxy(req: EmuHttpRequest): Promise<EmuHttpResponse> {
@@ -161,8 +162,10 @@ export class BikeGroup {
 
   /** Boots every bike (first boot makes its key) and pairs it through its console. */
   async start(): Promise<{ name: string; id: string; version: string }[]> {
-    const { spec, clock, network } = this;
+    const { spec } = this;
     for (const b of spec.bikes) {
+      const clock = new VirtualClock({ startWallMs: spec.startWallMs });
+      const network = new EmuNetwork({ clock, accessPoints: [spec.wifi], handler: (req) => this.proxy(req) });
       const sim = createSimBike({
         seed: b.seed, ride: randomRide({ seed: b.seed, durationS: spec.durationS, hubs: spec.hubs }),
         bmsBroadcast: 'energy', bmsRateHz: spec.tuning.bmsRateHz, stepMs: spec.tuning.simStepMs,
@@ -170,7 +173,7 @@ export class BikeGroup {
       const bike = createEmulatedBike({ clock, network, sim, seed: b.seed, name: b.name, bundle: spec.bundle });
       bike.powerOn();
       const con = new DeviceConsole(consoleLink(bike.device.console, `${b.name}:console`));
-      this.runs.push({ name: b.name, bike, con, id: '', acceptedMwh: zeroFlows(), sent: 0, acked: 0, rejected: 0, made: 0, lastSum: zeroFlows() });
+      this.runs.push({ name: b.name, clock, network, bike, con, id: '', acceptedMwh: zeroFlows(), sent: 0, acked: 0, rejected: 0, made: 0, lastSum: zeroFlows() });
     }
     const out = [];
     for (const r of this.runs) {
@@ -184,18 +187,24 @@ export class BikeGroup {
         // load() (not a power cut: the bike is parked and nothing goes unmeasured).
         await r.con.eval(`deep.settings({pollMs: ${spec.tuning.pollMs}})`);
         await r.con.send('load()');
-        await clock.advance(1000);
+        await r.clock.advance(1000);
         await this.waitInfo(r);
       }
       const res = await pairDevice({
         console: r.con, node: httpPairingNode(spec.nodeUrl), ssid: spec.wifi.ssid, endpoint: spec.nodeUrl, force: false,
-        password: async () => spec.wifi.password, wait: (ms) => clock.advance(ms), signTimeoutMs: 120_000,
+        password: async () => spec.wifi.password, wait: (ms) => r.clock.advance(ms), signTimeoutMs: 120_000,
       });
       r.id = res.status === 'paired' ? res.id : res.info.id;
       this.byId[r.id] = r;
       out.push({ name: r.name, id: r.id, version: info.version });
     }
-    this.t0 = clock.now();
+    // Every bike's day is counted from the same virtual instant, whatever its boot took
+    // and whichever group it is in (its ride started with its clock, parked at night).
+    this.t0 = BOOT_ALLOWANCE_MS;
+    for (const r of this.runs) {
+      if (r.clock.now() > this.t0) throw new Error(`${r.name} took ${r.clock.now()} virtual ms to boot and pair, more than the ${BOOT_ALLOWANCE_MS} allowed`);
+      await r.clock.advance(this.t0 - r.clock.now());
+    }
     return out;
   }
 
@@ -205,7 +214,7 @@ export class BikeGroup {
         return await deviceInfo(r.con, 2000);
       } catch (e) {
         if (tries >= 30) throw new Error(`${r.name} does not answer deep.info() after boot: ${(e as Error).message}\n${r.bike.device.output.slice(-2000)}`);
-        await this.clock.advance(1000);
+        await r.clock.advance(1000);
       }
     }
   }
@@ -213,7 +222,7 @@ export class BikeGroup {
   /** Runs virtual time to `ms` after the start of the day; returns every bike's state. */
   async advanceTo(ms: number, wallMs: number): Promise<GroupSample> {
     const target = this.t0 + ms;
-    if (target > this.clock.now()) await this.clock.advance(target - this.clock.now());
+    for (const r of this.runs) if (target > r.clock.now()) await r.clock.advance(target - r.clock.now());
     return this.sample(wallMs);
   }
 
@@ -240,11 +249,11 @@ export class BikeGroup {
         made: r.made, sent: r.sent, acked: r.acked, rejected: r.rejected,
         queued: typeof status.queued === 'number' ? status.queued : 0,
         faults: typeof status.faults === 'number' ? status.faults : 0,
-        online: this.network.up && status.online !== false,
+        online: r.network.up && status.online !== false,
         acceptedMwh: { ...r.acceptedMwh }, truth, hubInMwh: hubIn, hubOutMwh: hubOut,
       };
     });
-    return { nowMs: this.clock.now() - this.t0, wallMs, bikes, node: { ...this.node } };
+    return { nowMs: Math.min(...this.runs.map((r) => r.clock.now())) - this.t0, wallMs, bikes, node: { ...this.node } };
   }
 
   close(): void {

@@ -25,7 +25,7 @@ import { BikeGroup, type GroupSpec, type GroupSample, type Tuning, type BikeSamp
 import { loadPrices, DAY_S, type PriceSeries } from './prices';
 import { settle } from './settlement';
 import { readLedger } from './ledger';
-import { renderSummary, runOk, type RunSummary, type BikeSummary } from './summary';
+import { renderSummary, runOk, type RunSummary, type BikeSummary, type Tolerance } from './summary';
 import { LiveView, zeroFlows, type Snapshot, type Output, type BikeView, type HubView } from './view';
 
 export type { Tuning } from './group';
@@ -50,9 +50,8 @@ export interface TestnetOptions {
   out: Output;
   /** Progress lines (stderr). */
   log: (line: string) => void;
-  /** A total passes within max(toleranceMwh, truth x tolerancePermille / 1000); default 50 mWh, 10 per mille. */
-  toleranceMwh?: number;
-  tolerancePermille?: number;
+  /** When the run counts as passed (exit 0); default DEFAULT_TOLERANCE (summary.ts). */
+  tolerance?: Tolerance;
   /** Speed/fidelity trade-offs of the compressed day (defaults: TESTNET_TUNING). */
   tuning?: Partial<Tuning>;
   /** Worker threads running the bikes; default one per bike up to max(8, cores); 0 = all in this thread. */
@@ -249,7 +248,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     for (const b of out) b.balance = balances.find((x) => x.device === b.deviceId);
     const summary: RunSummary = { bikes: out, series, reports, verified, rejected: node3.rejected, simMs, wallMs: wall() };
     const lines = renderSummary(summary);
-    return { summary, ok: runOk(summary, o.toleranceMwh ?? 50, o.tolerancePermille ?? 10), dataDir, lines };
+    return { summary, ok: runOk(summary, o.tolerance), dataDir, lines };
   } finally {
     await Promise.all(groups.map((g) => g.close()));
     await node.close();

@@ -10,10 +10,10 @@ import { FLOWS } from '../../host-tools/testnet/view';
 
 const out: string[] = [];
 const run = (workers: number, seed = 42): Promise<TestnetResult> => runTestnet({
-  bikes: 2, hubs: 2, seed, durationS: 900, speedup: 0, port: 0, workers,
-  // The firmware's own bus rates (not the compressed day's): short rides change current
-  // often, and this run checks the measurement to the report's resolution.
-  tuning: { pollMs: 100, bmsRateHz: 10, simStepMs: 100 }, toleranceMwh: 20, tolerancePermille: 0,
+  bikes: 2, hubs: 2, seed, durationS: 1800, speedup: 0, port: 0, workers,
+  // Per pack, nothing created or lost (< 1 mWh of rounding per flow); per flow, at most one
+  // 1 s poll at up to 1 kW may land in the neighbouring flow when the bike changes mode.
+  tolerance: { flowMwh: 280, flowPermille: 0, packMwh: 4 },
   out: { write: (t: string) => { out.push(t); }, isTTY: false }, log: () => {},
 });
 
@@ -22,7 +22,7 @@ test('a short testnet: every report made arrives once, re-verifies, chains compl
   const s = r.summary;
   const last = r.lines[r.lines.length - 1];
   assert.match(last, /^bikes=2 reports=(\d+) verified=\1 rejected=0 max_error_mwh=\d+$/);
-  assert.ok(s.reports >= 2 * 15, `reports ${s.reports}: one per minute per bike expected`);
+  assert.ok(s.reports >= 2 * 30, `reports ${s.reports}: one per minute per bike expected`);
   assert.ok(r.ok, r.lines.join('\n'));
   for (const b of s.bikes) {
     assert.match(b.deviceId, /^[0-9a-f]{16}$/);

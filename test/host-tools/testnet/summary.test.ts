@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { renderSummary, finalLine, maxErrorMwh, chainStatus, runOk, type RunSummary } from '../../../host-tools/testnet/summary';
+import { renderSummary, finalLine, maxErrorMwh, chainStatus, runOk, packSumError, type RunSummary } from '../../../host-tools/testnet/summary';
 import { loadPrices } from '../../../host-tools/testnet/prices';
 import { settle } from '../../../host-tools/testnet/settlement';
 import { zeroFlows } from '../../../host-tools/testnet/view';
@@ -42,12 +42,21 @@ test('chain status names every problem', () => {
   assert.is(chainStatus({ made: 5, accepted: 3, headSeq: 2, pending: 1, forks: 1, rejected: 0 }), 'FORK x1, 1 pending behind a gap, chain head 2 but 5 made');
   assert.is(chainStatus({ made: 0, accepted: 0, headSeq: -1, pending: 0, forks: 0, rejected: 2 }), '2 rejected');
   const s = run();
-  assert.ok(runOk(s, 2));
-  assert.not.ok(runOk(s, 1));
-  assert.ok(runOk(s, 1, 10)); // 1 % of 1 kWh covers 1.4 mWh; 1 % of 299.2 mWh covers 0.8
-  assert.not.ok(runOk(s, 0, 2)); // 0.2 % of 299.2 mWh is 0.6 < 0.8
+  const t = (flowMwh: number, flowPermille: number, packMwh = 4) => ({ flowMwh, flowPermille, packMwh });
+  assert.ok(runOk(s, t(2, 0)));
+  assert.not.ok(runOk(s, t(1, 0)));
+  assert.ok(runOk(s, t(1, 10))); // 1 % of 1 kWh covers 1.4 mWh; 1 % of 299.2 mWh covers 0.8
+  assert.not.ok(runOk(s, t(0, 2))); // 0.2 % of 299.2 mWh is 0.6 < 0.8
+  assert.not.ok(runOk(s, t(2, 0, 1))); // bike1's pack is 1.4 mWh short in total
+  // Energy moved between flows of one pack passes the pack check; created energy does not.
+  const moved = run();
+  moved.bikes[1].packs[0].ledgerMwh = { ...moved.bikes[1].packs[0].ledgerMwh, packToMotor: 200, packToGrid: 99.2 };
+  assert.is(packSumError(moved.bikes[1].packs[0]), 0);
+  assert.ok(runOk(moved, t(100, 0)));
+  moved.bikes[1].packs[0].ledgerMwh.packToGrid = 150;
+  assert.not.ok(runOk(moved, t(100, 0)));
   s.bikes[1].chain.made = 4;
-  assert.not.ok(runOk(s, 2));
+  assert.not.ok(runOk(s, t(2, 0)));
 });
 
 test('summary shows flows with diffs, chains and each rider balance, ends with the final line', () => {
