@@ -47,6 +47,8 @@ export interface RunSummary {
   rejected: number;
   simMs: number;
   wallMs: number;
+  /** Energy each hub drew from the grid for charging and fed back from exports (simulator truth, mWh). */
+  hubs?: { name: string; inMwh: number; outMwh: number }[];
 }
 
 export function maxErrorMwh(s: RunSummary): number {
@@ -133,6 +135,10 @@ export function renderSummary(s: RunSummary): string[] {
   lines.push(...table(rows, [false, true, false, true, true, true]), '');
   lines.push('chain status per device (as the ingest node sees it)');
   lines.push(...table([['bike', 'device', 'made', 'accepted', 'status'], ...s.bikes.map((b) => [b.name, b.deviceId.slice(0, 16), String(b.chain.made), String(b.chain.accepted), chainStatus(b.chain)])], [false, false, true, true, false]), '');
+  if (s.hubs?.length) {
+    lines.push('charging hubs (true energy at the packs while plugged in)');
+    lines.push(...table([['hub', 'from grid Wh', 'to grid Wh'], ...s.hubs.map((h) => [h.name, wh(h.inMwh), wh(h.outMwh)])], [false, true, true]), '');
+  }
   const cur = s.series.currency;
   lines.push(`prosumer settlement on verified reports (${s.series.source}, ${cur}/kWh; balance = sold − bought, ties to even at 10^-6 ${cur})`);
   const bal = [['rider', 'bought kWh', `paid ${cur}`, 'sold kWh', `earned ${cur}`, `balance ${cur}`, 'unpriced kWh']];

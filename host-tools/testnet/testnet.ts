@@ -21,7 +21,7 @@ import { Worker } from 'node:worker_threads';
 import { DEFAULT_BUNDLE } from '../emu/bike';
 import { startIngestNode, type IngestNode } from '../ingest/node';
 import { createLogger } from '../ingest/log';
-import { BikeGroup, type GroupSpec, type GroupSample, type Tuning, type BikeSample } from './group';
+import { BikeGroup, BOOT_ALLOWANCE_MS, type GroupSpec, type GroupSample, type Tuning, type BikeSample } from './group';
 import { loadPrices, DAY_S, type PriceSeries } from './prices';
 import { settle } from './settlement';
 import { readLedger } from './ledger';
@@ -191,7 +191,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
       }
     };
     const snapshot = (phase: string): Snapshot => ({
-      simMs, simEpochMs: base.startWallMs + simMs, wallMs: wall(), durationMs, phase,
+      simMs, simEpochMs: base.startWallMs + BOOT_ALLOWANCE_MS + simMs, wallMs: wall(), durationMs, phase,
       bikes: latest.map((b): BikeView => ({
         name: b.name,
         state: b.running ? (b.hub ? `${b.activity}@${b.hub}` : b.activity) : 'power off',
@@ -246,7 +246,10 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     }
     const balances = settle(series, allRecords);
     for (const b of out) b.balance = balances.find((x) => x.device === b.deviceId);
-    const summary: RunSummary = { bikes: out, series, reports, verified, rejected: node3.rejected, simMs, wallMs: wall() };
+    const summary: RunSummary = {
+      bikes: out, series, reports, verified, rejected: node3.rejected, simMs, wallMs: wall(),
+      hubs: Object.values(hubView).map((h) => ({ name: h.name, inMwh: h.inMwh, outMwh: h.outMwh })),
+    };
     const lines = renderSummary(summary);
     return { summary, ok: runOk(summary, o.tolerance), dataDir, lines };
   } finally {

@@ -70,6 +70,9 @@ test('summary shows flows with diffs, chains and each rider balance, ends with t
   assert.match(text, /bike1\s+1\.000\s+0\.175000\s+0\.500\s+0\.104000\s+-0\.071000\s+0\.000\n/);
   assert.match(text, /bike2\s+-\s+-/);
   assert.match(text, /prices-sample\.csv, EUR\/kWh/);
+  assert.not.match(text, /charging hubs/);
+  const withHubs = renderSummary({ ...run(), hubs: [{ name: 'hub-1', inMwh: 1500, outMwh: 250 }] }).join('\n');
+  assert.match(withHubs, /charging hubs[^\n]*\nhub\s+from grid Wh\s+to grid Wh\nhub-1\s+1\.500\s+0\.250\n/);
 });
 
 test.run();
