@@ -3,12 +3,14 @@
 // SHA-512 (setSha512), the native dot product (setConvolve, E.convolve) and the base-point
 // table (setBaseTable, memory-mapped from Storage on the device) are handed in.
 //
-// The one scalar multiplication of a signature, [r]B, is a fixed-base comb (Lim-Lee): with
-// the 253-bit scalar cut into 8 rows of 32 bits, column i selects entry
-// u = sum_m bit(i + 32 m) << m of a 256-entry table of sum_m u_m 2^(32 m) B, and
-// [r]B = sum_i 2^i T[u_i]: 31 doublings and 32 mixed additions, against about 256 doublings
-// and 128 additions for a generic ladder. Every column adds an entry, entry 0 being the
-// neutral point, so the sequence of operations never depends on the secret scalar.
+// The one scalar multiplication of a signature, [r]B, is a fixed-base comb (Lim-Lee) with
+// two tables: the 256-bit scalar is cut into 8 rows of 32 bits, each row into two halves of
+// 16; for column i < 16, u_i = sum_m bit(i + 32 m) << m and v_i = sum_m bit(i + 16 + 32 m) << m
+// select T[u_i] (sum_m u_m 2^(32 m) B) and T[256 + v_i] (the same times 2^16), and
+// [r]B = sum_i 2^i (T[u_i] + T[256 + v_i]): 15 doublings and 32 mixed additions, against
+// about 256 doublings and 128 additions for a generic ladder. Every column adds two
+// entries, entry 0 being the neutral point, so the sequence of operations never depends
+// on the secret scalar.
 import { kernel, convolveJs, mB, mR, mFG, mS, Conv } from './_ed25519-field';
 import { sha512js } from './sha512';
 
@@ -40,7 +42,7 @@ function sha512(data: Uint8Array): Uint8Array {
 }
 
 // ---- the base-point table (see host-tools/build/gen-ed25519-table.ts for its layout)
-export const BASE_TABLE_BYTES = 32768;
+export const BASE_TABLE_BYTES = 65536;
 let tbuf: ArrayBuffer | null = null;
 let toff = 0;
 let provider: (() => Uint8Array) | null = null;
@@ -100,11 +102,11 @@ function rev(dst: V, src: V): void {
  * P = 2P (dbl-2008-hwcd, a = -1) when `u` < 0: E = 2XY, G = Y^2 - X^2, F = G - 2Z^2,
  * H = -(X^2 + Y^2). Otherwise P += table entry u (affine x2, y2 and d x2 y2), every
  * quantity halved so the table needs no 2d (add-2008-hwcd-3 with Z2 = 1):
- * H' = Y y2 + X x2, E' = Y x2 + X y2, F' = Z - T d x2 y2, G' = Z + T d x2 y2; T3 is not
- * computed, since in the comb a doubling, which ignores T, always follows an addition.
- * Then X3 = E F, Y3 = G H, Z3 = F G (and T3 = E H after a doubling).
+ * H' = Y y2 + X x2, E' = Y x2 + X y2, F' = Z - T d x2 y2, G' = Z + T d x2 y2.
+ * Then X3 = E F, Y3 = G H, Z3 = F G, and T3 = E H when `t` (a doubling, which ignores T,
+ * needs none: in the comb it follows the second addition of each column).
  */
-function step(u: number): void {
+function step(u: number, t: boolean): void {
   const s = S;
   if (u < 0) {
     rev(s[8], s[2]);
@@ -114,7 +116,6 @@ function step(u: number): void {
     mR(s[16], s[10], s[5], 1);
     mR(s[11], s[7], s[0], 33);
     mS(s[14], s[12], s[13], s[7], s[0], s[15], s[16]);
-    mB(s[4], s[11], s[14], 1);
   } else {
     const at = toff + u * 128;
     const w = new Int16Array(tbuf as ArrayBuffer, at, 48);
@@ -125,6 +126,7 @@ function step(u: number): void {
   mB(s[1], s[11], s[13], 1);
   mB(s[0], s[12], s[14], 1);
   mB(s[5], s[12], s[13], 1);
+  if (t) mB(s[4], s[11], s[14], 1);
 }
 
 // ---- inversion z^(p-2) (Fermat) as an addition chain of 254 squarings and 11 products,
@@ -184,7 +186,7 @@ function pack(out: Uint8Array, a: V): void {
  * A fixed-base scalar multiplication [s]B and its encoding, in steps. Each job has its own
  * buffers (st); S points at those of the job being run, so stepped signers may interleave
  * (a pairing proof signed while a report is half signed). A finished job drops them.
- * i: next comb column (31..0), then -1; pc, left, cur: the inversion program's state.
+ * i: next comb column (15..0), then -1; pc, left, cur: the inversion program's state.
  */
 interface Job { s: Uint8Array; out: Uint8Array; st: V[]; i: number; pc: number; left: number; cur: V | null }
 let active: Job | null = null;
@@ -200,25 +202,28 @@ function jobStart(s: Uint8Array, out: Uint8Array): Job {
   // The neutral point (0, 1, 1, 0): B(1) = [38, 0..., 1, 0...].
   st[0][0] = st[5][0] = 38;
   st[0][16] = st[5][16] = 1;
-  return { s: s, out: out, st: st, i: 31, pc: 0, left: 0, cur: null };
+  return { s: s, out: out, st: st, i: 15, pc: 0, left: 0, cur: null };
 }
 
 /**
- * Runs one slice of the job: two comb columns (a doubling and an addition each), or 24
- * field squarings of the inversion, about the same time on Espruino. True when `out`
- * holds the encoded point. Comb column i adds entry sum_m bit(i + 32 m) << m.
+ * Runs one slice of the job: one comb column (a doubling and two additions), or 24 field
+ * squarings of the inversion, about the same time on Espruino. True when `out` holds the
+ * encoded point.
  */
 function jobRun(j: Job): boolean {
   if (active !== j) { S = j.st; active = j; }
   let n: number;
   if (j.i >= 0) {
-    for (n = 0; n < 2 && j.i >= 0; n++, j.i--) {
-      if (j.i < 31) step(-1);
-      const b = j.i >> 3, k = j.i & 7, s = j.s;
-      step(((s[b] >> k) & 1) | (((s[b + 4] >> k) & 1) << 1) | (((s[b + 8] >> k) & 1) << 2) |
-        (((s[b + 12] >> k) & 1) << 3) | (((s[b + 16] >> k) & 1) << 4) | (((s[b + 20] >> k) & 1) << 5) |
-        (((s[b + 24] >> k) & 1) << 6) | (((s[b + 28] >> k) & 1) << 7));
-    }
+    // Bit i + 32 m of the scalar is bit k of byte b + 4 m; bit i + 16 + 32 m, of byte b + 2 + 4 m.
+    const b = j.i >> 3, k = j.i & 7, s = j.s;
+    if (j.i < 15) step(-1, true);
+    step(((s[b] >> k) & 1) | (((s[b + 4] >> k) & 1) << 1) | (((s[b + 8] >> k) & 1) << 2) |
+      (((s[b + 12] >> k) & 1) << 3) | (((s[b + 16] >> k) & 1) << 4) | (((s[b + 20] >> k) & 1) << 5) |
+      (((s[b + 24] >> k) & 1) << 6) | (((s[b + 28] >> k) & 1) << 7), true);
+    step(256 + (((s[b + 2] >> k) & 1) | (((s[b + 6] >> k) & 1) << 1) | (((s[b + 10] >> k) & 1) << 2) |
+      (((s[b + 14] >> k) & 1) << 3) | (((s[b + 18] >> k) & 1) << 4) | (((s[b + 22] >> k) & 1) << 5) |
+      (((s[b + 26] >> k) & 1) << 6) | (((s[b + 30] >> k) & 1) << 7)), false);
+    j.i--;
     return false;
   }
   for (n = 24; j.pc < CHAIN.length && n > 0;) {
@@ -359,7 +364,7 @@ export interface SignSteps {
 /**
  * RFC 8032 §5.1.6 signing, split into steps so the caller can yield to the event loop
  * between them (`function go() { if (!s.step()) setTimeout(go, 0); else use(s.signature()); }`).
- * A step is two comb columns or 24 field squarings: about 1/25 of a signature.
+ * A step is one comb column or 24 field squarings: about 1/30 of a signature.
  * `publicKey32`, when given, must be ed25519PublicKey(seed32) (it saves one scalar
  * multiplication); a wrong one gives a signature that does not verify. Several signers may
  * be stepped in turn; an abandoned one costs nothing but its garbage.

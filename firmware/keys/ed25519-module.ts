@@ -1,6 +1,6 @@
 // Entry of dist/ed25519-module.js: the device signer as an Espruino Storage module, for
 // code and table to stay in flash (they cost no RAM between signatures; a signature in
-// progress allocates about 5 KB of working buffers and drops them when done).
+// progress allocates about 1.5 KB of working buffers and drops them when done).
 //
 // How firmware/hal/espruino loads it (the module file is uploaded to Storage as
 // "ed25519" by `deep flash`, like any module; the table file is made on the device):

@@ -4,7 +4,7 @@
 // instead of carrying it; firmware/hal/espruino also hands over the native SHA-512 and
 // E.convolve there (setSha512, setConvolve). Without them the JavaScript fallbacks run:
 // same results, slower.
-import { BASE_TABLE_B64 } from './_ed25519-table';
+import { baseTableB64 } from './_ed25519-table';
 import { setBaseTableProvider } from './_ed25519-core';
 import { base64Decode } from './_ed25519-b64';
 
@@ -15,4 +15,4 @@ export {
 } from './_ed25519-core';
 export type { SignSteps } from './_ed25519-core';
 
-setBaseTableProvider(function () { return base64Decode(BASE_TABLE_B64); });
+setBaseTableProvider(function () { return base64Decode(baseTableB64()); });

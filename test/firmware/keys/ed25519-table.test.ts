@@ -4,9 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { BASE_TABLE_B64, BASE_TABLE_BYTES } from '../../../firmware/keys/_ed25519-table';
+import { baseTableB64, BASE_TABLE_BYTES } from '../../../firmware/keys/_ed25519-table';
 import { base64Decode } from '../../../firmware/keys/ed25519';
-import { tableSource, TABLE_FILE } from '../../../host-tools/build/gen-ed25519-table';
+import { tableSource, chunksSource, TABLE_FILE, CHUNKS_FILE } from '../../../host-tools/build/gen-ed25519-table';
+import { BASE_TABLE_CHUNKS, baseTableChunkB64 } from '../../../firmware/keys/_ed25519-table-chunks';
 
 const p = (1n << 255n) - 19n;
 const md = (a: bigint) => ((a % p) + p) % p;
@@ -44,7 +45,7 @@ function mul(s: bigint): [bigint, bigint] {
   return [md(q[0] * zi), md(q[1] * zi)];
 }
 
-const bytes = base64Decode(BASE_TABLE_B64);
+const bytes = base64Decode(baseTableB64());
 const table = new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
 /** Value mod p of 16 reversed signed limbs starting at `at`. */
 function limbs(at: number): bigint {
@@ -53,25 +54,33 @@ function limbs(at: number): bigint {
   return md(v);
 }
 
-test('table has 256 entries of 64 int16, the 16-limb gap is zero', () => {
+test('table has 2 x 256 entries of 64 int16, the 16-limb gap is zero', () => {
   assert.is(bytes.length, BASE_TABLE_BYTES);
-  assert.is(BASE_TABLE_BYTES, 256 * 64 * 2);
-  for (let u = 0; u < 256; u++) for (let k = 16; k < 32; k++) assert.is(table[u * 64 + k], 0, `entry ${u} gap limb ${k}`);
+  assert.is(BASE_TABLE_BYTES, 512 * 64 * 2);
+  for (let u = 0; u < 512; u++) for (let k = 16; k < 32; k++) assert.is(table[u * 64 + k], 0, `entry ${u} gap limb ${k}`);
 });
 
-test('entry u = sum of bit m of u times 2^(32 m) B, with d x y: all 256 entries', () => {
-  for (let u = 0; u < 256; u++) {
+test('entry 256 h + u = sum of bit m of u times 2^(16 h + 32 m) B, with d x y: all 512 entries', () => {
+  for (let u = 0; u < 512; u++) {
     let s = 0n;
-    for (let m = 0; m < 8; m++) if (u & (1 << m)) s += 1n << BigInt(32 * m);
-    const [x, y] = u === 0 ? [0n, 1n] : mul(s);
+    for (let m = 0; m < 8; m++) if (u & (1 << m)) s += 1n << BigInt((u >> 8) * 16 + 32 * m);
+    const [x, y] = s === 0n ? [0n, 1n] : mul(s);
     assert.is(limbs(u * 64), y, `entry ${u} y`);
     assert.is(limbs(u * 64 + 32), x, `entry ${u} x`);
     assert.is(limbs(u * 64 + 48), md(d * x * y), `entry ${u} d x y`);
   }
 });
 
-test('the committed table is what the generator makes now', () => {
+test('the committed table and its chunked copy are what the generator makes now', () => {
   assert.is(readFileSync(TABLE_FILE, 'utf8'), tableSource());
+  assert.is(readFileSync(CHUNKS_FILE, 'utf8'), chunksSource());
+});
+
+test('the chunks of the Storage module put together are the table', () => {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < BASE_TABLE_CHUNKS; i++) parts.push(Buffer.from(base64Decode(baseTableChunkB64(i))));
+  assert.ok(Buffer.concat(parts).equals(Buffer.from(bytes)));
+  assert.throws(() => baseTableChunkB64(BASE_TABLE_CHUNKS), /expected 0\.\.31, got 32/);
 });
 
 test('base64Decode: RFC 4648 §10 vectors and errors', () => {
