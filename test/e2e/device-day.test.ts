@@ -146,7 +146,7 @@ test('a simulated day: every report once, verified, chained, and the energy adds
     assert.is(mine.length, st.reporter.nextSeq, 'as many reports in the ledger as the device made');
     const registry = keyRegistry([new Uint8Array(Buffer.from(device.publicKey, 'hex'))]);
     const reports: EnergyReport[] = [];
-    let prevHash = new Uint8Array(32);
+    let prevHash: Uint8Array = new Uint8Array(32);
     mine.forEach((l, i) => {
       assert.is(l.seq, i, 'no gap, no duplicate');
       const v = verifyReportBytes(new Uint8Array(Buffer.from(l.cose, 'base64')), registry);
