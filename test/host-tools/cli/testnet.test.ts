@@ -1,0 +1,50 @@
+// `deep testnet` command line: options, errors, help. The run itself is test/e2e/testnet.test.ts.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { deep } from './_emu';
+import { parseDuration } from '../../../host-tools/cli/commands/testnet';
+import { startOfRun } from '../../../host-tools/testnet/testnet';
+import { loadPrices, parsePrices } from '../../../host-tools/testnet/prices';
+
+test('durations take h, m, s or plain seconds, within 1 min..7 days', () => {
+  assert.is(parseDuration('24h'), 86400);
+  assert.is(parseDuration('90m'), 5400);
+  assert.is(parseDuration('3600s'), 3600);
+  assert.is(parseDuration('600'), 600);
+  assert.throws(() => parseDuration('1.5h'), /--duration expected a number with an optional unit/);
+  assert.throws(() => parseDuration('30s'), /1m\.\.168h/);
+  assert.throws(() => parseDuration('169h'), /1m\.\.168h/);
+});
+
+test('the day starts at midnight UTC, far enough back for the node to accept every report', () => {
+  const now = Date.UTC(2026, 10, 25, 20, 0, 0);
+  const start = startOfRun(loadPrices(), 86400, now);
+  assert.is(start % 86_400_000, 0);
+  assert.ok(start + 86_400_000 + 3 * 3600_000 < now);
+  const abs = parsePrices('start,import\n2026-06-01T00:00Z,0.1\n2026-06-01T01:00Z,0.2\n');
+  assert.is(startOfRun(abs, 3600, now), Date.UTC(2026, 5, 1));
+});
+
+test('--help documents every option; bad options and price files stop with exit 2', async () => {
+  const help = await deep(['testnet', '--help']);
+  assert.is(help.code, 0);
+  for (const o of ['--bikes', '--hubs', '--duration', '--speedup', '--seed', '--port', '--data', '--prices', '--workers', '--poll-ms', '--skip-build']) {
+    assert.ok(help.stdout.includes(o), `help lacks ${o}`);
+  }
+  let r = await deep(['testnet', '--bikes', '0']);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /--bikes expected an integer in \[1, 50\], got "0"/);
+  r = await deep(['testnet', '--duration', 'forever']);
+  assert.is(r.code, 2);
+  const dir = mkdtempSync(path.join(tmpdir(), 'deep-testnet-cli-'));
+  const bad = path.join(dir, 'prices.csv');
+  writeFileSync(bad, 'start,import,export\n00:00,0.20,0.05\n01:00,0.2O,0.05\n');
+  r = await deep(['testnet', '--prices', bad, '--skip-build', '--bikes', '1', '--duration', '1m']);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, new RegExp(`${bad.replace(/[.]/g, '\\.')}:3:7: import price must be a decimal`));
+});
+
+test.run();
