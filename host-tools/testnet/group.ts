@@ -71,8 +71,27 @@ export interface GroupSample {
 /** Virtual time every bike gets to boot, make its key and pair before the day is counted. */
 export const BOOT_ALLOWANCE_MS = 120_000;
 
+/**
+ * Each bike loses its network once a day, for a seeded 4..8 % of the day starting between
+ * 30 % and 60 % of it (about one to two hours of a 24 h day): its reports queue in flash
+ * and reach the ledger after, which the summary then checks like all the others.
+ */
+export function outageOf(seed: number, durationMs: number): { fromMs: number; toMs: number } {
+  // splitmix32-style hash of the seed: two fractions in [0, 1).
+  let z = (seed + 0x9e3779b9) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  z = (z ^ (z >>> 16)) >>> 0;
+  const a = (z & 0xffff) / 0x10000, b = (z >>> 16) / 0x10000;
+  const fromMs = Math.round(durationMs * (0.3 + 0.3 * a));
+  return { fromMs, toMs: fromMs + Math.round(durationMs * (0.04 + 0.04 * b)) };
+}
+
 interface Run {
   name: string;
+  outage: { fromMs: number; toMs: number };
+  /** Outage edges applied: 0 none, 1 cut, 2 restored. */
+  edgesDone: number;
   clock: VirtualClock;
   network: EmuNetwork;
   bike: EmulatedBike;
@@ -173,7 +192,7 @@ export class BikeGroup {
       const bike = createEmulatedBike({ clock, network, sim, seed: b.seed, name: b.name, bundle: spec.bundle });
       bike.powerOn();
       const con = new DeviceConsole(consoleLink(bike.device.console, `${b.name}:console`));
-      this.runs.push({ name: b.name, clock, network, bike, con, id: '', acceptedMwh: zeroFlows(), sent: 0, acked: 0, rejected: 0, made: 0, lastSum: zeroFlows() });
+      this.runs.push({ name: b.name, outage: outageOf(b.seed, spec.durationS * 1000), edgesDone: 0, clock, network, bike, con, id: '', acceptedMwh: zeroFlows(), sent: 0, acked: 0, rejected: 0, made: 0, lastSum: zeroFlows() });
     }
     const out = [];
     for (const r of this.runs) {
@@ -222,7 +241,18 @@ export class BikeGroup {
   /** Runs virtual time to `ms` after the start of the day; returns every bike's state. */
   async advanceTo(ms: number, wallMs: number): Promise<GroupSample> {
     const target = this.t0 + ms;
-    for (const r of this.runs) if (target > r.clock.now()) await r.clock.advance(target - r.clock.now());
+    for (const r of this.runs) {
+      // Network cut and restored exactly at the outage's edges, whatever the chunking.
+      for (const [edgeMs, up] of [[r.outage.fromMs, false], [r.outage.toMs, true]] as const) {
+        const at = this.t0 + edgeMs;
+        if (at <= target && r.edgesDone < (up ? 2 : 1)) {
+          if (at > r.clock.now()) await r.clock.advance(at - r.clock.now());
+          r.network.setUp(up);
+          r.edgesDone = up ? 2 : 1;
+        }
+      }
+      if (target > r.clock.now()) await r.clock.advance(target - r.clock.now());
+    }
     return this.sample(wallMs);
   }
 
