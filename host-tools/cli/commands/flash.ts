@@ -109,6 +109,11 @@ const command: Command = {
           link = await openLink(port, { baud });
           try {
             const info = await deviceInfo(new DeviceConsole(link), 3000);
+            const board = p.options.board as string;
+            if (!p.options['skip-build'] && info.board !== undefined && info.board !== board) {
+              err(`deep flash: the device runs firmware built for board ${info.board}, expected ${board}\n`);
+              return EXIT.FAILED;
+            }
             if (info.version !== expected) {
               err(`deep flash: the device answers firmware ${info.version}, expected ${expected}: the upload did not take\n`);
               return EXIT.FAILED;
