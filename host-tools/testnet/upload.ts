@@ -13,8 +13,13 @@ import { parseTcpPort } from './device-link';
 export interface UploadOptions {
   port: string;
   baud: number;
-  /** Small, paced writes for UARTs without flow control (the Espruino CLI's "slow write"). */
-  throttle: boolean;
+  /**
+   * 'on': small paced writes for UARTs without flow control (the Espruino CLI's "slow
+   * write"), 'off': full speed, 'auto': the library decides from the firmware version
+   * (fast with XON/XOFF flow control on Espruino >= 1v43). Storage chunks are paced
+   * (250 ms each, time for the flash write) unless 'off'.
+   */
+  throttle: 'auto' | 'on' | 'off';
   /** Called with bytes sent so far and the total. */
   onProgress?: (sent: number, total: number) => void;
   timeoutMs?: number;
@@ -101,8 +106,8 @@ async function upload(E: EspruinoGlobal, code: string, opts: UploadOptions): Pro
     MODULE_MINIFICATION_LEVEL: '',
     PRETOKENISE: false,
     SET_TIME_ON_WRITE: false, // the device's time comes from SNTP only, never from a laptop
-    SERIAL_THROTTLE_SEND: opts.throttle ? 1 : 2,
-    STORAGE_UPLOAD_METHOD: opts.throttle ? 0 : 1,
+    SERIAL_THROTTLE_SEND: opts.throttle === 'auto' ? 0 : opts.throttle === 'on' ? 1 : 2,
+    STORAGE_UPLOAD_METHOD: opts.throttle === 'off' ? 1 : 0,
     ENV_ON_CONNECT: true, // the device's process.env tells the tools which modules are built in
   });
   // The library finds serial ports through serialport.list(), which needs udev; a port we

@@ -43,7 +43,7 @@ const command: Command = {
     board: { type: 'string', description: 'board file boards/NAME.json', default: 'esp32-devkitc' },
     port: { type: 'string', description: 'serial port (/dev/ttyUSB0) or tcp://host:port of the Espruino console' },
     baud: { type: 'string', description: 'serial speed', default: '115200' },
-    throttle: { type: 'string', description: 'paced writes for UARTs without flow control: auto (on for serial, off for tcp), on, off', default: 'auto' },
+    throttle: { type: 'string', description: "paced writes: on (UARTs without flow control), off, auto (the Espruino CLI's choice on serial, off over tcp)", default: 'auto' },
     'skip-build': { type: 'boolean', description: 'upload the existing dist/firmware.js without rebuilding' },
     'boot-timeout': { type: 'string', description: 'seconds to wait for the device to answer after the upload', default: '20' },
     verbose: { type: 'boolean', description: 'print the Espruino CLI library log' },
@@ -57,7 +57,8 @@ const command: Command = {
     const bootTimeoutS = intOption(p, 'boot-timeout', 1, 600)!;
     const throttleOpt = p.options.throttle as string;
     if (!['auto', 'on', 'off'].includes(throttleOpt)) throw new UsageError(`--throttle expected auto, on or off, got "${throttleOpt}"`);
-    const throttle = throttleOpt === 'on' || (throttleOpt === 'auto' && !port.startsWith('tcp://'));
+    // Over TCP (the board's telnet console, the emulator) TCP does the flow control.
+    const throttle = (throttleOpt === 'auto' && port.startsWith('tcp://') ? 'off' : throttleOpt) as 'auto' | 'on' | 'off';
     const err = (s: string) => process.stderr.write(s);
 
     let code: string;
