@@ -364,7 +364,8 @@ export interface SignSteps {
 /**
  * RFC 8032 §5.1.6 signing, split into steps so the caller can yield to the event loop
  * between them (`function go() { if (!s.step()) setTimeout(go, 0); else use(s.signature()); }`).
- * A step is one comb column or 24 field squarings: about 1/30 of a signature.
+ * A step is one comb column, 24 field squarings or one reduction mod L: about 1/32 of a
+ * signature.
  * `publicKey32`, when given, must be ed25519PublicKey(seed32) (it saves one scalar
  * multiplication); a wrong one gives a signature that does not verify. Several signers may
  * be stepped in turn; an abandoned one costs nothing but its garbage.
@@ -378,6 +379,7 @@ export function ed25519SignSteps(message: Uint8Array, seed32: Uint8Array, public
   let pub: Uint8Array | undefined = publicKey32;
   let job: Job;
   const r = new Uint8Array(32);
+  const k = new Uint8Array(32);
   const sig = new Uint8Array(64);
   let done = false;
   function step(): boolean {
@@ -394,10 +396,13 @@ export function ed25519SignSteps(message: Uint8Array, seed32: Uint8Array, public
       phase = 3;
     } else if (phase === 3) {
       if (jobRun(job)) phase = 4;
-    } else {
-      // §5.1.6 steps 4-5: k = SHA-512(R || A || M) mod L; S = (r + k * s) mod L
-      const k = new Uint8Array(32);
+    } else if (phase === 4) {
+      // §5.1.6 step 4: k = SHA-512(R || A || M) mod L (its own step: each reduction is
+      // one of the longest slices of a signature)
       modL(k, sha512(concat(sig.subarray(0, 32), pub as Uint8Array, message)));
+      phase = 5;
+    } else {
+      // §5.1.6 step 5: S = (r + k * s) mod L
       mulAdd(sig.subarray(32, 64), r, k, e.a);
       done = true;
     }
