@@ -3,6 +3,7 @@
 // implementation (cbor-x + node:crypto, written here from RFC 9052 alone, not our code).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { deep } from './_run';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,25 +14,6 @@ const SEED = '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb';
 const PUB = '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c'; // RFC 8032 §7.1 TEST 2
 const dir = mkdtempSync(path.join(tmpdir(), 'deep-report-'));
 const FILE = path.join(dir, 'ride.cbor');
-
-async function deep(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => { out += s; return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
-  try {
-    // Loaded dynamically so main.ts, args.ts and the commands are one module graph (uvu's
-    // tsx hook compiles this test as CommonJS; a static import would give args.ts twice and
-    // break `instanceof UsageError`).
-    const { main } = await import('../../../host-tools/cli/main');
-    return { code: await main(argv), out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
 
 test('deep report writes N chained reports; deep verify accepts them all', async () => {
   const r = await deep(['report', '--seed', SEED, '--count', '30', '--out', FILE]);

@@ -1,23 +1,7 @@
 // `deep vesc decode` and `deep can decode` through main(argv).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-
-async function deep(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => { out += s; return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
-  try {
-    // dynamic import: one module graph with main.ts (see report.test.ts)
-    const { main } = await import('../../../host-tools/cli/main');
-    return { code: await main(argv), out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
+import { deep } from './_run';
 
 test('vesc decode: the GET_VALUES request frame of the reference (§1)', async () => {
   const r = await deep(['vesc', 'decode', '02 01 04 40 84 03']);
