@@ -14,19 +14,10 @@ import * as C from '../../protocol/vesc/commands';
 import { ENERGY_MASK } from '../../firmware/drivers/vesc-uart';
 import { decodeCanFrame, encodeBmsBroadcast } from '../../protocol/can/messages';
 import { encodeCanBuffer, CanBufferRx } from '../../protocol/can/buffer';
+import { Prng } from '../sim/prng';
 
 function rate(n: number, ms: number): number {
   return (n * 1000) / ms;
-}
-
-function prng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s;
-  };
 }
 
 // 1. clean stream of energy-poll replies, 64-byte chunks
@@ -43,7 +34,8 @@ const cleanMs = performance.now() - t;
 console.log(`UART decoder, clean: ${frames} frames of ${frame.length} bytes in ${cleanMs.toFixed(0)} ms = ${(rate(clean.length, cleanMs) / 1e6).toFixed(1)} MB/s, ${rate(frames, cleanMs).toFixed(0)} frames/s`);
 
 // 2. noisy stream: half noise and corrupted frames
-const rnd = prng(0x5eed);
+const rng = new Prng(0x5eed);
+const rnd = () => rng.u32();
 const parts: Uint8Array[] = [];
 let sent = 0;
 let total = 0;

@@ -3,15 +3,12 @@
 // answers with the real codecs. Not a test file itself (no .test.ts suffix).
 import type { SerialIO, SerialOptions, SerialClass, Timers } from '../../../firmware/hal/io';
 import { FrameDecoder, encodeFrame } from '../../../protocol/vesc/packet';
+import { Prng } from '../../../host-tools/sim/prng';
 
-export function prng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s;
-  };
+/** Uniform 32-bit integers from the simulator's seeded generator, for FakeLine's chunking. */
+export function prng(seed: number): () => number {
+  const rng = new Prng(seed);
+  return () => rng.u32();
 }
 
 /** Timers on a virtual clock; advance() runs what falls due, in time order. */

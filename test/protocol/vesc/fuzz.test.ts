@@ -4,20 +4,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeFrame, FrameDecoder } from '../../../protocol/vesc/packet';
-
-function prng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    // xorshift32
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s;
-  };
-}
+import { Prng } from '../../../host-tools/sim/prng';
 
 function run(seed: number) {
-  const rnd = prng(seed);
+  const rng = new Prng(seed);
+  const rnd = () => rng.u32();
   const parts: Uint8Array[] = [];
   const sent: number[] = [];
   let noise = 0;
