@@ -11,31 +11,7 @@ import { decodeReport, CLOCK_SYNCED, CLOCK_UNSYNCED, type EnergyReport } from '.
 import { decodeSign1 } from '../../../protocol/cose';
 import { kidFromPublicKey } from '../../../protocol/kid';
 import { verifyReportBytes, keyRegistry, checkChain, MemoryChain } from '../../../host-tools/verify/index';
-import type { Timers } from '../../../firmware/hal/io';
-
-function virtualTimers() {
-  let now = 0, id = 0;
-  const due: { id: number; at: number; fn: () => void }[] = [];
-  const t: Timers & { advance(ms: number): void; burn(ms: number): void } = {
-    now: () => now,
-    setTimeout(fn, ms) { due.push({ id: ++id, at: now + Math.max(0, ms), fn }); return id; },
-    clearTimeout(i) { const k = due.findIndex((d) => d.id === i); if (k >= 0) due.splice(k, 1); },
-    advance(ms) {
-      const end = now + ms;
-      for (;;) {
-        due.sort((a, b) => a.at - b.at || a.id - b.id);
-        if (!due.length || due[0].at > end) break;
-        const d = due.shift()!;
-        if (d.at > now) now = d.at;
-        d.fn();
-      }
-      if (end > now) now = end;
-    },
-    /** Time passes inside a callback (a slow computation). */
-    burn(ms) { now += ms; },
-  };
-  return t;
-}
+import { virtualTimers } from '../_timers';
 
 const SEED = new Uint8Array(32).map((_, i) => i + 1);
 

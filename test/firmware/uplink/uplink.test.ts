@@ -5,31 +5,7 @@ import { EmuFlash } from '../../../host-tools/emu/flash';
 import { createQueue, type Queue } from '../../../firmware/queue/queue';
 import { createUplink, encodeBatch, type UplinkNet } from '../../../firmware/uplink/uplink';
 import { createFaultLog, FAULT } from '../../../firmware/app/faults';
-import type { Timers } from '../../../firmware/hal/io';
-
-/** Virtual time: timers fire only when the test advances the clock. */
-function virtualTimers() {
-  let now = 0, id = 0;
-  const due: { id: number; at: number; fn: () => void }[] = [];
-  const t: Timers & { advance(ms: number): void; pending(): number[] } = {
-    now: () => now,
-    setTimeout(fn, ms) { due.push({ id: ++id, at: now + ms, fn }); return id; },
-    clearTimeout(i) { const k = due.findIndex((d) => d.id === i); if (k >= 0) due.splice(k, 1); },
-    advance(ms) {
-      const end = now + ms;
-      for (;;) {
-        due.sort((a, b) => a.at - b.at || a.id - b.id);
-        if (!due.length || due[0].at > end) break;
-        const d = due.shift()!;
-        now = d.at;
-        d.fn();
-      }
-      now = end;
-    },
-    pending: () => due.map((d) => d.at - now),
-  };
-  return t;
-}
+import { virtualTimers } from '../_timers';
 
 type Reply = { err?: string; status?: number; body?: unknown } | ((items: unknown[]) => { err?: string; status?: number; body?: unknown });
 
