@@ -51,7 +51,12 @@ export function firmware(): string {
   return readFileSync(BUNDLE, 'latin1');
 }
 
-/** Runs the deep CLI; resolves with its exit code and output. */
+/**
+ * Runs the deep CLI as a child process; resolves with its exit code and output. Not the
+ * in-process runner of _run.ts: the Espruino CLI library behind `deep flash` installs
+ * globals and its own console, and `deep pair` reads a real stdin, so each run gets a
+ * process of its own.
+ */
 export function deep(args: string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [DEEP, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
