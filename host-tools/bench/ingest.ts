@@ -21,6 +21,7 @@ import { decodeSequence } from '../../protocol/cbor';
 import { decodeSign1, sign1ToBeSigned } from '../../protocol/cose';
 import { makePairingProof } from '../../protocol/pairing';
 import { ed25519PublicKey } from '../../firmware/keys/ed25519';
+import { spawnIngestNode } from '../ingest/child';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEEP = path.join(ROOT, 'host-tools/bin/deep.js');
@@ -61,18 +62,7 @@ async function reportFiles(devices: number, count: number): Promise<string[]> {
 function startNode(db: string, workers?: number): Promise<{ child: ChildProcess; url: string }> {
   // DEEP_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=.tmp/prof" profiles the node's main thread.
   const nodeArgs = (process.env.DEEP_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const args = [...nodeArgs, DEEP, 'ingest', '--db', db, '--port', '0', '--log-level', 'warn'];
-  if (workers) args.push('--workers', String(workers));
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c) => {
-      out += c;
-      const m = /^(http:\/\/\S+)\n/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.once('exit', (code) => reject(new Error(`deep ingest exited with ${code}`)));
-  });
+  return spawnIngestNode({ db, workers, nodeArgs, stderr: 'inherit' });
 }
 
 function signerOf(seedHex: string): (m: Uint8Array) => Uint8Array {

@@ -3,31 +3,14 @@
 // before the kill must be there, byte for byte, and verify; the chain then continues.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { verifyReportBytes, keyRegistry, kidFromPublicKey } from '../../../host-tools/verify';
+import { spawnIngestNode } from '../../../host-tools/ingest/child';
 import { Ride, device, register, postReports, getJson, cborArray, tempDir } from './_fixtures';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const DEEP = path.join(ROOT, 'host-tools/bin/deep.js');
-
 function startChild(db: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [DEEP, 'ingest', '--db', db, '--port', '0', '--workers', '2', '--log-level', 'warn'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (c) => (err += c));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c) => {
-      out += c;
-      const m = /^(http:\/\/\S+)\n/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.once('exit', (code) => reject(new Error(`deep ingest exited with ${code}: ${err}`)));
-  });
+  return spawnIngestNode({ db, workers: 2 });
 }
 
 function killed(child: ChildProcess): Promise<void> {
