@@ -6,7 +6,6 @@ import { loadSettings, saveSettings, Settings } from './settings';
 import { createConsole } from './console';
 import { createClock } from './clock';
 import { openKeystore, KEY_LOADED, KEY_CREATED } from '../keys/keystore';
-import { setSha512 } from '../keys/ed25519';
 import { sha512js } from '../keys/sha512';
 import { makePairingProofStepped } from '../../protocol/pairing';
 import { firmwareVersion } from '../../protocol/report';
@@ -24,11 +23,20 @@ export function startApp(hal: Hal, version: string): void {
   var settings = loadSettings(hal.flash);
   var vp = version.split('.');
   var fw = firmwareVersion(parseInt(vp[0], 10), parseInt(vp[1], 10), parseInt(vp[2], 10));
-  if (hal.sha512) setSha512(hal.sha512);
-  var ks = openKeystore({ flash: hal.flash, hwRand: hal.rand32, sha512: hal.sha512 || sha512js, faults: faults });
-  var signer = ks.signer;
-  if (!signer || (ks.status !== KEY_LOADED && ks.status !== KEY_CREATED)) {
-    hal.print('DEEP: no device key (keystore status ' + ks.status + '); not reporting. See faults().');
+  // Ed25519 comes from the Storage module "ed25519" (code and table in flash, issue 7).
+  // Without it the device does not sign (no reporter) but keeps measuring; the key file
+  // is left alone until a working signer exists.
+  var ed = hal.loadEd25519();
+  var signer = undefined as ReturnType<typeof openKeystore>['signer'];
+  if (!ed.impl) {
+    faults.raise(FAULT.SIGNER_MISSING, ed.error || 'no ed25519');
+    hal.print('DEEP: no Ed25519 signer (' + ed.error + '); not reporting. See faults().');
+  } else {
+    var ks = openKeystore({ flash: hal.flash, hwRand: hal.rand32, sha512: hal.sha512 || sha512js, ed25519: ed.impl, faults: faults });
+    signer = ks.signer;
+    if (!signer || (ks.status !== KEY_LOADED && ks.status !== KEY_CREATED)) {
+      hal.print('DEEP: no device key (keystore status ' + ks.status + '); not reporting. See faults().');
+    }
   }
   var clock = createClock({ now: hal.time.now, faults: faults });
   var lastJumps = -1;

@@ -65,6 +65,8 @@ export var FAULT = {
   KEY_CORRUPT: 96,
   /** The hardware RNG repeated itself while making the key: no key was made. */
   KEY_RNG_BAD: 98,
+  /** No Ed25519: Storage module "ed25519" missing or its self-test failed; nothing is signed. */
+  SIGNER_MISSING: 99,
   /** SNTP answer rejected (implausible time). */
   CLOCK_REJECTED: 97,
 };

@@ -17,13 +17,14 @@
 // a new key is a new device identity that must be paired again).
 //
 // Public API
-//   openKeystore({ flash, hwRand, sha512, faults?, samples?=256, rekey?=false }) -> KeystoreResult
+//   openKeystore({ flash, hwRand, sha512, ed25519, faults?, samples?=256, rekey?=false }) -> KeystoreResult
+//     ed25519: the Ed25519Impl the signer uses (firmware/keys/signer.ts)
 //     { status: KEY_LOADED | KEY_CREATED | KEY_CORRUPT | KEY_RNG_BAD | KEY_WRITE_FAILED, signer?: DeviceSigner }
 //   KEY_FILE 'dk'
 import type { FlashStore } from '../hal/flash';
 import { FAULT, FaultLog } from '../app/faults';
 import { crc32 } from '../queue/crc32';
-import { createSigner, DeviceSigner } from './signer';
+import { createSigner, DeviceSigner, Ed25519Impl } from './signer';
 
 export var KEY_FILE = 'dk';
 export var KEY_LOADED = 0;
@@ -41,6 +42,8 @@ export interface KeystoreOptions {
   hwRand: () => number;
   /** SHA-512 of the bytes (native on the device, firmware/keys/sha512 otherwise). */
   sha512: (data: Uint8Array) => Uint8Array;
+  /** Ed25519 for the signer: ./ed25519, or the Storage module on the device (HAL). */
+  ed25519: Ed25519Impl;
   faults?: FaultLog;
   samples?: number;
   rekey?: boolean;
@@ -59,8 +62,8 @@ function get32(b: Uint8Array, o: number): number {
 }
 
 export function openKeystore(opts: KeystoreOptions): KeystoreResult {
-  if (!opts || !opts.flash || typeof opts.hwRand !== 'function' || typeof opts.sha512 !== 'function') {
-    throw new Error('openKeystore: expected { flash, hwRand, sha512 }');
+  if (!opts || !opts.flash || typeof opts.hwRand !== 'function' || typeof opts.sha512 !== 'function' || !opts.ed25519) {
+    throw new Error('openKeystore: expected { flash, hwRand, sha512, ed25519 }');
   }
   var samples = opts.samples === undefined ? 256 : opts.samples;
   if (typeof samples !== 'number' || samples !== Math.floor(samples) || samples < 32 || samples > 4096) {
@@ -77,7 +80,7 @@ export function openKeystore(opts: KeystoreOptions): KeystoreResult {
 
   function load(b: Uint8Array): KeystoreResult {
     var seed = b.subarray(4, 36);
-    var signer = createSigner(seed);
+    var signer = createSigner(seed, opts.ed25519);
     b.fill(0);
     return { status: KEY_LOADED, signer: signer };
   }
@@ -116,7 +119,7 @@ export function openKeystore(opts: KeystoreOptions): KeystoreResult {
       fault(FAULT.FLASH_WRITE, 'key file');
       return { status: KEY_WRITE_FAILED };
     }
-    var signer = createSigner(file.subarray(4, 36));
+    var signer = createSigner(file.subarray(4, 36), opts.ed25519);
     file.fill(0);
     return { status: KEY_CREATED, signer: signer };
   }

@@ -7,7 +7,8 @@
 //   const network = new EmuNetwork({ clock });                 // + handler, or real HTTP
 //   const bike = createEmulatedBike({ clock, network, sim: createSimBike({ seed }), seed,
 //                                     flashFile?, bundle?, board?, settings? });
-//   bike.powerOn();                 // first boot: installs the bundle as .bootcde
+//   bike.powerOn();                 // first boot: installs the bundle as .bootcde and the
+//                                   // Storage modules (default: "ed25519", as deep flash does)
 //   await clock.advance(3600_000);  // an hour of virtual time (sim and device together)
 //   bike.powerCut(30_000);          // off for 30 s of virtual time, then boots again
 //   bike.device.console.input(...)  // the USB console (or serveConsole(bike.device, port))
@@ -18,7 +19,7 @@
 // configuration, UART bytes are lost) and powers on again after `offMs`. `cutAtWrite(n)`
 // instead arms the flash model so that power fails while the n-th byte from now is being
 // programmed; the bike comes back `offMs` later by itself.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SimBike } from '../sim/index';
 import type { Board } from '../../firmware/hal/espruino/board';
@@ -42,6 +43,11 @@ export interface EmulatedBikeOptions {
   sim: SimBike;
   /** Firmware source text; default: dist/firmware.js (run `npm run build` first). */
   bundle?: string;
+  /**
+   * Storage modules installed with the bundle, by name (what `deep flash` uploads); default
+   * { ed25519: dist/ed25519-module.js } when that file exists. {} installs none.
+   */
+  modules?: Record<string, string>;
   /** Flash image file (kept across runs and power cuts); default: in memory only. */
   flashFile?: string;
   /** Flash size in bytes (default 512 KiB: bundle + settings + key + queue). */
@@ -58,6 +64,12 @@ export interface EmulatedBikeOptions {
 }
 
 export const DEFAULT_BUNDLE = path.resolve(BOARDS_DIR, '../dist/firmware.js');
+/** The Ed25519 signer as a Storage module (firmware/keys/ed25519-module.ts). */
+export const DEFAULT_ED25519_MODULE = path.resolve(BOARDS_DIR, '../dist/ed25519-module.js');
+
+function defaultModules(): Record<string, string> {
+  return existsSync(DEFAULT_ED25519_MODULE) ? { ed25519: readFileSync(DEFAULT_ED25519_MODULE, 'latin1') } : {};
+}
 
 export interface EmulatedBike {
   readonly device: EmulatedDevice;
@@ -93,6 +105,7 @@ export function createEmulatedBike(o: EmulatedBikeOptions): EmulatedBike {
   const board = o.board ?? loadBoard('esp32-devkitc');
   const seed = (o.seed ?? o.sim.seed) >>> 0;
   const bundle = o.bundle ?? readFileSync(DEFAULT_BUNDLE, 'latin1');
+  const modules = o.modules ?? defaultModules();
   const flash = new EmuFlash({ size: o.flashSize ?? 512 * 1024, file: o.flashFile, rng: seededUnit(seed) });
   const sim = o.sim;
   const clock = o.clock;
@@ -125,7 +138,12 @@ export function createEmulatedBike(o: EmulatedBikeOptions): EmulatedBike {
     pendingOn = 0;
     if (device.running) return;
     if (!installed) {
-      if (!flash.read('.bootcde')) device.install(bundle);
+      if (!flash.read('.bootcde')) {
+        for (const name of Object.keys(modules)) {
+          if (!flash.write(name, Buffer.from(modules[name], 'latin1'))) throw new Error(`install: flash full (module "${name}" does not fit)`);
+        }
+        device.install(bundle);
+      }
       installed = true;
     }
     const last = downtime[downtime.length - 1];

@@ -65,6 +65,10 @@ export interface EspE {
   getErrorFlags(): string[];
   toUint8Array(data: string | ArrayBuffer | Uint8Array): Uint8Array;
   toString(data: Uint8Array): string;
+  /** A string read from Storage becomes a view of the flash it lives in (no copy). */
+  toArrayBuffer(s: string): ArrayBuffer;
+  /** Native dot product sum a[i] * b[(i + off) % b.length]; absent on SAVE_ON_FLASH builds. */
+  convolve?(a: ArrayLike<number>, b: ArrayLike<number>, offset: number): number;
   reboot?(): void;
 }
 

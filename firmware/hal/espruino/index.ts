@@ -10,6 +10,7 @@ import { digitalIn, mcp2515Spi, statusLed } from './spi';
 import { espruinoTime, EspruinoTime } from './time';
 import { espruinoFlash } from './storage';
 import { espruinoNet, EspruinoNet } from './net';
+import { loadEd25519, Ed25519Load } from './ed25519';
 import { memoryUsage, nativeSha256, nativeSha512, onLastWords, randomBytes, startWatchdog, Watchdog, interpreterVersion } from './system';
 
 export interface Hal {
@@ -27,6 +28,8 @@ export interface Hal {
   rand32(): number;
   sha256: ((d: Uint8Array) => Uint8Array) | undefined;
   sha512: ((d: Uint8Array) => Uint8Array) | undefined;
+  /** Ed25519 from the Storage module "ed25519" (./ed25519.ts); call once at boot. */
+  loadEd25519(): Ed25519Load;
   startWatchdog(timeoutS: number): Watchdog;
   onLastWords(record: (kind: 'errorFlag' | 'uncaught', detail: string) => void, resetAfterMs: number): void;
   memory(): { free: number; usage: number; total: number };
@@ -41,6 +44,7 @@ declare var global: Record<string, unknown>;
 export function createHal(board: Board): Hal {
   var can = board.can;
   var rand32 = function (): number { return esp.E().hwRand(); };
+  var sha512 = nativeSha512();
   return {
     board: board,
     VescSerial: vescSerialClass(board),
@@ -58,7 +62,8 @@ export function createHal(board: Board): Hal {
     randomBytes: randomBytes,
     rand32: rand32,
     sha256: nativeSha256(),
-    sha512: nativeSha512(),
+    sha512: sha512,
+    loadEd25519: function (): Ed25519Load { return loadEd25519(sha512); },
     startWatchdog: startWatchdog,
     onLastWords: onLastWords,
     memory: memoryUsage,

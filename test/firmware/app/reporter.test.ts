@@ -7,6 +7,7 @@ import { createClock, type Clock } from '../../../firmware/app/clock';
 import { createFaultLog, FAULT, type FaultLog } from '../../../firmware/app/faults';
 import { createReporter, type ReporterSigner } from '../../../firmware/app/reporter';
 import { createSigner } from '../../../firmware/keys/signer';
+import * as ed from '../../../firmware/keys/ed25519';
 import { decodeReport, CLOCK_SYNCED, CLOCK_UNSYNCED, type EnergyReport } from '../../../protocol/report';
 import { decodeSign1 } from '../../../protocol/cose';
 import { kidFromPublicKey } from '../../../protocol/kid';
@@ -36,7 +37,7 @@ function rig(opts: { flash?: EmuFlash; signer?: ReporterSigner; queueOpts?: { se
   const meter = createMeter({ packs: [{ canId: 21 }, { canId: 20 }], faults });
   const clock = createClock({ now: timers.now, faults });
   const cose: Uint8Array[] = [];
-  const signer = opts.signer ?? createSigner(SEED);
+  const signer = opts.signer ?? createSigner(SEED, ed);
   const reporter = createReporter({ meter, queue, signer, clock, timers, faults, firmware: 256, intervalMs: opts.intervalMs ?? 60000, onReport: (_s, c) => cose.push(c) });
   const samples = { n: 0, duringSigning: 0 };
   const start = timers.now();
@@ -74,7 +75,7 @@ test('one report per interval, chained, signed, verified and continuous on the l
   r.sample();
   r.timers.advance(10 * 60000 + 5000);
   assert.is(r.cose.length, 10);
-  const { reports } = ledger(r.cose, createSigner(SEED).publicKey());
+  const { reports } = ledger(r.cose, createSigner(SEED, ed).publicKey());
   assert.equal(reports.map((x) => x.seq), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   assert.ok(reports.every((x) => x.clock === CLOCK_UNSYNCED));
   for (let i = 1; i < reports.length; i++) assert.is(reports[i].startS, reports[i - 1].startS + reports[i - 1].durationS, 'windows tile');
@@ -100,7 +101,7 @@ test('one report per interval, chained, signed, verified and continuous on the l
 
 test('signing yields to the event loop: samples keep coming between steps; step times are measured', () => {
   const r = rig();
-  const real = createSigner(SEED);
+  const real = createSigner(SEED, ed);
   // Each step takes 40 ms of (virtual) time, as on the device.
   const slow: ReporterSigner = {
     kid: () => real.kid(),
@@ -121,7 +122,7 @@ test('signing yields to the event loop: samples keep coming between steps; step 
 
 test('signing slower than the interval: windows get longer, never overlap, REPORT_LATE recorded', () => {
   const timers = virtualTimers();
-  const real = createSigner(SEED);
+  const real = createSigner(SEED, ed);
   const slow: ReporterSigner = {
     kid: () => real.kid(),
     signSteps: (m) => { const s = real.signSteps(m); return { step: () => { timers.burn(1000); return s.step(); }, signature: () => s.signature() }; },
@@ -154,7 +155,7 @@ test('queue full: keeps measuring, merges windows, records the gap; seq and coun
   r.queue.remove(sent);
   r.timers.advance(60000);
   const all = r.queue.peek(1000, 1e9);
-  const { reports } = ledger([...sent.map((i) => i.payload), ...all.map((i) => i.payload)], createSigner(SEED).publicKey());
+  const { reports } = ledger([...sent.map((i) => i.payload), ...all.map((i) => i.payload)], createSigner(SEED, ed).publicKey());
   const merged = reports[reports.length - 1];
   assert.ok(merged.gap && merged.gap.mergedWindows >= 20, JSON.stringify(merged.gap));
   assert.ok(merged.durationS > 20 * 60, `${merged.durationS} ${reports.length} ${JSON.stringify(reports.map((x) => [x.seq, x.startS, x.durationS]))}`);
@@ -176,7 +177,7 @@ test('reboot: seq, prev and lifetime counters continue from the queue', () => {
   assert.is(b.reporter.status().nextSeq, 5);
   b.sample();
   b.timers.advance(3 * 60000 + 500);
-  const { reports } = ledger([...before, ...b.cose], createSigner(SEED).publicKey());
+  const { reports } = ledger([...before, ...b.cose], createSigner(SEED, ed).publicKey());
   assert.equal(reports.map((x) => x.seq), [0, 1, 2, 3, 4, 5, 6, 7]);
 });
 
@@ -188,7 +189,7 @@ test('a clock stepped back by a resync never makes windows overlap on the ledger
   r.timers.advance(2 * 60000 + 500);
   r.clock.sync(Date.UTC(2026, 10, 25, 12, 0, 0) + 2 * 60000 - 45000); // it was 45 s fast
   r.timers.advance(3 * 60000);
-  const { reports } = ledger(r.cose, createSigner(SEED).publicKey());
+  const { reports } = ledger(r.cose, createSigner(SEED, ed).publicKey());
   assert.is(reports.length, 5);
   for (let i = 1; i < reports.length; i++) assert.ok(reports[i].startS >= reports[i - 1].startS + reports[i - 1].durationS);
   assert.is(reports[2].startS, reports[1].startS + reports[1].durationS);
@@ -198,7 +199,7 @@ test('a clock stepped back by a resync never makes windows overlap on the ledger
 test('misuse throws', () => {
   const r = rig();
   assert.throws(() => createReporter({ ...({} as any) }), /expected/);
-  assert.throws(() => createReporter({ meter: r.meter, queue: r.queue, signer: createSigner(SEED), clock: r.clock, timers: r.timers, firmware: 1, intervalMs: 10 }), /intervalMs/);
+  assert.throws(() => createReporter({ meter: r.meter, queue: r.queue, signer: createSigner(SEED, ed), clock: r.clock, timers: r.timers, firmware: 1, intervalMs: 10 }), /intervalMs/);
 });
 
 test.run();

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { EmuFlash, PowerCutError } from '../../../host-tools/emu/flash';
 import { openKeystore, KEY_FILE, KEY_LOADED, KEY_CREATED, KEY_CORRUPT, KEY_RNG_BAD, KEY_WRITE_FAILED } from '../../../firmware/keys/keystore';
 import { createSigner } from '../../../firmware/keys/signer';
+import * as ed from '../../../firmware/keys/ed25519';
 import { sha512js } from '../../../firmware/keys/sha512';
 import { createFaultLog, FAULT } from '../../../firmware/app/faults';
 
@@ -19,15 +20,15 @@ test('first boot: seed = SHA-512(hwRand samples || "deep-key/1")[0..32), stored;
   const r = rng(42);
   const drawn: number[] = [];
   const hwRand = () => { const v = r(); drawn.push(v); return v; };
-  const a = openKeystore({ flash, hwRand, sha512: sha512js });
+  const a = openKeystore({ flash, ed25519: ed, hwRand, sha512: sha512js });
   assert.is(a.status, KEY_CREATED);
   assert.is(drawn.length, 256);
   const raw = Buffer.alloc(256 * 4 + 10);
   drawn.forEach((v, i) => raw.writeUInt32LE(v >>> 0, i * 4));
   raw.write('deep-key/1', 1024, 'latin1');
   const expectSeed = nodeSha512(raw).subarray(0, 32);
-  assert.is(hex(a.signer!.publicKey()), hex(createSigner(expectSeed).publicKey()));
-  const b = openKeystore({ flash, hwRand: () => { throw new Error('must not draw again'); }, sha512: nodeSha512 });
+  assert.is(hex(a.signer!.publicKey()), hex(createSigner(expectSeed, ed).publicKey()));
+  const b = openKeystore({ flash, ed25519: ed, hwRand: () => { throw new Error('must not draw again'); }, sha512: nodeSha512 });
   assert.is(b.status, KEY_LOADED);
   assert.is(hex(b.signer!.publicKey()), hex(a.signer!.publicKey()));
   assert.is(flash.read(KEY_FILE)!.length, 41);
@@ -35,16 +36,16 @@ test('first boot: seed = SHA-512(hwRand samples || "deep-key/1")[0..32), stored;
 
 test('power cut at every byte of the key creation: next boot has exactly one usable key', () => {
   const probe = new EmuFlash({ size: 4096, pageSize: 4096 });
-  openKeystore({ flash: probe, hwRand: rng(1), sha512: nodeSha512 });
+  openKeystore({ flash: probe, ed25519: ed, hwRand: rng(1), sha512: nodeSha512 });
   const total = probe.stats.bytesProgrammed;
   for (let cut = 0; cut < total; cut++) {
     const flash = new EmuFlash({ size: 4096, pageSize: 4096, rng: () => ((cut * 37) % 256) / 256 });
     flash.armCut(cut);
-    assert.throws(() => openKeystore({ flash, hwRand: rng(1), sha512: nodeSha512 }), (e: unknown) => e instanceof PowerCutError);
+    assert.throws(() => openKeystore({ flash, ed25519: ed, hwRand: rng(1), sha512: nodeSha512 }), (e: unknown) => e instanceof PowerCutError);
     flash.reboot();
-    const r = openKeystore({ flash, hwRand: rng(2), sha512: nodeSha512 });
+    const r = openKeystore({ flash, ed25519: ed, hwRand: rng(2), sha512: nodeSha512 });
     assert.is(r.status, KEY_CREATED, `cut ${cut}: the unfinished key is replaced, never half-used`);
-    const again = openKeystore({ flash, hwRand: rng(3), sha512: nodeSha512 });
+    const again = openKeystore({ flash, ed25519: ed, hwRand: rng(3), sha512: nodeSha512 });
     assert.is(again.status, KEY_LOADED);
     assert.is(hex(again.signer!.publicKey()), hex(r.signer!.publicKey()));
   }
@@ -53,17 +54,17 @@ test('power cut at every byte of the key creation: next boot has exactly one usa
 test('a committed key file that is damaged is KEY_CORRUPT (fault), never silently replaced', () => {
   const flash = new EmuFlash({ size: 4096, pageSize: 4096 });
   const faults = createFaultLog({ now: () => 0 });
-  const first = openKeystore({ flash, hwRand: rng(5), sha512: nodeSha512, faults });
+  const first = openKeystore({ flash, ed25519: ed, hwRand: rng(5), sha512: nodeSha512, faults });
   // One bit of the seed flips (bit rot): edit the raw flash image behind Storage's back.
   const img = flash.image();
   const at = Buffer.from(img).indexOf(Buffer.from('dk\0\0', 'latin1')) - 4 + 32 + 10;
   img[at] ^= 0x01;
   flash.loadImage(img);
-  const r = openKeystore({ flash, hwRand: rng(6), sha512: nodeSha512, faults });
+  const r = openKeystore({ flash, ed25519: ed, hwRand: rng(6), sha512: nodeSha512, faults });
   assert.is(r.status, KEY_CORRUPT);
   assert.is(r.signer, undefined);
   assert.is(faults.count(FAULT.KEY_CORRUPT), 1);
-  const re = openKeystore({ flash, hwRand: rng(6), sha512: nodeSha512, faults, rekey: true });
+  const re = openKeystore({ flash, ed25519: ed, hwRand: rng(6), sha512: nodeSha512, faults, rekey: true });
   assert.is(re.status, KEY_CREATED);
   assert.is.not(hex(re.signer!.publicKey()), hex(first.signer!.publicKey()));
 });
@@ -72,18 +73,18 @@ test('a stuck RNG makes no key; a failing flash makes no key', () => {
   const flash = new EmuFlash({ size: 4096, pageSize: 4096 });
   let i = 0;
   const faults = createFaultLog({ now: () => 0 });
-  assert.is(openKeystore({ flash, hwRand: () => (i++ % 8), sha512: nodeSha512, faults }).status, KEY_RNG_BAD);
+  assert.is(openKeystore({ flash, ed25519: ed, hwRand: () => (i++ % 8), sha512: nodeSha512, faults }).status, KEY_RNG_BAD);
   assert.is(faults.count(FAULT.KEY_RNG_BAD), 1);
   assert.is(flash.read(KEY_FILE), undefined);
   const full = new EmuFlash({ size: 4096, pageSize: 4096 });
   full.write('big', new Uint8Array(4096 - 32 - 16));
-  assert.is(openKeystore({ flash: full, hwRand: rng(9), sha512: nodeSha512 }).status, KEY_WRITE_FAILED);
-  assert.throws(() => openKeystore({ flash, hwRand: rng(1), sha512: nodeSha512, samples: 8 }), /samples/);
+  assert.is(openKeystore({ flash: full, ed25519: ed, hwRand: rng(9), sha512: nodeSha512 }).status, KEY_WRITE_FAILED);
+  assert.throws(() => openKeystore({ flash, ed25519: ed, hwRand: rng(1), sha512: nodeSha512, samples: 8 }), /samples/);
 });
 
 test('the keystore result reveals nothing of the seed', () => {
   const flash = new EmuFlash({ size: 4096, pageSize: 4096 });
-  const r = openKeystore({ flash, hwRand: rng(11), sha512: nodeSha512 });
+  const r = openKeystore({ flash, ed25519: ed, hwRand: rng(11), sha512: nodeSha512 });
   const seedHex = hex(flash.read(KEY_FILE)!.subarray(4, 36));
   for (const t of [JSON.stringify(r), String(r.signer), JSON.stringify(r.signer)]) assert.not.ok(t.includes(seedHex), t);
   for (const k of Object.keys(r)) assert.not.ok(JSON.stringify((r as any)[k] ?? null).includes(seedHex));

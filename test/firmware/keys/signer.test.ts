@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createPublicKey, verify } from 'node:crypto';
 import { createSigner } from '../../../firmware/keys/signer';
+import * as ed from '../../../firmware/keys/ed25519';
 import { kidFromPublicKey } from '../../../protocol/kid';
 import { sign1Stepped, decodeSign1, sign1ToBeSigned } from '../../../protocol/cose';
 
@@ -17,7 +18,7 @@ function nodeVerify(pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean 
 }
 
 test('RFC 8032 §7.1 test 1: public key and signature, one-shot and stepped', () => {
-  const s = createSigner(new Uint8Array(SEED));
+  const s = createSigner(new Uint8Array(SEED), ed);
   assert.is(hex(s.publicKey()), PUB);
   assert.is(hex(s.kid()), hex(kidFromPublicKey(s.publicKey())));
   assert.is(hex(s.sign(new Uint8Array(0))), SIG);
@@ -29,7 +30,7 @@ test('RFC 8032 §7.1 test 1: public key and signature, one-shot and stepped', ()
 });
 
 test('COSE_Sign1 through the stepped signer verifies with node:crypto', () => {
-  const s = createSigner(new Uint8Array(32).fill(7));
+  const s = createSigner(new Uint8Array(32).fill(7), ed);
   const sg = sign1Stepped(new Uint8Array([1, 2, 3]), s.kid(), s.signSteps);
   while (!sg.step()) { /* steps */ }
   const d = decodeSign1(sg.result());
@@ -40,7 +41,7 @@ test('nothing reachable from the signer reveals the seed', () => {
   const seed = new Uint8Array(32);
   for (let i = 0; i < 32; i++) seed[i] = (i * 73 + 11) & 255;
   const seedHex = hex(seed);
-  const s = createSigner(seed);
+  const s = createSigner(seed, ed);
   seed.fill(0); // the caller's copy is wiped; the signer still works
   assert.ok(nodeVerify(s.publicKey(), new Uint8Array([9]), s.sign(new Uint8Array([9]))));
   const texts = [JSON.stringify(s), String(s), `${s}`, JSON.stringify(Object.keys(s)), JSON.stringify(s.signSteps(new Uint8Array(1)))];
@@ -65,13 +66,34 @@ test('nothing reachable from the signer reveals the seed', () => {
   walk(s.signSteps(new Uint8Array(3)), 0);
   // Results given out are copies: changing them changes nothing inside.
   const pk = s.publicKey(); pk.fill(0);
-  assert.is(hex(s.publicKey()), hex(createSigner(orig).publicKey()));
+  assert.is(hex(s.publicKey()), hex(createSigner(orig, ed).publicKey()));
   assert.equal(s.toJSON(), { publicKey: hex(s.publicKey()), kid: hex(s.kid()) });
 });
 
 test('misuse throws', () => {
-  assert.throws(() => createSigner(new Uint8Array(31)), /seed32/);
-  assert.throws(() => createSigner(new Uint8Array(32)).sign('x' as any), /message/);
+  assert.throws(() => createSigner(new Uint8Array(31), ed), /seed32/);
+  assert.throws(() => createSigner(new Uint8Array(32), ed).sign('x' as any), /message/);
+  assert.throws(() => createSigner(new Uint8Array(32), undefined as any), /impl/);
+  assert.throws(() => createSigner(new Uint8Array(32), { ed25519PublicKey: ed.ed25519PublicKey, ed25519Sign: ed.ed25519Sign } as any), /impl/);
+});
+
+test('signs with the implementation it was given (the device passes the Storage module), and keeps no reference to the object', () => {
+  const calls: string[] = [];
+  const impl = {
+    ed25519PublicKey: (s: Uint8Array) => { calls.push('pub'); return ed.ed25519PublicKey(s); },
+    ed25519Sign: (m: Uint8Array, s: Uint8Array, p?: Uint8Array) => { calls.push('sign'); return ed.ed25519Sign(m, s, p); },
+    ed25519SignSteps: (m: Uint8Array, s: Uint8Array, p?: Uint8Array) => { calls.push('steps'); return ed.ed25519SignSteps(m, s, p); },
+  };
+  const s = createSigner(new Uint8Array(SEED), impl);
+  // Swapping the caller's object afterwards does not redirect the seed anywhere else.
+  impl.ed25519Sign = () => { throw new Error('replaced after createSigner'); };
+  const msg = new Uint8Array([1, 2, 3]);
+  const sig = s.sign(msg);
+  const st = s.signSteps(msg);
+  while (!st.step()) { /* step */ }
+  assert.is(hex(st.signature()), hex(sig));
+  assert.ok(nodeVerify(s.publicKey(), msg, sig));
+  assert.equal(calls, ['pub', 'sign', 'steps']);
 });
 
 test.run();
