@@ -50,7 +50,7 @@ export function build(opts: BuildOptions = {}): BuildResult {
     if (text.length === 0) throw new Error('espruino minify produced an empty dist/firmware.js');
     firmwareBytes = statSync(out).size;
   }
-  const bundles = ['firmware.js', 'engine-check.js', 'bench-sign.js']
+  const bundles = ['firmware.js', 'ed25519-module.js', 'engine-check.js', 'bench-sign.js']
     .map((f) => path.join(DIST, f))
     .filter((f) => existsSync(f))
     .map((f) => ({ file: path.relative(ROOT, f), bytes: statSync(f).size }));

@@ -23,6 +23,8 @@ export interface UploadOptions {
   /** Called with bytes sent so far and the total. */
   onProgress?: (sent: number, total: number) => void;
   timeoutMs?: number;
+  /** Storage files written before `.bootcde` in the same upload (the module "ed25519"). */
+  storage?: Record<string, string>;
 }
 
 interface EspruinoGlobal {
@@ -158,6 +160,10 @@ async function upload(E: EspruinoGlobal, code: string, opts: UploadOptions): Pro
             if (!/require\("Storage"\)\.write\("\.bootcde"/.test(transformed)) {
               return finish(new Error('the Espruino CLI did not produce a flash upload (device reported no Storage support: Espruino older than 1v96?)'));
             }
+            // Modules first, with the CLI's own Storage chunk writes (paced like .bootcde's).
+            const files = Object.keys(opts.storage ?? {}).map((n) => (E.Core.Utils.getUploadFileCode as (f: string, c: string) => string)(n, opts.storage![n]) + '\n').join('');
+            const at = transformed.indexOf('require("Storage").write(".bootcde"');
+            if (files) transformed = transformed.slice(0, at) + files + transformed.slice(at);
             E.Core.CodeWriter.writeToEspruino(transformed, () => {
               opts.onProgress?.(total, total);
               // Give load() time to start before the port closes.

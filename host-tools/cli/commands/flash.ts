@@ -89,8 +89,10 @@ const command: Command = {
       // 2. Upload and save through the Espruino CLI library.
       let lastPct = -1;
       const tty = process.stderr.isTTY === true;
+      // The Ed25519 signer lives in Storage as module "ed25519" (firmware/hal/espruino/ed25519.ts).
+      const storage = { ed25519: readFileSync(path.join(DIST, 'ed25519-module.js'), 'latin1') };
       await uploadToFlash(code, {
-        port, baud, throttle,
+        port, baud, throttle, storage,
         onProgress(sent, total) {
           const pct = total ? Math.floor((sent * 100) / total) : 0;
           if (pct === lastPct) return;

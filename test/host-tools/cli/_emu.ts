@@ -33,7 +33,8 @@ export async function board(opts: { bundle?: string; seed?: number; accessPoints
   const seed = opts.seed ?? 7;
   const sim = createSimBike({ seed, ride: [{ kind: 'park', durationS: 86400 }], bmsRateHz: 1 });
   // A one-space .bootcde is a board with Espruino and nothing of ours on it.
-  const bike = createEmulatedBike({ clock, network, sim, seed, name: 'board', bundle: opts.bundle ?? ' ' });
+  // Bare (no bundle): no Storage modules either; `deep flash` must upload "ed25519" itself.
+  const bike = createEmulatedBike({ clock, network, sim, seed, name: 'board', bundle: opts.bundle ?? ' ', modules: opts.bundle === undefined ? {} : undefined });
   bike.powerOn();
   const served = await serveConsole(bike.device, 0);
   const stop = runRealtime(clock, 4);

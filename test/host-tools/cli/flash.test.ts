@@ -6,6 +6,9 @@ import net from 'node:net';
 import { createRequire } from 'node:module';
 import { board, deep, firmware, ptyFor } from './_emu';
 import { expectedFirmwareVersion } from '../../../host-tools/cli/commands/flash';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT } from '../../../host-tools/build/build';
 
 const storedBoot = (b: Awaited<ReturnType<typeof board>>) => Buffer.from(b.bike.flash.read('.bootcde') ?? new Uint8Array()).toString('latin1');
 
@@ -20,6 +23,8 @@ test('flashes a bare Espruino board over tcp://, saves to flash, the new firmwar
     assert.match(r.stdout, new RegExp(`flashed: firmware ${expectedFirmwareVersion().replace(/\./g, '\\.')} running, device id [0-9a-f]{16}`));
     // What the device stores is the bundle, byte for byte, and it survives a power cycle.
     assert.is(storedBoot(b), firmware());
+    // The signer module goes up with it (Storage "ed25519", firmware/hal/espruino/ed25519.ts).
+    assert.is(Buffer.from(b.bike.flash.read('ed25519') ?? new Uint8Array()).toString('latin1'), readFileSync(path.join(ROOT, 'dist/ed25519-module.js'), 'latin1'));
     b.bike.powerCut(1000);
     await new Promise((r) => setTimeout(r, 1500));
     assert.ok(b.bike.device.running);
