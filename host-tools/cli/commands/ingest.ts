@@ -6,7 +6,7 @@ import { startIngestNode } from '../../ingest/node';
 const command: Command = {
   name: 'ingest',
   summary: 'run a ledger ingest node: verify, store (SQLite) and serve device-signed reports over HTTP',
-  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL]',
+  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES]',
   options: {
     db: { type: 'string', description: 'SQLite database file (created with its schema if absent)' },
     port: { type: 'string', description: 'TCP port (0 picks a free one)', default: '8080' },
