@@ -141,7 +141,13 @@ function flowsOfPack(row: PackSqlRow): FlowAmount[] {
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 export function openSqliteStore(file: string): Store {
-  const db = new Database(file);
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+  } catch (err) {
+    // better-sqlite3 does not say which path it could not open; an operator needs to know.
+    throw new Error(`cannot open the ledger database ${file}: ${(err as Error).message}`);
+  }
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');

@@ -98,6 +98,16 @@ test('SQLite store: migrations recorded once, WAL + synchronous FULL, refuses a 
   }
 });
 
+test('SQLite store: a database path that cannot be opened is named in the error', () => {
+  const tmp = tempDir();
+  try {
+    const file = path.join(tmp.dir, 'no-such-dir', 'ledger.db');
+    assert.throws(() => openSqliteStore(file), (e: Error) => e.message.includes(`cannot open the ledger database ${file}`));
+  } finally {
+    tmp.cleanup();
+  }
+});
+
 test('pairing challenges are single use and expire', () => {
   const tmp = tempDir();
   const store = openSqliteStore(path.join(tmp.dir, 'c.db'));
