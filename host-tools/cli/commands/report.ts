@@ -13,6 +13,8 @@ import {
 import { sha256 } from '../../../protocol/sha256';
 import { ed25519PublicKey, ed25519Sign } from '../../../firmware/keys/ed25519';
 import { createMeter } from '../../../firmware/energy/meter';
+import { makePairingProof } from '../../../protocol/pairing';
+import { httpPairingNode } from '../../testnet/device-api';
 
 /** 2026-11-19T00:00:00Z: the simulated clock once SNTP has synced. */
 export const RIDE_EPOCH_S = 1_795_046_400;
@@ -20,6 +22,9 @@ export const RIDE_WINDOW_S = 60;
 /** Windows sent before the first SNTP sync (clock 0, uptime times). */
 export const RIDE_UNSYNCED_WINDOWS = 2;
 export const RIDE_PACKS = [10, 11];
+
+/** Firmware version stamped in simulated reports and the test key's pairing proof. */
+const RIDE_FIRMWARE = firmwareVersion(0, 1, 0);
 
 /** xorshift32 seeded from SHA-256(seed): deterministic ride figures per seed. */
 function prng(seed: Uint8Array): () => number {
@@ -85,7 +90,7 @@ export function simulateRide(seed: Uint8Array, count: number): Array<Omit<Energy
         lifetime: { ...p.lifetime },
       })),
       faults: { vesc: vescFaults, bms: 0, device: 0 },
-      firmware: firmwareVersion(0, 1, 0),
+      firmware: RIDE_FIRMWARE,
     };
     if (win.lostMs >= 1000) r.gap = { mergedWindows: 0, lostS: Math.floor(win.lostMs / 1000) };
     out.push(r);
@@ -115,14 +120,33 @@ export function makeSignedRide(seed32: Uint8Array, count: number): SignedRide {
   return { publicKey, kid, reports };
 }
 
+/**
+ * Registers a test key with an ingest node the way a device pairs: the node's one-time
+ * challenge, signed with the key in a pairing proof (protocol/pairing.ts), posted back.
+ * Ledger integrators need it to feed `deep report` files to their node without a bike.
+ */
+export async function registerTestKey(endpoint: string, seed32: Uint8Array, publicKey: Uint8Array): Promise<string> {
+  const node = httpPairingNode(endpoint);
+  const challenge = await node.challenge();
+  const proof = makePairingProof(
+    { challenge: fromHex(challenge), publicKey, firmware: RIDE_FIRMWARE },
+    (tbs) => ed25519Sign(tbs, seed32, publicKey),
+  );
+  return node.register(challenge, Buffer.from(proof).toString('base64'));
+}
+
 const command: Command = {
   name: 'report',
   summary: 'write N chained, signed reports of a simulated ride (CBOR sequence, RFC 8742)',
-  usage: 'deep report --seed HEX32 --count N --out FILE',
+  usage: 'deep report --seed HEX32 --count N --out FILE [--register URL]',
   options: {
     seed: { type: 'string', description: 'device key seed, 64 hex digits (test keys only: it is the secret key)' },
     count: { type: 'string', description: 'number of reports', default: '20' },
     out: { type: 'string', description: 'output file (CBOR sequence of COSE_Sign1)' },
+    register: {
+      type: 'string',
+      description: 'also register this test key with the ingest node at URL (challenge + pairing proof, as `deep pair` does for a device)',
+    },
   },
   async run(argv) {
     const p = parseArgs(argv, this.options);
@@ -146,6 +170,12 @@ const command: Command = {
       `wrote ${count} reports (${total} bytes, ${Math.min(...sizes)}..${Math.max(...sizes)} bytes each) to ${out}\n` +
         `public key ${toHex(ride.publicKey)}\nkid ${toHex(ride.kid)}\n`,
     );
+    const endpoint = p.options.register;
+    if (typeof endpoint === 'string') {
+      const seed32 = fromHex(seedHex);
+      const id = await registerTestKey(endpoint.replace(/\/+$/, ''), seed32, ride.publicKey);
+      process.stdout.write(`registered with ${endpoint} as device ${id}\n`);
+    }
     return EXIT.OK;
   },
 };

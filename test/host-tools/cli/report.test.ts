@@ -168,4 +168,31 @@ test('interop: every report verifies with cbor-x + node:crypto, and its payload 
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
+test('deep report --register: the test key is paired with an ingest node, which then accepts the file', async () => {
+  const { startIngestNode } = await import('../../../host-tools/ingest/node');
+  const { silentLogger } = await import('../../../host-tools/ingest/log');
+  const node = await startIngestNode({ db: path.join(dir, 'ledger.sqlite'), port: 0, host: '127.0.0.1', logger: silentLogger, workers: 1 });
+  try {
+    const file = path.join(dir, 'registered.cbor');
+    const r = await deep(['report', '--seed', SEED, '--count', '5', '--out', file, '--register', node.url]);
+    assert.is(r.code, 0, r.err);
+    const kid = /kid ([0-9a-f]{16})/.exec(r.out)![1];
+    assert.match(r.out, new RegExp(`registered with .* as device ${kid}`));
+    const res = await fetch(`${node.url}/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/cbor-seq' }, body: readFileSync(file) });
+    assert.is(res.status, 200);
+    const body = (await res.json()) as { results: { status: string }[] };
+    assert.equal(body.results.map((x) => x.status), ['accepted', 'accepted', 'accepted', 'accepted', 'accepted']);
+    // registering the same key again is harmless: the node keeps the one device
+    const again = await deep(['report', '--seed', SEED, '--count', '1', '--out', path.join(dir, 'x.cbor'), '--register', node.url]);
+    assert.is(again.code, 0, again.err);
+    assert.match(again.out, new RegExp(`as device ${kid}`));
+    // a node that is not there is a clear I/O error
+    const down = await deep(['report', '--seed', SEED, '--count', '1', '--out', path.join(dir, 'y.cbor'), '--register', 'http://127.0.0.1:1']);
+    assert.is(down.code, 3);
+    assert.match(down.err, /unreachable/);
+  } finally {
+    await node.close();
+  }
+});
+
 test.run();
