@@ -1,7 +1,8 @@
 // Ed25519 signing for the device (RFC 8032 §5.1), with the base-point table built in.
-// This is what firmware code imports. On Espruino the same API comes from the Storage
-// module dist/ed25519-module.js (see ./ed25519-module.ts), which reads the table from flash
-// instead of carrying it; firmware/hal/espruino also hands over the native SHA-512 and
+// Host tools, tests and dist/bench-sign.js import it. The firmware bundle does not: it is
+// handed the same API (firmware/keys/signer.ts takes it as a parameter), which on the device
+// comes from the Storage module dist/ed25519-module.js (see ./ed25519-module.ts, loaded by
+// firmware/hal/espruino/ed25519.ts), so code and table stay in flash; firmware/hal/espruino also hands over the native SHA-512 and
 // E.convolve there (setSha512, setConvolve). Without them the JavaScript fallbacks run:
 // same results, slower.
 import { baseTableB64 } from './_ed25519-table';
