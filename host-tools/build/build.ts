@@ -1,12 +1,23 @@
 // `deep build`: rollup (TypeScript -> ES5 bundles), then the Espruino CLI's own minifier
 // for the firmware, so what we measure is what gets uploaded.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST = path.join(ROOT, 'dist');
+
+/** The file next to dist/firmware.js that names the board it was built for. */
+export function boardStampFile(dist: string): string {
+  return path.join(dist, 'firmware.board');
+}
+
+/** The board dist/firmware.js was built for, or undefined when unknown. */
+export function builtBoard(dist: string = DIST): string | undefined {
+  const f = boardStampFile(dist);
+  return existsSync(f) ? readFileSync(f, 'utf8').trim() : undefined;
+}
 
 export interface BuildResult {
   board: string;
@@ -49,6 +60,8 @@ export function build(opts: BuildOptions = {}): BuildResult {
     const text = readFileSync(out, 'utf8');
     if (text.length === 0) throw new Error('espruino minify produced an empty dist/firmware.js');
     firmwareBytes = statSync(out).size;
+    // Which board this bundle was built for, so tools that reuse dist/ can tell.
+    writeFileSync(boardStampFile(DIST), board + '\n');
   }
   const bundles = ['firmware.js', 'ed25519-module.js', 'engine-check.js', 'bench-sign.js']
     .map((f) => path.join(DIST, f))

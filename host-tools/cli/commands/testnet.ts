@@ -6,7 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs, UsageError, intOption } from '../args';
 import { EXIT, type Command } from '../command';
-import { build, DIST, ROOT } from '../../build/build';
+import { build, builtBoard, DIST, ROOT } from '../../build/build';
 import { runTestnet } from '../../testnet/testnet';
 import { PriceFileError } from '../../testnet/prices';
 
@@ -20,13 +20,14 @@ export function parseDuration(text: string): number {
 }
 
 /**
- * True when dist/firmware.js is missing or older than any source it is built from
+ * True when dist/firmware.js is missing, was built for another board than `board` (after
+ * `deep build --board espruino-linux`, say), or is older than any source it is built from
  * (firmware/, protocol/, boards/, rollup.config.js): a fresh clone builds once, later
- * runs start at once. The bundle's board is checked at boot (group.ts).
+ * runs start at once. The bundle's board is also checked at boot (group.ts).
  */
-export function bundleStale(): boolean {
-  const out = path.join(DIST, 'firmware.js');
-  if (!existsSync(out)) return true;
+export function bundleStale(board: string, dist: string = DIST): boolean {
+  const out = path.join(dist, 'firmware.js');
+  if (!existsSync(out) || builtBoard(dist) !== board) return true;
   const built = statSync(out).mtimeMs;
   const newer = (p: string): boolean => {
     const st = statSync(p);
@@ -35,6 +36,9 @@ export function bundleStale(): boolean {
   };
   return ['firmware', 'protocol', 'boards', 'rollup.config.js'].some((n) => existsSync(path.join(ROOT, n)) && newer(path.join(ROOT, n)));
 }
+
+/** The board the testnet wires its emulated bikes as (MCP2515 on SPI, VESC on Serial2). */
+const TESTNET_BOARD = 'esp32-devkitc';
 
 const command: Command = {
   name: 'testnet',
@@ -70,8 +74,8 @@ const command: Command = {
     const tuning = { pollMs, bmsRateHz: Math.max(1, Math.min(10, Math.round(1000 / pollMs))), simStepMs: Math.min(pollMs, 1000) };
     const err = (s: string) => process.stderr.write(s + '\n');
 
-    if (!p.options['skip-build'] && bundleStale()) {
-      const r = build({ board: 'esp32-devkitc', bundles: ['firmware'] });
+    if (!p.options['skip-build'] && bundleStale(TESTNET_BOARD)) {
+      const r = build({ board: TESTNET_BOARD, bundles: ['firmware'] });
       err(`built dist/firmware.js: ${r.firmwareBytes} bytes`);
     }
     let result;

@@ -1,11 +1,11 @@
 // `deep testnet` command line: options, errors, help. The run itself is test/e2e/testnet.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deep } from './_emu';
-import { parseDuration } from '../../../host-tools/cli/commands/testnet';
+import { bundleStale, parseDuration } from '../../../host-tools/cli/commands/testnet';
 import { startOfRun } from '../../../host-tools/testnet/testnet';
 import { loadPrices, parsePrices } from '../../../host-tools/testnet/prices';
 
@@ -17,6 +17,18 @@ test('durations take h, m, s or plain seconds, within 1 min..7 days', () => {
   assert.throws(() => parseDuration('1.5h'), /--duration expected a number with an optional unit/);
   assert.throws(() => parseDuration('30s'), /1m\.\.168h/);
   assert.throws(() => parseDuration('169h'), /1m\.\.168h/);
+});
+
+test('a bundle built for another board is stale (npm start after deep build --board espruino-linux rebuilds)', () => {
+  const dist = mkdtempSync(path.join(tmpdir(), 'deep-dist-'));
+  const future = new Date(Date.now() + 3600_000); // newer than every source: only the board decides
+  writeFileSync(path.join(dist, 'firmware.js'), 'x');
+  utimesSync(path.join(dist, 'firmware.js'), future, future);
+  assert.ok(bundleStale('esp32-devkitc', dist), 'no board stamp: unknown board, rebuild');
+  writeFileSync(path.join(dist, 'firmware.board'), 'espruino-linux\n');
+  assert.ok(bundleStale('esp32-devkitc', dist));
+  writeFileSync(path.join(dist, 'firmware.board'), 'esp32-devkitc\n');
+  assert.not.ok(bundleStale('esp32-devkitc', dist));
 });
 
 test('the day starts at midnight UTC, far enough back for the node to accept every report', () => {
