@@ -145,7 +145,7 @@ export function createReporter(opts: ReporterOptions): Reporter {
   var faultTotals = opts.faultTotals || function () { return { vesc: 0, bms: 0, device: faults ? faults.total() : 0 }; };
 
   var nextSeq = 0;
-  var prev = new Uint8Array(32);
+  var prev: Uint8Array = new Uint8Array(32);
   /** End (startS + durationS) of the last committed synced report, -1 when none. */
   var lastSyncedEndS = -1;
   var pending: Pending | undefined;

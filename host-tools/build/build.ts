@@ -46,7 +46,7 @@ export function build(opts: BuildOptions = {}): BuildResult {
   if (!existsSync(boardFile)) {
     throw new Error(`board "${board}" not found: expected ${path.relative(ROOT, boardFile)}`);
   }
-  const env = { ...process.env, DEEP_BOARD: board, DEEP_BUNDLES: (opts.bundles ?? []).join(',') };
+  const env: NodeJS.ProcessEnv = { ...process.env, DEEP_BOARD: board, DEEP_BUNDLES: (opts.bundles ?? []).join(',') };
   if (!opts.bundles) delete env.DEEP_BUNDLES;
   run(process.execPath, [path.join(ROOT, 'node_modules/rollup/dist/bin/rollup'), '-c', '--silent'], env, 'rollup');
 
