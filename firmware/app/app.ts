@@ -1,7 +1,7 @@
 // The application: wires the HAL to the drivers, the meter, the reporter, the queue and
 // the uplink, and exposes the pairing console. Provisional while the parts land.
 import type { Hal } from '../hal/espruino/index';
-import { createFaultLog, FAULT } from './faults';
+import { busFaultCode, createFaultLog, deviceFaultTotal, FAULT } from './faults';
 import { loadSettings, saveSettings, Settings } from './settings';
 import { createConsole } from './console';
 import { createClock } from './clock';
@@ -96,7 +96,7 @@ export function startApp(hal: Hal, version: string): void {
         queued: queue.pending(), uplink: uplink.status(), reporter: reporter ? reporter.status() : 'no key', samples: bus.samples(), plugged: bus.plugged(),
         vesc: bus.vesc.identification ? 'fw ' + bus.vesc.identification.major + '.' + bus.vesc.identification.minor : 'unidentified',
         packs: bus.packs().map(function (p) { return { id: p.canId, mv: p.vTotMv, ma: p.iInMa, stale: p.stale }; }),
-        busFaults: busFaults, faults: faults.total(), memory: hal.memory(),
+        busFaults: busFaults, faults: deviceFaultTotal(faults), memory: hal.memory(),
       };
     },
     print: hal.print,
@@ -132,7 +132,7 @@ export function startApp(hal: Hal, version: string): void {
     firmware: fw,
     faults: faults,
     intervalMs: settings.intervalS * 1000,
-    faultTotals: function () { return { vesc: busFaultTotals.vesc, bms: busFaultTotals.bms, device: faults.total() }; },
+    faultTotals: function () { return { vesc: busFaultTotals.vesc, bms: busFaultTotals.bms, device: deviceFaultTotal(faults) }; },
     onReport: function () { uplink.kick(); },
   }) : undefined;
   // The chain (seq, prev, lifetime counters) comes back from the queue before the meter's
@@ -147,8 +147,10 @@ export function startApp(hal: Hal, version: string): void {
     onBmsCounters: function (i, c, d) { meter.observeBms(i, c, d); },
     onFault: function (code: string, detail: string) {
       // Driver faults are strings (VESC_*, BMS_*, CAN_*): counted here and carried in the
-      // reports' vesc/bms fault counts; the device ring keeps the device's own faults.
+      // reports' vesc/bms fault counts (not in the device count), and put in the ring so
+      // that faults() shows them.
       busFaults[code] = (busFaults[code] || 0) + 1;
+      faults.raise(busFaultCode(code), code + ' ' + detail);
       if (code.indexOf('VESC_') === 0) busFaultTotals.vesc++;
       else busFaultTotals.bms++;
       lastBusFault = code + ' ' + detail;

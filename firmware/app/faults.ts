@@ -7,6 +7,8 @@
 // Public API
 //   FAULT                       table of fault codes (small integers, stable on the wire)
 //   faultName(code)             'UPLINK_4XX' etc., or 'CODE_<n>' for an unknown code
+//   busFaultCode(driverCode)    ring code of a driver fault string (VESC_*, BMS_*, CAN_*)
+//   deviceFaultTotal(log)       total() without the bus drivers' faults
 //   createFaultLog({ capacity?, now })  -> FaultLog
 //     raise(code, detail?)      record a fault; detail is a short string or integer
 //     count(code)               how many times `code` was raised since boot (or restore)
@@ -39,6 +41,12 @@ export var FAULT = {
   REPORT_LATE: 8,
   /** A report could not be built or signed (detail: message). */
   REPORT_FAILED: 9,
+  /** A VESC UART driver fault (detail: the driver's code, e.g. "VESC_TIMEOUT ..."). */
+  VESC_BUS: 10,
+  /** A BMS driver fault: stale pack, bad reply (detail: the driver's code). */
+  BMS_BUS: 11,
+  /** A CAN controller fault: error flags, bus-off (detail: the driver's code). */
+  CAN_BUS: 12,
   /** The queue is full: no report was stored for this window; the next one covers it. */
   QUEUE_FULL: 32,
   /** A flash write failed (Storage.write returned false or threw). */
@@ -76,6 +84,21 @@ var NAMES: { [code: string]: string } = {};
   var k: string;
   for (k in FAULT) NAMES[String((FAULT as any)[k])] = k;
 })();
+
+/**
+ * The ring code of a bus driver's fault string (firmware/drivers: VESC_*, BMS_*, CAN_*), so
+ * that `faults()` shows what the drivers saw next to the device's own faults.
+ */
+export function busFaultCode(driverCode: string): number {
+  if (driverCode.indexOf('VESC_') === 0) return FAULT.VESC_BUS;
+  if (driverCode.indexOf('CAN_') === 0) return FAULT.CAN_BUS;
+  return FAULT.BMS_BUS;
+}
+
+/** Faults of the device itself: all counters but the bus drivers' (reports carry those apart). */
+export function deviceFaultTotal(log: FaultLog): number {
+  return log.total() - log.count(FAULT.VESC_BUS) - log.count(FAULT.BMS_BUS) - log.count(FAULT.CAN_BUS);
+}
 
 export function faultName(code: number): string {
   return NAMES[String(code)] || 'CODE_' + code;

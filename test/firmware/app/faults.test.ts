@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createFaultLog, FAULT, faultName } from '../../../firmware/app/faults';
+import { busFaultCode, createFaultLog, deviceFaultTotal, FAULT, faultName } from '../../../firmware/app/faults';
 
 function clock() {
   let t = 0;
@@ -49,6 +49,22 @@ test('restoreCounters only raises counters (max), never lowers them', () => {
   log.raise(2); log.raise(2); log.raise(2);
   log.restoreCounters([[2, 1], [3, 9]]);
   assert.equal(log.counters(), [[2, 3], [3, 9]]);
+});
+
+test('bus driver faults go to the ring under their bus, and stay out of the device total', () => {
+  assert.is(busFaultCode('VESC_TIMEOUT'), FAULT.VESC_BUS);
+  assert.is(busFaultCode('CAN_BUS_OFF'), FAULT.CAN_BUS);
+  assert.is(busFaultCode('BMS_STALE'), FAULT.BMS_BUS);
+  const log = createFaultLog({ now: () => 5 });
+  log.raise(busFaultCode('VESC_TIMEOUT'), 'VESC_TIMEOUT GET_VALUES_SELECTIVE');
+  log.raise(busFaultCode('CAN_BUS_OFF'), 'CAN_BUS_OFF tec=256');
+  log.raise(busFaultCode('BMS_STALE'), 'BMS_STALE pack 11');
+  log.raise(FAULT.QUEUE_FULL);
+  log.raise(FAULT.UPLINK_NET, 'timeout');
+  assert.is(log.total(), 5);
+  assert.is(deviceFaultTotal(log), 2);
+  assert.match(log.print(), /VESC_BUS/);
+  assert.equal(log.entries().map((e) => e.code), [10, 12, 11, 32, 66]);
 });
 
 test.run();
