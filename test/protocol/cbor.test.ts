@@ -11,7 +11,7 @@ import {
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const vectors: Array<{ hex: string; roundtrip: boolean; decoded?: unknown; diagnostic?: string }> = JSON.parse(
-  readFileSync(path.resolve(ROOT, '../shared/vectors/cbor_rfc8949_appendix_a.json'), 'utf8'),
+  readFileSync(path.resolve(ROOT, 'test/vectors/cbor_rfc8949_appendix_a.json'), 'utf8'),
 );
 
 /** A structure uvu can compare: NaN, -0, bytes, maps and tags made explicit. */

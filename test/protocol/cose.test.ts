@@ -10,7 +10,7 @@ import {
 import { ed25519PublicKey, ed25519Sign, ed25519SignSteps } from '../../firmware/keys/ed25519';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const vec = JSON.parse(readFileSync(path.resolve(ROOT, '../shared/vectors/cose_eddsa_sign1_01.json'), 'utf8'));
+const vec = JSON.parse(readFileSync(path.resolve(ROOT, 'test/vectors/cose_eddsa_sign1_01.json'), 'utf8'));
 
 test('cose-wg EdDSA-01: ToBeSigned and output byte for byte (device signer)', () => {
   const seed = fromHex(vec.input.sign0.key.d_hex);

@@ -59,7 +59,7 @@ for (const v of RFC8032) {
 }
 
 test('COSE EdDSA-01 (cose-wg/Examples): signs the ToBeSigned to the published signature', () => {
-  const v = JSON.parse(readFileSync(path.resolve(ROOT, '../shared/vectors/cose_eddsa_sign1_01.json'), 'utf8'));
+  const v = JSON.parse(readFileSync(path.resolve(ROOT, 'test/vectors/cose_eddsa_sign1_01.json'), 'utf8'));
   const seed = bytes(v.input.sign0.key.d_hex);
   assert.is(hex(ed25519PublicKey(seed)), v.input.sign0.key.x_hex);
   const cbor: string = v.output.cbor.toLowerCase();

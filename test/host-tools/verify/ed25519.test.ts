@@ -7,7 +7,7 @@ import { ed25519Verify, pointIsCanonical, scalarIsCanonical } from '../../../hos
 import { fromHex, toHex } from '../../../protocol/cbor';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
-const wp = JSON.parse(readFileSync(path.resolve(ROOT, '../shared/vectors/wycheproof_ed25519_test.json'), 'utf8'));
+const wp = JSON.parse(readFileSync(path.resolve(ROOT, 'test/vectors/wycheproof_ed25519_test.json'), 'utf8'));
 
 test('Wycheproof ed25519_test.json: all 151 cases give the expected result', () => {
   let n = 0;
