@@ -2,7 +2,8 @@
 // see host-tools/testnet/testnet.ts. Ends with one line
 //   bikes=… reports=… verified=… rejected=… max_error_mwh=…
 // and exits 0 when every chain is complete and every total within tolerance, 1 otherwise.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, UsageError, intOption } from '../args';
 import { EXIT, type Command } from '../command';
@@ -20,15 +21,22 @@ export function parseDuration(text: string): number {
 }
 
 /**
- * True when dist/firmware.js is missing, was built for another board than `board` (after
- * `deep build --board espruino-linux`, say), or is older than any source it is built from
- * (firmware/, protocol/, boards/, rollup.config.js): a fresh clone builds once, later
- * runs start at once. The bundle's board is also checked at boot (group.ts).
+ * What an emulated bike runs: the firmware and the Ed25519 signer it loads from Storage
+ * (without the module a bike boots with no key and cannot pair).
+ */
+export const TESTNET_BUNDLES = ['firmware', 'ed25519-module'];
+
+/**
+ * True when dist/firmware.js or dist/ed25519-module.js is missing, the firmware was built
+ * for another board than `board` (after `deep build --board espruino-linux`, say), or
+ * either is older than any source it is built from (firmware/, protocol/, boards/,
+ * rollup.config.js): a fresh clone builds once, later runs start at once. The bundle's
+ * board is also checked at boot (group.ts).
  */
 export function bundleStale(board: string, dist: string = DIST): boolean {
-  const out = path.join(dist, 'firmware.js');
-  if (!existsSync(out) || builtBoard(dist) !== board) return true;
-  const built = statSync(out).mtimeMs;
+  const outs = TESTNET_BUNDLES.map((b) => path.join(dist, b + '.js'));
+  if (outs.some((f) => !existsSync(f)) || builtBoard(dist) !== board) return true;
+  const built = Math.min(...outs.map((f) => statSync(f).mtimeMs));
   const newer = (p: string): boolean => {
     const st = statSync(p);
     if (!st.isDirectory()) return st.mtimeMs > built;
@@ -75,24 +83,35 @@ const command: Command = {
     const err = (s: string) => process.stderr.write(s + '\n');
 
     if (!p.options['skip-build'] && bundleStale(TESTNET_BOARD)) {
-      const r = build({ board: TESTNET_BOARD, bundles: ['firmware'] });
-      err(`built dist/firmware.js: ${r.firmwareBytes} bytes`);
+      const r = build({ board: TESTNET_BOARD, bundles: TESTNET_BUNDLES });
+      err(`built ${r.bundles.map((b) => `${b.file} (${b.bytes} bytes)`).join(', ')}`);
     }
+    // Without --data the ledger goes to a temporary folder of our own, kept (and named)
+    // only when the run reached its summary: a crash or Ctrl-C leaves nothing behind.
+    const ownDir = p.options.data === undefined ? mkdtempSync(path.join(tmpdir(), 'deep-testnet-')) : undefined;
+    const dropOwnDir = () => { if (ownDir) rmSync(ownDir, { recursive: true, force: true }); };
+    const onSignal = (sig: NodeJS.Signals) => { dropOwnDir(); process.exit(sig === 'SIGINT' ? 130 : 143); };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     let result;
     try {
       result = await runTestnet({
         bikes, hubs, seed, durationS, speedup, port, workers, tuning,
-        dataDir: p.options.data as string | undefined,
+        dataDir: ownDir ?? (p.options.data as string),
         prices: p.options.prices as string | undefined,
         out: process.stdout,
         log: err,
       });
     } catch (e) {
+      dropOwnDir();
       if (e instanceof PriceFileError) {
         err(`deep testnet: ${e.message}`);
         return EXIT.USAGE;
       }
       throw e;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
     process.stdout.write(result.lines.join('\n') + '\n');
     err(`ledger and node log kept in ${result.dataDir}`);

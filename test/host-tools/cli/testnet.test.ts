@@ -22,12 +22,26 @@ test('durations take h, m, s or plain seconds, within 1 min..7 days', () => {
 test('a bundle built for another board is stale (npm start after deep build --board espruino-linux rebuilds)', () => {
   const dist = mkdtempSync(path.join(tmpdir(), 'deep-dist-'));
   const future = new Date(Date.now() + 3600_000); // newer than every source: only the board decides
-  writeFileSync(path.join(dist, 'firmware.js'), 'x');
-  utimesSync(path.join(dist, 'firmware.js'), future, future);
+  for (const f of ['firmware.js', 'ed25519-module.js']) {
+    writeFileSync(path.join(dist, f), 'x');
+    utimesSync(path.join(dist, f), future, future);
+  }
   assert.ok(bundleStale('esp32-devkitc', dist), 'no board stamp: unknown board, rebuild');
   writeFileSync(path.join(dist, 'firmware.board'), 'espruino-linux\n');
   assert.ok(bundleStale('esp32-devkitc', dist));
   writeFileSync(path.join(dist, 'firmware.board'), 'esp32-devkitc\n');
+  assert.not.ok(bundleStale('esp32-devkitc', dist));
+});
+
+test('a missing signer module is stale: a fresh clone builds it before the bikes boot', () => {
+  const dist = mkdtempSync(path.join(tmpdir(), 'deep-dist-'));
+  const future = new Date(Date.now() + 3600_000);
+  writeFileSync(path.join(dist, 'firmware.js'), 'x');
+  utimesSync(path.join(dist, 'firmware.js'), future, future);
+  writeFileSync(path.join(dist, 'firmware.board'), 'esp32-devkitc\n');
+  assert.ok(bundleStale('esp32-devkitc', dist), 'no dist/ed25519-module.js');
+  writeFileSync(path.join(dist, 'ed25519-module.js'), 'x');
+  utimesSync(path.join(dist, 'ed25519-module.js'), future, future);
   assert.not.ok(bundleStale('esp32-devkitc', dist));
 });
 
