@@ -3,29 +3,24 @@
 // and one meter sample per poll period built from the newest readings.
 //
 // Sample: every pollMs the newest pack voltage and current of each BMS (null when that pack
-// is stale: the meter then counts the time as lost, never guesses), plus two signals that
-// split the flows (firmware/energy/meter.ts):
-//   plugged   - the bike is connected at a hub: any BMS says "charge OK" (the chargeOk bit
-//               of CAN_PACKET_BMS_SOC_SOH_TEMP_STAT, set while the charge port sees the hub,
-//               bms.c) or is charging. On the VESC-forwarding path, where this bit is not
-//               carried, a pack that discharges more than PLUG_MIN_MA while the VESC draws
-//               less than a tenth of it and the wheel stands still can only be feeding the
-//               hub's inverter: the dual-battery switch routes all motor current through the
-//               VESC.
-//   chargerConnected = exportMode = plugged: at a hub, current into a pack comes from the
-//               grid and current out of it goes to the grid; on the road, into a pack is
-//               regen and out of it is the motor.
+// is stale: the meter then counts the time as lost, never guesses), plus whether the bike
+// is plugged in at a hub (firmware/energy/plug.ts): chargerConnected = exportMode =
+// plugged: at a hub, current into a pack comes from the grid and current out of it goes to
+// the grid; on the road, into a pack is regen and out of it is the motor.
+// Over CAN only the BMS energy and status frames are taken (Mcp2515 bmsEnergyIds: 4-6
+// frames per BMS cycle instead of ~15), decoded once, by DualBms.
+// The poll timer's largest interval is kept (pollStats): a signature that holds the
+// interpreter longer than a poll period shows there.
 // The VESC's and the BMS's own Wh counters go to the meter's cross-check.
 import type { Hal } from '../hal/espruino/index';
 import { VescUart, VescSample } from '../drivers/vesc-uart';
 import { Mcp2515 } from '../drivers/mcp2515';
 import { DualBms, PackState } from '../drivers/dual-bms';
-import { decodeCanFrame } from '../../protocol/can/messages';
+import { isPlugged } from '../energy/plug';
 import type { CanFrame } from '../../protocol/can/id';
 import type { MeterSample } from '../energy/meter';
 import type { DigitalInIO, DigitalInOptions } from '../hal/io';
 
-var PLUG_MIN_MA = 300;
 
 export interface BusOptions {
   hal: Hal;
@@ -49,6 +44,8 @@ export interface Bus {
   plugged(): boolean;
   /** Samples handed to the meter. */
   samples(): number;
+  /** The poll period and the largest interval seen between two polls (ms). */
+  pollStats(): { pollMs: number; maxGapMs: number };
   close(): void;
 }
 
@@ -57,8 +54,6 @@ export function startBus(o: BusOptions): Bus {
   var timers = hal.time;
   var nSamples = 0;
   var latest: VescSample | undefined;
-  var chargeOk: boolean[] = [];
-  var chargeOkMs: number[] = [];
   var ids = o.packIds;
 
   var vesc = new VescUart({
@@ -97,47 +92,27 @@ export function startBus(o: BusOptions): Bus {
       spi: hal.canSpi,
       timers: timers,
       crystalHz: board.via === 'mcp2515' ? board.crystalHz : 8000000,
-      acceptIds: ids,
+      bmsEnergyIds: ids,
       // The INT edge does the work; this is only the backstop for a missed edge.
       pollMs: 500,
       openInt: canInt ? (function (ci: (f?: () => void) => DigitalInIO) { return function (opts: DigitalInOptions) { return ci(opts.onFall); }; })(canInt) : undefined,
-      onFrame: function (f: CanFrame) {
-        bms.receive(f);
-        // chargeOk is not part of PackState: read it here (wiring-layer adapter).
-        var d = decodeCanFrame(f.id, f.data);
-        var m = (d.ok ? d.value : undefined) as { type?: string; controllerId?: number; chargeOk?: boolean } | undefined;
-        if (m && m.type === 'BMS_SOC_SOH_TEMP_STAT' && m.controllerId !== undefined) {
-          var k = ids.indexOf(m.controllerId);
-          if (k >= 0) { chargeOk[k] = !!m.chargeOk; chargeOkMs[k] = timers.now(); }
-        }
-      },
+      onFrame: function (f: CanFrame) { bms.receive(f); },
       onFault: o.onFault,
     });
   }
 
   function plugged(): boolean {
-    var now = timers.now();
-    var packs = bms.packs;
-    for (var i = 0; i < packs.length; i++) {
-      if (packs[i].stale) continue;
-      if (packs[i].charging) return true;
-      if (chargeOk[i] && now - chargeOkMs[i] < 3000) return true;
-    }
-    if (can) return false;
-    // VESC path: discharge that does not go through the VESC goes to the hub.
-    if (!latest || latest.inputCurrentMa === undefined) return false;
-    var vescMa = latest.inputCurrentMa < 0 ? -latest.inputCurrentMa : latest.inputCurrentMa;
-    var erpm = latest.erpm || 0;
-    for (var j = 0; j < packs.length; j++) {
-      var ma = packs[j].iInMa;
-      if (!packs[j].stale && ma !== undefined && ma > PLUG_MIN_MA && vescMa * 10 < ma && erpm === 0) return true;
-    }
-    return false;
+    return isPlugged({ nowMs: timers.now(), packs: bms.packs, viaCan: can !== undefined, vesc: latest });
   }
 
   var closed = false;
+  var lastTickMs = -1;
+  var maxGapMs = 0;
   function tick(): void {
     if (closed) return;
+    var t = timers.now();
+    if (lastTickMs >= 0 && t - lastTickMs > maxGapMs) maxGapMs = t - lastTickMs;
+    lastTickMs = t;
     var packs = bms.packs;
     var readings: ({ mv: number; ma: number } | null)[] = [];
     for (var i = 0; i < packs.length; i++) {
@@ -159,6 +134,7 @@ export function startBus(o: BusOptions): Bus {
     packs: function () { return bms.packs; },
     plugged: plugged,
     samples: function () { return nSamples; },
+    pollStats: function () { return { pollMs: o.pollMs, maxGapMs: maxGapMs }; },
     close: function () {
       closed = true;
       vesc.close();

@@ -21,14 +21,13 @@
 // - write(name, data, 0) with exactly the bytes the file already holds writes nothing.
 // - erase(name) marks the file deleted (its space comes back only at compact()).
 // - read(name) returns the whole file (a copy), or undefined when there is none.
-// - Names we create are 1..28 bytes of printable ASCII (checkFlashName). list() may also
+// - Names we create are 1..28 bytes of printable ASCII (FLASH_NAME_MAX). list() may also
 //   return damaged names (a header torn by a power cut) and erase() must accept any name
 //   list() returned.
 //
 // Public API
 //   FlashStore                 the interface below
 //   FLASH_NAME_MAX             28
-//   checkFlashName(name, who)  throws a labelled Error for an invalid name
 
 export interface FlashStore {
   read(name: string): Uint8Array | undefined;
@@ -43,13 +42,3 @@ export interface FlashStore {
 }
 
 export var FLASH_NAME_MAX = 28;
-
-export function checkFlashName(name: string, who: string): void {
-  if (typeof name !== 'string' || name.length < 1 || name.length > FLASH_NAME_MAX) {
-    throw new Error(who + ': "name" expected string of 1..' + FLASH_NAME_MAX + ' chars, got ' + JSON.stringify(name));
-  }
-  for (var i = 0; i < name.length; i++) {
-    var c = name.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e) throw new Error(who + ': "name" has a non-printable char at ' + i);
-  }
-}

@@ -732,6 +732,12 @@ export class EmulatedDevice {
       console: { log: print, warn: print, error: print, info: print, debug: print },
       print,
       getTime: (): number => wall() / 1000,
+      // The ESP32's RNG_DATA_REG (ESP32 TRM "Random Number Generator"), the board's strong
+      // entropy source (firmware/hal/espruino/system.ts); other addresses are not emulated.
+      peek32: (addr: number): number => {
+        if (addr === 0x3ff75144) return hw() >>> 0;
+        throw new Error(`emulator: peek32(0x${(addr >>> 0).toString(16)}) is not an emulated register`);
+      },
       setTime: (sec: number): void => { s.wallOffsetMs = sec * 1000 - clock.now(); },
       __emuWallMs: wall,
       digitalRead: (pin: unknown): number => dev.pinLevel(pinName(pin)),

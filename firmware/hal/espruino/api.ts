@@ -16,7 +16,7 @@ export interface EspSpi {
 }
 
 export interface EspStorage {
-  read(name: string): string | undefined;
+  read(name: string, offset?: number, length?: number): string | undefined;
   readArrayBuffer(name: string): ArrayBuffer | undefined;
   write(name: string, data: Uint8Array | string, offset?: number, size?: number): boolean;
   erase(name: string): void;
@@ -70,6 +70,8 @@ export interface EspE {
   /** Native dot product sum a[i] * b[(i + off) % b.length]; absent on SAVE_ON_FLASH builds. */
   convolve?(a: ArrayLike<number>, b: ArrayLike<number>, offset: number): number;
   reboot?(): void;
+  /** FILESYSTEM builds (the Linux build): a file of the host. */
+  openFile?(path: string, mode: string): { read(length: number): string | undefined; close(): void } | undefined;
 }
 
 export interface EspProcess {
@@ -88,6 +90,7 @@ declare var digitalRead: (pin: unknown) => number;
 declare var digitalWrite: (pin: unknown, v: number) => void;
 declare var pinMode: (pin: unknown, mode: string) => void;
 declare var global: Record<string, unknown>;
+declare var peek32: (addr: number) => number;
 declare var console: { log(...a: unknown[]): void };
 declare function setTimeout(fn: () => void, ms: number): number;
 declare function clearTimeout(id: number): void;
@@ -107,6 +110,7 @@ export var esp = {
   clearTimeout: function (id: number): void { clearTimeout(id); },
   setInterval: function (fn: () => void, ms: number): number { return setInterval(fn, ms); },
   log: function (s: string): void { console.log(s); },
+  peek32: function (addr: number): number { return peek32(addr); },
   /** A global by name: pins (`D17`), ports (`Serial2`), buses (`SPI2`). */
   named: function (name: string): unknown {
     var v = global[name];
@@ -115,11 +119,28 @@ export var esp = {
   },
 };
 
-/** Optional module: undefined when this build does not have it. */
-export function optionalModule(name: string): unknown {
-  try {
-    return require(name);
-  } catch (e) {
-    return undefined;
-  }
+/**
+ * A module built into this interpreter, or undefined when the build lacks it. The build's
+ * own list (process.env.MODULES, e.g. "...,http,Wifi,ESP32,...") decides, not a
+ * `try { require() }`: in Espruino a thrown error costs memory (its trace prints the source
+ * line; see firmware/README.md), so no code path probes with exceptions.
+ */
+export function builtinModule(name: string): unknown {
+  var env = process.env;
+  var list = env && env.MODULES;
+  if (typeof list !== 'string') return undefined;
+  // Compared name by name: Espruino 2v29's String#indexOf answers a needle that is absent
+  // but starts with the haystack's last character with that last position
+  // (",a,b,".indexOf(",c,") === 4), so a ",Wifi," search "finds" Wifi in every list.
+  var names = list.split(',');
+  for (var i = 0; i < names.length; i++) if (names[i] === name) return require(name);
+  return undefined;
+}
+
+/** A module stored in Storage (as `deep flash` puts "ed25519"), or undefined when absent. */
+export function storageModule(name: string): unknown {
+  var S = require('Storage') as EspStorage;
+  // One byte only: on a build whose Storage is not memory-mapped a whole read is a copy.
+  if (S.read(name, 0, 1) === undefined) return undefined;
+  return require(name);
 }

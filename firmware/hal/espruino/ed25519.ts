@@ -14,7 +14,7 @@
 // Any failure (no module, Storage full, self-test) is returned as `error`, never thrown: the
 // app records it as a fault and does not sign; it keeps measuring.
 import type { Ed25519Impl } from '../../keys/signer';
-import { esp, EspStorage, optionalModule } from './api';
+import { esp, EspStorage, storageModule } from './api';
 
 export var TABLE_FILE = 'ed25519.tbl';
 
@@ -57,7 +57,7 @@ function writeTable(S: EspStorage, ed: Ed25519Module): boolean {
 
 /** Loads the module, installs table, convolve and SHA-512, runs the self-test. */
 export function loadEd25519(sha512: ((d: Uint8Array) => Uint8Array) | undefined): Ed25519Load {
-  var ed = optionalModule('ed25519') as Ed25519Module | undefined;
+  var ed = storageModule('ed25519') as Ed25519Module | undefined;
   if (!ed || typeof ed.ed25519SelfTest !== 'function' || typeof ed.baseTableChunk !== 'function') {
     return { error: 'no Storage module "ed25519"' };
   }

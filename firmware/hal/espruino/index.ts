@@ -11,7 +11,8 @@ import { espruinoTime, EspruinoTime } from './time';
 import { espruinoFlash } from './storage';
 import { espruinoNet, EspruinoNet } from './net';
 import { loadEd25519, Ed25519Load } from './ed25519';
-import { memoryUsage, nativeSha256, nativeSha512, onLastWords, randomBytes, startWatchdog, Watchdog, interpreterVersion } from './system';
+import { memoryUsage, nativeSha256, nativeSha512, onLastWords, randomBytes, startWatchdog, Watchdog, interpreterVersion, entropySources } from './system';
+import type { EntropySource } from '../../keys/keystore';
 
 export interface Hal {
   board: Board;
@@ -26,11 +27,14 @@ export interface Hal {
   net: EspruinoNet;
   randomBytes(n: number): Uint8Array;
   rand32(): number;
+  /** What the device key is made from (./system.ts). */
+  entropy(): EntropySource[];
   sha256: ((d: Uint8Array) => Uint8Array) | undefined;
   sha512: ((d: Uint8Array) => Uint8Array) | undefined;
   /** Ed25519 from the Storage module "ed25519" (./ed25519.ts); call once at boot. */
   loadEd25519(): Ed25519Load;
   startWatchdog(timeoutS: number): Watchdog;
+  /** Records uncaught errors; resets after them where the board can (board.reboot). */
   onLastWords(record: (kind: 'errorFlag' | 'uncaught', detail: string) => void, resetAfterMs: number): void;
   memory(): { free: number; usage: number; total: number };
   interpreter: string;
@@ -61,11 +65,14 @@ export function createHal(board: Board): Hal {
     net: espruinoNet(rand32),
     randomBytes: randomBytes,
     rand32: rand32,
+    entropy: function (): EntropySource[] { return entropySources(board); },
     sha256: nativeSha256(),
     sha512: sha512,
     loadEd25519: function (): Ed25519Load { return loadEd25519(sha512); },
     startWatchdog: startWatchdog,
-    onLastWords: onLastWords,
+    onLastWords: function (record: (kind: 'errorFlag' | 'uncaught', detail: string) => void, resetAfterMs: number): void {
+      onLastWords(record, resetAfterMs, board.reboot !== false);
+    },
     memory: memoryUsage,
     interpreter: interpreterVersion(),
     print: esp.log,

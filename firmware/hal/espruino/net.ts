@@ -9,7 +9,8 @@
 // HTTP: one request at a time is the caller's business (the uplink batches); every request
 // ends in exactly one callback: (null, status, body) or (error string, 0, undefined), with
 // a timeout so a half-open socket cannot hold the uplink forever.
-import { esp, optionalModule, EspHttp, EspHttpResponse, EspWifi } from './api';
+import { parseHttpUrl } from '../../util/url';
+import { esp, builtinModule, EspHttp, EspHttpResponse, EspWifi } from './api';
 
 export interface NetCallback {
   (err: string | null, status: number, body: Uint8Array | undefined): void;
@@ -29,14 +30,8 @@ export interface EspruinoNet {
 var BACKOFF_MIN_MS = 5000;
 var BACKOFF_MAX_MS = 300000;
 
-function parseUrl(url: string): { host: string; port: number; path: string; protocol: string } | undefined {
-  var m = /^(https?):\/\/([^/:]+)(?::(\d+))?(\/.*)?$/.exec(url);
-  if (!m) return undefined;
-  return { protocol: m[1] + ':', host: m[2], port: m[3] ? parseInt(m[3], 10) : (m[1] === 'https' ? 443 : 80), path: m[4] || '/' };
-}
-
 export function espruinoNet(rand32: () => number): EspruinoNet {
-  var wifi = optionalModule('Wifi') as EspWifi | undefined;
+  var wifi = builtinModule('Wifi') as EspWifi | undefined;
   var http = esp.require('http') as EspHttp;
   var ssid = '';
   var password = '';
@@ -100,7 +95,7 @@ export function espruinoNet(rand32: () => number): EspruinoNet {
     onChange: function (fn: (online: boolean) => void): void { listeners.push(fn); },
     lastError: function (): string { return err; },
     request: function (method: string, url: string, body: Uint8Array | undefined, contentType: string, timeoutMs: number, cb: NetCallback): void {
-      var u = parseUrl(url);
+      var u = parseHttpUrl(url);
       var done = false;
       var t = 0;
       function finish(e: string | null, status: number, b: Uint8Array | undefined): void {

@@ -40,4 +40,8 @@ interface DeepBoard {
   bms?: { ids?: number[] };
   led: string | null;
   button: string | null;
+  /** Strong entropy source for the device key (boards/schema.json). */
+  rng?: 'esp32-rng-register' | 'os-random-device';
+  /** False where E.reboot() cannot reset the board (Espruino's Linux build). */
+  reboot?: boolean;
 }
