@@ -2,11 +2,20 @@
 // generator and stores it in flash; on every boot after, loads it and hands out only a
 // signer (firmware/keys/signer.ts). Nothing returned from here carries the seed.
 //
-// Seed generation: `samples` (default 256) values of the injected hwRand() (E.hwRand():
-// 32-bit values from the ESP32's hardware RNG) are packed into bytes and hashed with
-// SHA-512 together with the context "deep-key/1"; the first 32 bytes of the digest are
-// the seed (RFC 8032 §5.1.5 takes any 32 random bytes). A health check refuses an RNG that
-// repeats itself (fewer than 3/4 distinct samples): no key from a stuck generator.
+// Seed generation: no single source is trusted. Each entropy source of the board (HAL)
+// gives `samples` (default 256) 32-bit values:
+// - a strong source (a hardware RNG register, the OS random device) must pass a health
+//   test, or it is not used: at least 3/4 distinct values, and every one of the 32 bit
+//   positions set in between 1/4 and 3/4 of the samples (a true 32-bit RNG is 8 standard
+//   deviations inside these bounds at 256 samples). This catches a stuck generator and
+//   Espruino's E.hwRand() on the ESP32 and Linux, which is `rand()` of src/jsutils.c: a
+//   fixed-seed multiply-with-carry masked to 31 bits (bit 31 never set), the same sequence
+//   on every board after power-on.
+// - a weak source (E.hwRand, timing jitter of bus IO) is mixed in but never enough alone.
+// At least one strong source must pass, else KEY_RNG_BAD (fault with each source's
+// verdict) and no key. Everything that passed is hashed with SHA-512 together with the
+// context "deep-key/1"; the first 32 bytes of the digest are the seed (RFC 8032 §5.1.5
+// takes any 32 random bytes).
 //
 // Flash file "dk" (41 bytes): "DK" 0x01 0xFF | seed (32) | CRC-32 of the first 36 bytes |
 // commit byte 0x00, written in its own write after the rest, then read back. A file with
@@ -17,7 +26,8 @@
 // a new key is a new device identity that must be paired again).
 //
 // Public API
-//   openKeystore({ flash, hwRand, sha512, ed25519, faults?, samples?=256, rekey?=false }) -> KeystoreResult
+//   openKeystore({ flash, entropy, sha512, ed25519, faults?, samples?=256, rekey?=false }) -> KeystoreResult
+//     entropy: EntropySource[] ({ name, strong, sample() -> 32-bit value })
 //     ed25519: the Ed25519Impl the signer uses (firmware/keys/signer.ts)
 //     { status: KEY_LOADED | KEY_CREATED | KEY_CORRUPT | KEY_RNG_BAD | KEY_WRITE_FAILED, signer?: DeviceSigner }
 //   KEY_FILE 'dk'
@@ -38,8 +48,8 @@ var CONTEXT = 'deep-key/1';
 
 export interface KeystoreOptions {
   flash: FlashStore;
-  /** A 32-bit hardware random value per call (E.hwRand). */
-  hwRand: () => number;
+  /** The board's entropy sources; at least one strong one must pass the health test. */
+  entropy: EntropySource[];
   /** SHA-512 of the bytes (native on the device, firmware/keys/sha512 otherwise). */
   sha512: (data: Uint8Array) => Uint8Array;
   /** Ed25519 for the signer: ./ed25519, or the Storage module on the device (HAL). */
@@ -47,6 +57,41 @@ export interface KeystoreOptions {
   faults?: FaultLog;
   samples?: number;
   rekey?: boolean;
+}
+
+export interface EntropySource {
+  /** Named in faults: "esp32-rng", "urandom", "hwRand", "jitter". */
+  name: string;
+  /** A hardware or OS RNG that may stand alone; weak sources are only mixed in. */
+  strong: boolean;
+  /** One 32-bit value (may be called `samples` times in a row). */
+  sample: () => number;
+}
+
+/**
+ * Health test of a strong source (see the header): at least 3/4 distinct values and each
+ * bit position set in 1/4..3/4 of them. Returns "" when it passes, else why not.
+ */
+export function rngHealth(values: ArrayLike<number>): string {
+  var n = values.length;
+  // Typed arrays only: on the device a 256-entry object or array of numbers costs hundreds
+  // of variables, a typed array a flat block. Distinct values by open addressing.
+  var slots = new Uint32Array(n * 2);
+  var used = new Uint8Array(n * 2);
+  var ones = new Uint16Array(32);
+  var distinct = 0;
+  for (var i = 0; i < n; i++) {
+    var v = values[i] >>> 0;
+    var h = (v % (n * 2 - 1)) | 0;
+    while (used[h] && slots[h] !== v) h = (h + 1) % (n * 2);
+    if (!used[h]) { used[h] = 1; slots[h] = v; distinct++; }
+    for (var b = 0; b < 32; b++) if ((v >>> b) & 1) ones[b]++;
+  }
+  if (distinct * 4 < n * 3) return distinct + '/' + n + ' distinct';
+  for (b = 0; b < 32; b++) {
+    if (ones[b] * 4 < n || ones[b] * 4 > n * 3) return 'bit ' + b + ' set in ' + ones[b] + '/' + n;
+  }
+  return '';
 }
 
 export interface KeystoreResult {
@@ -62,8 +107,8 @@ function get32(b: Uint8Array, o: number): number {
 }
 
 export function openKeystore(opts: KeystoreOptions): KeystoreResult {
-  if (!opts || !opts.flash || typeof opts.hwRand !== 'function' || typeof opts.sha512 !== 'function' || !opts.ed25519) {
-    throw new Error('openKeystore: expected { flash, hwRand, sha512, ed25519 }');
+  if (!opts || !opts.flash || !(opts.entropy instanceof Array) || typeof opts.sha512 !== 'function' || !opts.ed25519) {
+    throw new Error('openKeystore: expected { flash, entropy, sha512, ed25519 }');
   }
   var samples = opts.samples === undefined ? 256 : opts.samples;
   if (typeof samples !== 'number' || samples !== Math.floor(samples) || samples < 32 || samples > 4096) {
@@ -86,19 +131,31 @@ export function openKeystore(opts: KeystoreOptions): KeystoreResult {
   }
 
   function create(): KeystoreResult {
-    var raw = new Uint8Array(samples * 4 + CONTEXT.length);
-    var seen: { [v: string]: boolean } = {};
-    var distinct = 0;
-    for (var i = 0; i < samples; i++) {
-      var v = opts.hwRand() >>> 0;
-      if (!seen[v]) { seen[v] = true; distinct++; }
-      put32(raw, i * 4, v);
+    var sources = opts.entropy;
+    // Each source's samples go straight into the hashed buffer, as little-endian words;
+    // a strong source that fails its health test is zeroed out and skipped.
+    var raw = new Uint8Array(sources.length * samples * 4 + CONTEXT.length);
+    var vals = new Uint32Array(samples);
+    var verdicts: string[] = [];
+    var strongOk = false;
+    var at = 0;
+    for (var si = 0; si < sources.length; si++) {
+      var src = sources[si];
+      for (var i = 0; i < samples; i++) vals[i] = src.sample() >>> 0;
+      var why = src.strong ? rngHealth(vals) : '';
+      if (why) { verdicts.push(src.name + ': ' + why); continue; }
+      if (src.strong) strongOk = true;
+      for (i = 0; i < samples; i++) put32(raw, at + i * 4, vals[i]);
+      at += samples * 4;
     }
-    if (distinct * 4 < samples * 3) {
-      fault(FAULT.KEY_RNG_BAD, distinct + '/' + samples + ' distinct');
+    vals.fill(0);
+    if (!strongOk) {
+      raw.fill(0);
+      fault(FAULT.KEY_RNG_BAD, verdicts.length ? verdicts.join('; ') : 'no strong entropy source');
       return { status: KEY_RNG_BAD };
     }
-    for (i = 0; i < CONTEXT.length; i++) raw[samples * 4 + i] = CONTEXT.charCodeAt(i);
+    raw = raw.subarray(0, at + CONTEXT.length);
+    for (i = 0; i < CONTEXT.length; i++) raw[at + i] = CONTEXT.charCodeAt(i);
     var digest = opts.sha512(raw);
     raw.fill(0);
     if (!(digest instanceof Uint8Array) || digest.length !== 64) throw new Error('openKeystore: sha512 returned ' + (digest && digest.length) + ' bytes, expected 64');
