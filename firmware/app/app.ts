@@ -1,11 +1,18 @@
 // The application: wires the HAL to the drivers, the meter, the reporter, the queue and
-// the uplink, and exposes the pairing console. Provisional while the parts land.
+// the uplink, then exposes the console (`deep`, `faults`).
+//
+// Boot order matters on a device that someone may be diagnosing: the fault ring first (so
+// every later failure has a place to go), then settings, signer and key, clock, last
+// words, queue, meter, uplink, reporter and buses. The console is exposed last, once
+// everything deep.status() reads exists: a boot that fails half-way leaves no `deep` object
+// that throws TypeErrors, only the error on the console and in the fault ring.
 import type { Hal } from '../hal/espruino/index';
-import { busFaultCode, createFaultLog, deviceFaultTotal, FAULT } from './faults';
+import { busFaultCode, createFaultLog, deviceFaultTotal, FAULT, FaultLog } from './faults';
 import { loadSettings, saveSettings, Settings } from './settings';
 import { createConsole } from './console';
 import { createClock } from './clock';
 import { openKeystore, KEY_LOADED, KEY_CREATED } from '../keys/keystore';
+import type { DeviceSigner } from '../keys/signer';
 import { sha512js } from '../keys/sha512';
 import { makePairingProofStepped } from '../../protocol/pairing';
 import { firmwareVersion } from '../../protocol/report';
@@ -15,29 +22,57 @@ import { createUplink } from '../uplink/uplink';
 import { startBus } from './bus';
 import { createReporter } from './reporter';
 
-/** Internals for tests in the emulator (host-side peeks); never printed. */
-export var debugState: Record<string, unknown> = {};
+/** Last words kept in flash file "lw" across the reset that follows an uncaught error. */
+var LAST_WORDS_FILE = 'lw';
+var LAST_WORDS_MAX = 60;
 
-export function startApp(hal: Hal, version: string): void {
-  var faults = createFaultLog({ now: hal.time.now });
-  var settings = loadSettings(hal.flash);
-  var vp = version.split('.');
-  var fw = firmwareVersion(parseInt(vp[0], 10), parseInt(vp[1], 10), parseInt(vp[2], 10));
-  // Ed25519 comes from the Storage module "ed25519" (code and table in flash, issue 7).
-  // Without it the device does not sign (no reporter) but keeps measuring; the key file
-  // is left alone until a working signer exists.
+/** The device key, or undefined with the reason printed and in the fault ring. */
+function openSigner(hal: Hal, faults: FaultLog): DeviceSigner | undefined {
+  // Ed25519 comes from the Storage module "ed25519" (code and table in flash). Without it
+  // the device does not sign (no reporter) but keeps measuring; the key file is left alone
+  // until a working signer exists.
   var ed = hal.loadEd25519();
-  var signer = undefined as ReturnType<typeof openKeystore>['signer'];
   if (!ed.impl) {
     faults.raise(FAULT.SIGNER_MISSING, ed.error || 'no ed25519');
     hal.print('DEEP: no Ed25519 signer (' + ed.error + '); not reporting. See faults().');
-  } else {
-    var ks = openKeystore({ flash: hal.flash, hwRand: hal.rand32, sha512: hal.sha512 || sha512js, ed25519: ed.impl, faults: faults });
-    signer = ks.signer;
-    if (!signer || (ks.status !== KEY_LOADED && ks.status !== KEY_CREATED)) {
-      hal.print('DEEP: no device key (keystore status ' + ks.status + '); not reporting. See faults().');
-    }
+    return undefined;
   }
+  var ks = openKeystore({ flash: hal.flash, entropy: hal.entropy(), sha512: hal.sha512 || sha512js, ed25519: ed.impl, faults: faults });
+  if (!ks.signer || (ks.status !== KEY_LOADED && ks.status !== KEY_CREATED)) {
+    hal.print('DEEP: no device key (keystore status ' + ks.status + '); not reporting. See faults().');
+    return undefined;
+  }
+  return ks.signer;
+}
+
+/** Puts the last words of the previous boot (if any) back in the ring, then arms them. */
+function armLastWords(hal: Hal, faults: FaultLog): void {
+  var lw = hal.flash.read(LAST_WORDS_FILE);
+  if (lw) {
+    var note = '';
+    for (var i = 0; i < lw.length && i < LAST_WORDS_MAX; i++) note += String.fromCharCode(lw[i]);
+    faults.raise(FAULT.UNCAUGHT, 'before reset: ' + note);
+    hal.flash.erase(LAST_WORDS_FILE);
+  }
+  // An error flag or uncaught exception goes to the ring; an uncaught one also to flash
+  // (one small write; losing it to a cut costs only the note), as the board may reset.
+  hal.onLastWords(function (kind, detail) {
+    var text = (kind + ': ' + detail).substr(0, LAST_WORDS_MAX);
+    faults.raise(FAULT.UNCAUGHT, text);
+    if (kind !== 'uncaught') return;
+    var b = new Uint8Array(text.length);
+    for (var k = 0; k < text.length; k++) b[k] = text.charCodeAt(k) & 255;
+    hal.flash.write(LAST_WORDS_FILE, b);
+  }, 1000);
+}
+
+export function startApp(hal: Hal, version: string): void {
+  var faults = createFaultLog({ now: hal.time.now });
+  armLastWords(hal, faults);
+  var settings = loadSettings(hal.flash);
+  var vp = version.split('.');
+  var fw = firmwareVersion(parseInt(vp[0], 10), parseInt(vp[1], 10), parseInt(vp[2], 10));
+  var signer = openSigner(hal, faults);
   var clock = createClock({ now: hal.time.now, faults: faults });
   var lastJumps = -1;
   function syncClock(): void {
@@ -49,61 +84,7 @@ export function startApp(hal: Hal, version: string): void {
   }
   var wd = hal.startWatchdog(30);
   hal.time.setTimeout(function kick() { wd.kick(); syncClock(); hal.time.setTimeout(kick, 5000); }, 5000);
-  // Last words: an error flag or uncaught exception goes to the ring AND to flash (file
-  // "lw", one small write; losing it to a cut costs only the note), then the board resets;
-  // the next boot puts it back in the ring so faults() and the reports show it.
-  var lw = hal.flash.read('lw');
-  if (lw) {
-    var note = '';
-    for (var li = 0; li < lw.length && li < 60; li++) note += String.fromCharCode(lw[li]);
-    faults.raise(FAULT.UNCAUGHT, 'before reset: ' + note);
-    hal.flash.erase('lw');
-  }
-  hal.onLastWords(function (kind, detail) {
-    var text = (kind + ': ' + detail).substr(0, 60);
-    faults.raise(FAULT.UNCAUGHT, text);
-    // Error flags (FIFO_FULL...) can repeat: ring only. An uncaught error resets: flash too.
-    if (kind !== 'uncaught') return;
-    var b = new Uint8Array(text.length);
-    for (var i = 0; i < text.length; i++) b[i] = text.charCodeAt(i) & 255;
-    hal.flash.write('lw', b);
-  }, 1000);
-  var con = createConsole({
-    version: version,
-    fw: fw,
-    board: hal.board.name,
-    settings: function () { return settings; },
-    saveSettings: function (s: Settings) {
-      if (!saveSettings(hal.flash, s)) return false;
-      var netChanged = s.ssid !== settings.ssid || s.password !== settings.password;
-      settings = s;
-      if (netChanged) hal.net.configure(s.ssid, s.password);
-      return true;
-    },
-    publicKey: function () { return signer ? signer.publicKey() : new Uint8Array(32); },
-    kid: function () { return signer ? signer.kid() : new Uint8Array(8); },
-    pairingProof: function (challenge: Uint8Array) {
-      if (!signer) throw new Error('deep.pairingProof: this device has no key (see faults())');
-      var sg = signer;
-      return makePairingProofStepped({ challenge: challenge, publicKey: sg.publicKey(), firmware: fw }, function (m: Uint8Array) { return sg.signSteps(m); });
-    },
-    defer: function (fn: () => void) { hal.time.setTimeout(fn, 0); },
-    faults: faults,
-    status: function () {
-      syncClock();
-      return {
-        online: hal.net.online(), synced: clock.synced(), uptimeS: Math.floor(hal.time.now() / 1000),
-        queued: queue.pending(), uplink: uplink.status(), reporter: reporter ? reporter.status() : 'no key', samples: bus.samples(), plugged: bus.plugged(),
-        vesc: bus.vesc.identification ? 'fw ' + bus.vesc.identification.major + '.' + bus.vesc.identification.minor : 'unidentified',
-        packs: bus.packs().map(function (p) { return { id: p.canId, mv: p.vTotMv, ma: p.iInMa, stale: p.stale }; }),
-        busFaults: busFaults, faults: deviceFaultTotal(faults), memory: hal.memory(),
-      };
-    },
-    print: hal.print,
-  });
-  hal.exposeConsole('deep', con.deep);
-  hal.exposeConsole('faults', con.faults);
-  if (settings.ssid) hal.net.configure(settings.ssid, settings.password);
+
   var packIds = (hal.board.bms && hal.board.bms.ids) || [10, 11];
   var queue = createQueue({ flash: hal.flash, faults: faults });
   queue.recover();
@@ -120,9 +101,13 @@ export function startApp(hal: Hal, version: string): void {
     if (on) uplink.kick();
     else faults.raise(FAULT.WIFI_DOWN, hal.net.lastError() || 'disconnected');
   });
+  if (settings.ssid) hal.net.configure(settings.ssid, settings.password);
+
+  // Driver faults are strings (VESC_*, BMS_*, CAN_*): counted here and carried in the
+  // reports' vesc/bms fault counts (not in the device count), and put in the ring so that
+  // faults() shows them.
   var busFaults: { [code: string]: number } = {};
   var busFaultTotals = { vesc: 0, bms: 0 };
-  var lastBusFault = '';
   var reporter = signer ? createReporter({
     meter: meter,
     queue: queue,
@@ -146,17 +131,51 @@ export function startApp(hal: Hal, version: string): void {
     onVescCounters: function (c, d) { meter.observeVesc(c, d); },
     onBmsCounters: function (i, c, d) { meter.observeBms(i, c, d); },
     onFault: function (code: string, detail: string) {
-      // Driver faults are strings (VESC_*, BMS_*, CAN_*): counted here and carried in the
-      // reports' vesc/bms fault counts (not in the device count), and put in the ring so
-      // that faults() shows them.
       busFaults[code] = (busFaults[code] || 0) + 1;
       faults.raise(busFaultCode(code), code + ' ' + detail);
       if (code.indexOf('VESC_') === 0) busFaultTotals.vesc++;
       else busFaultTotals.bms++;
-      lastBusFault = code + ' ' + detail;
     },
   });
   uplink.kick();
-  debugState = { queue: queue, meter: meter, uplink: uplink, bus: bus, busFaults: busFaults, lastBusFault: function () { return lastBusFault; } };
+
+  var con = createConsole({
+    version: version,
+    fw: fw,
+    board: hal.board.name,
+    settings: function () { return settings; },
+    saveSettings: function (s: Settings) {
+      if (!saveSettings(hal.flash, s)) return false;
+      var netChanged = s.ssid !== settings.ssid || s.password !== settings.password;
+      var intervalChanged = s.intervalS !== settings.intervalS;
+      settings = s;
+      if (netChanged) hal.net.configure(s.ssid, s.password);
+      if (intervalChanged && reporter) reporter.setIntervalMs(s.intervalS * 1000);
+      return true;
+    },
+    publicKey: function () { return signer ? signer.publicKey() : new Uint8Array(32); },
+    kid: function () { return signer ? signer.kid() : new Uint8Array(8); },
+    pairingProof: function (challenge: Uint8Array) {
+      if (!signer) throw new Error('deep.pairingProof: this device has no key (see faults())');
+      var sg = signer;
+      return makePairingProofStepped({ challenge: challenge, publicKey: sg.publicKey(), firmware: fw }, function (m: Uint8Array) { return sg.signSteps(m); });
+    },
+    defer: function (fn: () => void) { hal.time.setTimeout(fn, 0); },
+    faults: faults,
+    status: function () {
+      syncClock();
+      return {
+        online: hal.net.online(), synced: clock.synced(), uptimeS: Math.floor(hal.time.now() / 1000),
+        queued: queue.pending(), uplink: uplink.status(), reporter: reporter ? reporter.status() : 'no key', samples: bus.samples(), plugged: bus.plugged(),
+        bus: bus.pollStats(),
+        vesc: bus.vesc.identification ? 'fw ' + bus.vesc.identification.major + '.' + bus.vesc.identification.minor : 'unidentified',
+        packs: bus.packs().map(function (p) { return { id: p.canId, mv: p.vTotMv, ma: p.iInMa, stale: p.stale }; }),
+        busFaults: busFaults, faults: deviceFaultTotal(faults), memory: hal.memory(),
+      };
+    },
+    print: hal.print,
+  });
+  hal.exposeConsole('deep', con.deep);
+  hal.exposeConsole('faults', con.faults);
   hal.print('DEEP firmware ' + version + ' on ' + hal.board.name + ' (Espruino ' + hal.interpreter + ')');
 }

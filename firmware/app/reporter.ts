@@ -86,6 +86,8 @@ export interface Reporter {
   start(): void;
   stop(): void;
   tick(): void;
+  /** A new report interval (ms, 1000..86400000), from the next report on. */
+  setIntervalMs(ms: number): void;
   status(): ReporterStatus;
 }
 
@@ -132,10 +134,13 @@ export function createReporter(opts: ReporterOptions): Reporter {
   if (!opts || !opts.meter || !opts.queue || !opts.signer || !opts.clock || !opts.timers) {
     throw new Error('createReporter: expected { meter, queue, signer, clock, timers, firmware }');
   }
-  var intervalMs = opts.intervalMs === undefined ? 60000 : opts.intervalMs;
-  if (typeof intervalMs !== 'number' || intervalMs !== Math.floor(intervalMs) || intervalMs < 1000 || intervalMs > 86400000) {
-    throw new Error('createReporter: "intervalMs" expected integer 1000..86400000, got ' + intervalMs);
+  function checkInterval(ms: number, who: string): number {
+    if (typeof ms !== 'number' || ms !== Math.floor(ms) || ms < 1000 || ms > 86400000) {
+      throw new Error(who + ': "intervalMs" expected integer 1000..86400000, got ' + ms);
+    }
+    return ms;
   }
+  var intervalMs = checkInterval(opts.intervalMs === undefined ? 60000 : opts.intervalMs, 'createReporter');
   var meter = opts.meter;
   var queue = opts.queue;
   var signer = opts.signer;
@@ -345,6 +350,15 @@ export function createReporter(opts: ReporterOptions): Reporter {
       if (hasTimer) { timers.clearTimeout(timer); hasTimer = false; }
       nextDue = timers.now();
       tick();
+    },
+    setIntervalMs: function (ms: number) {
+      intervalMs = checkInterval(ms, 'reporter.setIntervalMs');
+      // A shorter interval applies now: the report being measured ends one new interval
+      // from now at the latest.
+      if (state === 'waiting' && hasTimer && nextDue - timers.now() > intervalMs) {
+        nextDue = timers.now();
+        schedule();
+      }
     },
     status: function () {
       return { nextSeq: nextSeq, state: state, reports: reports, merged: mergedTicks, late: late, lastSignMs: lastSignMs,
