@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { longestLine, MAX_LINE, minifyForEspruino } from './minify';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST = path.join(ROOT, 'dist');
@@ -54,11 +55,13 @@ export function build(opts: BuildOptions = {}): BuildResult {
   const out = path.join(DIST, 'firmware.js');
   let firmwareBytes = 0;
   if (existsSync(es5) && (!opts.bundles || opts.bundles.includes('firmware'))) {
-    // Minify with the Espruino CLI (esprima + esmangle, offline): the same transform the
-    // Web IDE applies, so the size printed is the size the device stores.
-    run(process.execPath, [path.join(ROOT, 'node_modules/espruino/bin/espruino-cli.js'), '--minify', '-o', out, es5], env, 'espruino minify');
-    const text = readFileSync(out, 'utf8');
-    if (text.length === 0) throw new Error('espruino minify produced an empty dist/firmware.js');
+    // Minify with the Espruino CLI's own tools (esprima + esmangle, offline), the transform
+    // its Web IDE applies, but one statement per line (./minify.ts says why).
+    const text = minifyForEspruino(readFileSync(es5, 'utf8'));
+    if (text.length === 0) throw new Error('the minifier produced an empty dist/firmware.js');
+    const longest = longestLine(text);
+    if (longest.length > MAX_LINE) throw new Error(`dist/firmware.js line ${longest.line} has ${longest.length} characters (limit ${MAX_LINE}): an error trace on the device would cost that much memory`);
+    writeFileSync(out, text);
     firmwareBytes = statSync(out).size;
     // Which board this bundle was built for, so tools that reuse dist/ can tell.
     writeFileSync(boardStampFile(DIST), board + '\n');
