@@ -20,6 +20,7 @@
 // Nothing here ever returns or prints the secret key or the WiFi password: info() and
 // status() are built field by field from public values, and settings() answers a bool.
 import type { FaultLog } from './faults';
+import { parseHttpUrl } from '../util/url';
 import type { Settings } from './settings';
 
 export interface ConsoleDeps {
@@ -71,7 +72,7 @@ export function toBase64(b: Uint8Array): string {
 }
 
 function checkEndpoint(url: string): void {
-  if (url !== '' && !/^https?:\/\/[^\s/:]+(:\d{1,5})?(\/[^\s]*)?$/.test(url)) {
+  if (url !== '' && !parseHttpUrl(url)) {
     throw new Error('deep.settings: "endpoint" expected http://host[:port][/path], got ' + JSON.stringify(url));
   }
 }
