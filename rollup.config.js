@@ -3,6 +3,7 @@
 // The lib is restricted to ES5 (+ Promise) so that Map, Set, Symbol, Node APIs and other
 // things the interpreter lacks fail the build instead of failing on the bike.
 import typescript from '@rollup/plugin-typescript';
+import { tsImport } from 'tsx/esm/api';
 import { existsSync, readFileSync } from 'node:fs';
 
 const board = process.env.DEEP_BOARD || 'esp32-devkitc';
@@ -16,6 +17,24 @@ function boardModule() {
       if (id !== '\0virtual:board') return null;
       const json = JSON.parse(readFileSync(new URL(`./boards/${board}.json`, import.meta.url), 'utf8'));
       return `export default ${JSON.stringify(json)};`;
+    },
+  };
+}
+
+/**
+ * Resolves `#ed25519-table` (package.json "imports") to the signer's comb table as an ES5
+ * module with base64 literals, generated now: the table is never committed. Computed once
+ * per rollup run (about a second), however many bundles import it.
+ */
+let tableSource;
+function ed25519TableModule() {
+  return {
+    name: 'deep-ed25519-table',
+    resolveId(id) { return id === '#ed25519-table' ? '\0ed25519-table' : null; },
+    load(id) {
+      if (id !== '\0ed25519-table') return null;
+      tableSource ??= tsImport('./host-tools/build/gen-ed25519-table.ts', import.meta.url).then((gen) => gen.tableModuleSource());
+      return tableSource;
     },
   };
 }
@@ -48,7 +67,7 @@ function device(input, file) {
   return {
     input,
     output: { file, format: 'iife', strict: false, generatedCode: 'es5', indent: false },
-    plugins: [boardModule(), deviceTs()],
+    plugins: [boardModule(), ed25519TableModule(), deviceTs()],
   };
 }
 

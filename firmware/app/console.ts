@@ -2,7 +2,7 @@
 // serial console. One global object `deep` whose methods return plain values, so the
 // Espruino CLI's executeExpression (print(JSON.stringify(expr))) reads them back; the
 // host-side contract is host-tools/testnet/device-api.ts. Plus `faults()`, which prints
-// the fault ring (../shared/STYLE.md).
+// the fault ring (firmware/README.md, "Errors on a device without a screen").
 //
 //   deep.info()                 {version, fw, id, publicKey, ssid, endpoint, paired, board}
 //   deep.settings({ssid, password, endpoint, intervalS?, pollMs?})  true, or throws why not

@@ -1,4 +1,4 @@
-// Bounded fault ring of ../shared/STYLE.md ("Errors on a device without a screen"): each
+// Bounded fault ring of firmware/README.md ("Errors on a device without a screen"): each
 // expected failure (bad CRC, stale BMS, network down, ...) becomes one entry
 // `{code, ticks, detail}` in a fixed-size ring, and bumps a per-code counter that never
 // wraps and is carried in every report. Nothing here throws on a fault; misuse (unknown

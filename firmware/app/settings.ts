@@ -3,8 +3,8 @@
 //   [u32 LE generation][u16 LE length][JSON text][u32 LE CRC-32 of everything before]
 // and a save writes the file NOT holding the newest generation, so a power cut during a
 // save leaves the previous settings intact (a torn file fails its CRC and is ignored).
-// JSON is fine here: settings are never signed or hashed (the runtime notes warn that
-// Espruino's JSON differs from Node's only in formatting, not in parsing).
+// JSON is fine here: settings are never signed or hashed (firmware/README.md: Espruino's
+// JSON differs from Node's only in formatting, not in parsing).
 //
 // Public API
 //   loadSettings(flash) -> Settings (defaults where nothing valid is stored)

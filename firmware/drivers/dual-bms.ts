@@ -1,5 +1,5 @@
 // DualBms: the two battery packs of a dual-battery bike, each known by its BMS's CAN
-// controller id (the only thing that tells two VESC BMS apart: reference §3 "Multiple
+// controller id (the only thing that tells two VESC BMS apart: protocol/BUS.md §3 "Multiple
 // BMS"). Two sources:
 //   'can'  : the BMS broadcasts (10 Hz by default) reach us through the Mcp2515; the app
 //            passes every received frame to receive(frame).
@@ -198,7 +198,7 @@ export class DualBms {
     }
     var idx = this.indexOf(frame.id & 0xff);
     var cmd = frame.id >> 8;
-    // BMS messages are CAN_PACKET 38..45, 53, 54 (reference §3)
+    // BMS messages are CAN_PACKET 38..45, 53, 54 (protocol/BUS.md §3)
     if (idx < 0 || frame.id > 0xffff || !((cmd >= 38 && cmd <= 45) || cmd === 53 || cmd === 54)) {
       this.stats.ignored++;
       return;

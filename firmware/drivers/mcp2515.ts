@@ -1,7 +1,7 @@
 // Mcp2515: driver for the Microchip MCP2515 stand-alone CAN controller over SPI, for the
-// VESC/BMS bus at 500 kbit/s (ECMA-419 style, ../shared/STYLE.md). Facts (instructions,
-// registers, bit timing, extended-id layout) from ../shared/reference/vesc-protocol.md §4
-// and the datasheet DS20001801.
+// VESC/BMS bus at 500 kbit/s (ECMA-419 style, firmware/README.md). Facts (instructions,
+// registers, bit timing, extended-id layout) and their sources (the datasheet DS20001801,
+// autowp/arduino-mcp2515, coryjfowler/MCP_CAN_lib): protocol/BUS.md §4.
 //
 // Public API
 //   new Mcp2515({ spi, timers, crystalHz, acceptIds? | bmsEnergyIds? + ownId?, listenOnly?,
@@ -50,7 +50,7 @@ var TXREQ = 0x08, BUKT = 0x04, RXM_ANY = 0x60, MODE_MASK = 0xe0, MODE_CONFIG = 0
 
 /**
  * CNF1, CNF2, CNF3 for 500 kbit/s, sample point 75 % (closest to the VESC's ~78.6 %,
- * reference §3), from coryjfowler MCP_CAN_lib (reference §4 table):
+ * protocol/BUS.md §3), from coryjfowler MCP_CAN_lib (protocol/BUS.md §4 table):
  *   8 MHz:  TQ 250 ns, 1+2+3+2 = 8 TQ, SJW 1, SAM 1
  *   16 MHz: TQ 125 ns, 1+6+5+4 = 16 TQ, SJW 2, SAM 1
  * CNF3 bit 7 (SOF) is left clear: it only matters with CLKOUT, which stays off.
@@ -60,7 +60,7 @@ export var CNF_500K: Record<string, number[]> = {
   '16000000': [0x40, 0xe5, 0x03],
 };
 
-/** Writes SIDH, SIDL, EID8, EID0 of `id` (reference §4 "Extended-ID register layout"). */
+/** Writes SIDH, SIDL, EID8, EID0 of `id` (protocol/BUS.md §4 "Extended-ID register layout"). */
 export function idToRegs(id: number, ext: boolean, out: Uint8Array, at: number): void {
   if (ext) {
     // id < 2^29: the divisions stand in for >> on values up to 2^29 (kept below 2^31 anyway)
@@ -313,7 +313,7 @@ export class Mcp2515 {
     if (this.pollTimer !== undefined) this.timers.clearTimeout(this.pollTimer);
     this.pollTimer = undefined;
     this.spi.transfer(new Uint8Array([I_RESET]));
-    // oscillator start-up after RESET (autowp waits 10 ms, reference §4)
+    // oscillator start-up after RESET (autowp waits 10 ms, protocol/BUS.md §4)
     this.initTimer = this.timers.setTimeout(function () {
       self.initTimer = undefined;
       if (!self.closed) self.configure();

@@ -1,5 +1,5 @@
 // VescUart: request/response with a VESC over a byte stream (ECMA-419 style, see
-// ../shared/STYLE.md). One request in flight; each attempt has a timeout and is retried;
+// firmware/README.md). One request in flight; each attempt has a timeout and is retried;
 // a reply is the first frame whose command byte is the one expected (the VESC answers in
 // order, and a forwarded request's reply comes back as a plain inner payload:
 // bldc comm/commands.c COMM_FORWARD_CAN). Polls GET_VALUES_SELECTIVE at a fixed rate and

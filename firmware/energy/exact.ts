@@ -6,7 +6,7 @@
 // doubles stop being exact. Splitting into whole units (mWh, < 2^53 for any real bike:
 // 10 kW for 10 years is 8.8e11 mWh) and a remainder in fine units (< 3.6e9 < 2^32)
 // keeps every intermediate value an exact integer in a double, with no bitwise operator
-// on large values and no Math.pow (inexact on Espruino, see espruino-runtime.md).
+// on large values and no Math.pow (inexact on Espruino, see firmware/README.md).
 //
 // Public API
 //   createAccumulator(unitSize)   unitSize: fine units per whole unit, integer 1..2^32

@@ -1,5 +1,5 @@
 // IO contracts between drivers and the hardware, in the style of ECMA-419 (see
-// ../shared/STYLE.md): an IO object is made from one options object, validated before any
+// firmware/README.md): an IO object is made from one options object, validated before any
 // hardware is touched; read() never waits and returns undefined when there is nothing;
 // write() writes all or throws; callbacks come only from the options and never
 // synchronously from a method; close() twice is harmless, anything else after it throws.

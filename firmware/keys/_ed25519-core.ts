@@ -41,7 +41,8 @@ function sha512(data: Uint8Array): Uint8Array {
   return h;
 }
 
-// ---- the base-point table (see host-tools/build/gen-ed25519-table.ts for its layout)
+// ---- the base-point table (generated at build time by host-tools/build/gen-ed25519-table.ts,
+// which describes its layout; imported as `#ed25519-table`, see ./ed25519-table.d.ts)
 export const BASE_TABLE_BYTES = 65536;
 let tbuf: ArrayBuffer | null = null;
 let toff = 0;

@@ -3,7 +3,7 @@
 // with a fixed seed ten times, prints the signature and, last, one key=value line.
 // host-tools/bench/sign.ts runs it under every engine it finds.
 import { ed25519PublicKey, ed25519Sign, ed25519SignSteps, setBaseTable, setConvolve, setSha512 } from './ed25519';
-import { baseTableB64 } from './_ed25519-table';
+import { baseTableB64 } from '#ed25519-table';
 
 declare const print: ((s: string) => void) | undefined;
 declare const process: { memory?: () => { usage: number }; exit?: (code?: number) => void } | undefined;

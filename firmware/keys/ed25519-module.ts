@@ -21,12 +21,12 @@
 //
 // Then use ed25519PublicKey / ed25519Sign / ed25519SignSteps exactly as from ./ed25519.
 import { base64Decode } from './_ed25519-b64';
-import { baseTableChunkB64 } from './_ed25519-table-chunks';
+import { baseTableChunkB64 } from '#ed25519-table';
 
 export {
   ed25519PublicKey, ed25519Sign, ed25519SignSteps, ed25519SelfTest, setSha512, setConvolve, setBaseTable, BASE_TABLE_BYTES,
 } from './_ed25519-core';
-export { BASE_TABLE_CHUNKS, BASE_TABLE_CHUNK_BYTES } from './_ed25519-table-chunks';
+export { BASE_TABLE_CHUNKS, BASE_TABLE_CHUNK_BYTES } from '#ed25519-table';
 
 /** Bytes of chunk i (0 <= i < BASE_TABLE_CHUNKS) of the comb table, to write into Storage. */
 export function baseTableChunk(i: number): Uint8Array {

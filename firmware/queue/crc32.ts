@@ -1,7 +1,7 @@
 // CRC-32 (ISO-HDLC / IEEE 802.3: reflected polynomial 0xEDB88320, init and xorout
 // 0xFFFFFFFF; check value of "123456789" is 0xCBF43926), nibble-table form: a 16-entry
 // table keeps RAM small on Espruino. Every bitwise operand is a 32-bit value, made
-// unsigned with >>> 0 at the end, which Espruino computes exactly (espruino-runtime.md).
+// unsigned with >>> 0 at the end, which Espruino computes exactly (firmware/README.md).
 //
 // Public API
 //   crc32(bytes, start?, end?) -> unsigned 32-bit integer

@@ -1,8 +1,8 @@
 // A simulated Microchip MCP2515 stand-alone CAN controller (datasheet DS20001801), as the
 // device sees it through SPI: the instruction set, the register map, both receive buffers
 // with their filters, masks and rollover, three transmit buffers, interrupt flags and the
-// INT pin, error counters, EFLG and bus-off. Facts used are collected in
-// ../shared/reference/vesc-protocol.md §4; section numbers below are the datasheet's.
+// INT pin, error counters, EFLG and bus-off. The facts the driver relies on are in
+// protocol/BUS.md §4; section numbers below are the datasheet's.
 import type { SpiIO, DigitalInIO, DigitalInOptions } from '../../firmware/hal/io';
 import type { VirtualClock } from './clock';
 import type { CanBus, CanNode, SimCanFrame } from './canbus';
@@ -544,7 +544,7 @@ export class SimMcp2515 implements CanNode {
   }
 }
 
-/** Extended/standard id into SIDH, SIDL, EID8, EID0 (reference §4 "Extended-ID register layout"). */
+/** Extended/standard id into SIDH, SIDL, EID8, EID0 (protocol/BUS.md §4 "Extended-ID register layout"). */
 export function idToRegs(id: number, ext: boolean): [number, number, number, number] {
   if (!ext) return [(id >> 3) & 0xff, (id & 7) << 5, 0, 0];
   return [(id >>> 21) & 0xff, (((id >>> 18) & 7) << 5) | 0x08 | ((id >>> 16) & 3), (id >>> 8) & 0xff, id & 0xff];

@@ -1,6 +1,6 @@
 // The VESC CAN buffer transfer, which carries a UART-style command payload (up to 512
 // bytes) over 8-byte CAN frames (bldc comm/comm_can.c L422-505 send, L1642-1808 receive;
-// ../shared/reference/vesc-protocol.md §3 "Multiple BMS"):
+// protocol/BUS.md §3 "Multiple BMS"):
 //   <= 6 bytes: one PROCESS_SHORT_BUFFER [sender, commandsSend, payload...]
 //   longer:     FILL_RX_BUFFER [offset u8, 7 bytes] for offsets 0, 7, ... 252,
 //               FILL_RX_BUFFER_LONG [offset u16, 6 bytes] from 259 on,

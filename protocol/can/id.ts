@@ -1,5 +1,5 @@
 // VESC CAN identifiers: 29-bit extended id = (CAN_PACKET_ID << 8) | controller id
-// (bldc comm/comm_can.c L1586-1587; ../shared/reference/vesc-protocol.md §3).
+// (bldc comm/comm_can.c L1586-1587; protocol/BUS.md §3).
 
 /** A CAN frame as the drivers and the simulator pass it around. */
 export interface CanFrame {

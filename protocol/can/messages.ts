@@ -1,6 +1,6 @@
 // VESC CAN messages: the controller's STATUS broadcasts and the BMS broadcasts, encoders
 // and decoders (bldc comm/comm_can.c L1216-1274 and bms.c L70-352, L571-697; vesc_bms_fw
-// comm_can.c L606-736; ../shared/reference/vesc-protocol.md §3). Units as in
+// comm_can.c L606-736; protocol/BUS.md §3). Units as in
 // protocol/vesc/commands.ts; float32 fields (V, A, Ah, Wh) are converted once to
 // mV, mA, mAh, mWh by rounding half away from zero (protocol/SPEC.md "Bus messages").
 import { CAN_PACKET, WIRE_ERR } from '../vesc/enums';

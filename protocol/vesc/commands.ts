@@ -1,7 +1,7 @@
 // VESC UART command payloads (payload[0] = COMM_PACKET_ID), both directions, so that the
 // firmware can ask and the simulator can answer with the real bytes. Layouts from bldc
 // comm/commands.c and bms.c and vesc_bms_fw commands.c, summarised in
-// ../shared/reference/vesc-protocol.md §2. Units: see protocol/SPEC.md "Bus messages".
+// protocol/BUS.md §2. Units: see protocol/SPEC.md "Bus messages".
 //
 // Decoded numbers are integers in the unit named by the field suffix, chosen so the wire
 // value converts exactly (wire int * 10^k): DeciC = 0.1 °C, CentiC = 0.01 °C, Ma = mA,
@@ -172,7 +172,7 @@ export var VALUE_BIT = {
 
 /** Mask bits 22..31 carry no field; bit n set means field n is present. */
 function bitSet(mask: number, bit: number): boolean {
-  // arithmetic, not >>>: the mask reaches 2^32 - 1 and STYLE.md keeps bitwise ops below 2^31
+  // arithmetic, not >>>: the mask reaches 2^32 - 1 and firmware/README.md keeps bitwise ops below 2^31
   return Math.floor(mask / (1 << bit)) % 2 === 1;
 }
 

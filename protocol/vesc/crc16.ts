@@ -1,5 +1,5 @@
 // CRC-16/XMODEM as used by the VESC UART framing and the CAN buffer transfer
-// (bldc util/crc.c; ../shared/reference/vesc-protocol.md §1): poly 0x1021, init 0x0000,
+// (bldc util/crc.c; protocol/BUS.md §1): poly 0x1021, init 0x0000,
 // MSB first, no reflection, no final XOR. check("123456789") = 0x31C3.
 
 var TABLE = new Uint16Array(256);

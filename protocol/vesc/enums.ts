@@ -1,5 +1,5 @@
 // Every wire number of the VESC ecosystem that DEEP uses, in one place (the VESC firmware
-// keeps them in datatypes.h). Sources: ../shared/reference/vesc-protocol.md §2, §3;
+// keeps them in datatypes.h). Sources: protocol/BUS.md §2, §3;
 // vedderb/bldc datatypes.h (COMM_PACKET_ID, CAN_PACKET_ID, mc_fault_code, HW_TYPE).
 // Plain objects of numbers: no TypeScript `enum` (its ES5 output is larger and builds
 // reverse maps the device does not need).

@@ -1,4 +1,4 @@
-// VESC UART framing (bldc comm/packet.c; ../shared/reference/vesc-protocol.md §1):
+// VESC UART framing (bldc comm/packet.c; protocol/BUS.md §1):
 //   short: 02 len        payload crc_hi crc_lo 03   (len 1..255)
 //   long:  03 len_hi len_lo payload crc_hi crc_lo 03 (len 256..65535; the VESC accepts >= 255)
 // CRC-16/XMODEM over the payload only, high byte first.

@@ -25,45 +25,54 @@ function newestSource(dir: string): number {
   return t;
 }
 
-/** Uses the bundle `npm test` just built, rebuilding it when a device source is newer. */
-let built: string | undefined;
-function bundle(): string {
-  if (built) return built;
-  const sources = Math.max(...['protocol', 'firmware', 'test/engine'].map((d) => newestSource(path.join(ROOT, d))));
-  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < sources) build({ bundles: ['engine'], quiet: true });
-  assert.ok(existsSync(BUNDLE), 'dist/engine-check.js was not built');
-  built = BUNDLE;
-  return BUNDLE;
+/**
+ * Each test asks for what it compares; each result is computed once and kept, failure
+ * included, so one broken engine fails the tests that need its output and no others, and
+ * no test depends on another having run first.
+ */
+function once<T>(compute: () => T): () => T {
+  let done = false, value: T, error: unknown;
+  return () => {
+    if (!done) {
+      try { value = compute(); } catch (err) { error = err; }
+      done = true;
+    }
+    if (error !== undefined) throw error;
+    return value;
+  };
 }
+
+/** The bundle `npm test` just built, rebuilt when a device source or the build is newer. */
+const bundle = once((): string => {
+  const sources = Math.max(
+    ...['protocol', 'firmware', 'test/engine', 'host-tools/build'].map((d) => newestSource(path.join(ROOT, d))),
+    statSync(path.join(ROOT, 'rollup.config.js')).mtimeMs,
+  );
+  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < sources) build({ bundles: ['engine'], quiet: true });
+  if (!existsSync(BUNDLE)) throw new Error('dist/engine-check.js was not built');
+  return BUNDLE;
+});
 
 function lines(text: string): string[] {
   return text.split('\n').filter((l) => l.length > 0);
 }
 
-let duk: string[] = [];
-let node: string[] = [];
-let host: string[] = [];
-
-test('the ES5 bundle runs under Duktape (duk)', () => {
-  const file = bundle();
-  const r = spawnSync('duk', [file], { encoding: 'utf8', timeout: 120_000 });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    assert.unreachable('duk is not installed: the engine check needs Debian\'s Duktape (`apt-get install duktape`, as .ci/run does)');
+/** The bundle's output under an engine; throws with the engine's stderr unless it exits 0. */
+function runBundle(cmd: string, what: string): string[] {
+  const r = spawnSync(cmd, [bundle()], { encoding: 'utf8', timeout: 120_000 });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT' && cmd === 'duk') {
+    throw new Error('duk is not installed: the engine check needs Debian\'s Duktape (`apt-get install duktape`, as .ci/run does)');
   }
-  assert.is(r.status, 0, `duk exited with ${r.status}: ${r.stderr}`);
-  duk = lines(r.stdout);
-  assert.ok(duk.length > 1);
-  assert.equal(duk.filter((l) => / ERROR /.test(l)), [], 'no case may fail under duk');
-});
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${what} exited with ${r.status}: ${r.stderr}`);
+  return lines(r.stdout);
+}
 
-test('the same bundle under Node prints the same lines', () => {
-  const r = spawnSync(process.execPath, [bundle()], { encoding: 'utf8', timeout: 120_000 });
-  assert.is(r.status, 0, r.stderr);
-  node = lines(r.stdout);
-  assert.equal(node, duk);
-});
+const dukLines = once(() => runBundle('duk', 'duk'));
+const nodeLines = once(() => runBundle(process.execPath, 'node'));
 
-test('the TypeScript sources on the host compute the same lines', async () => {
+/** What the TypeScript sources print on the host (the entry runs its cases on import). */
+const hostLines = once(async (): Promise<string[]> => {
   const captured: string[] = [];
   const log = console.log;
   console.log = (s: unknown) => { captured.push(String(s)); };
@@ -72,16 +81,41 @@ test('the TypeScript sources on the host compute the same lines', async () => {
   } finally {
     console.log = log;
   }
-  host = captured;
-  assert.equal(host, duk);
-  const done = host[host.length - 1].match(/^engine-check done (\d+)$/);
-  assert.ok(done, 'the entry ends with "engine-check done N"');
-  assert.is(Number(done![1]), host.length - 1);
+  return captured;
+});
+
+/** Checks a run is complete: no failed case, and it ends with "engine-check done N". */
+function assertComplete(out: string[], engine: string): void {
+  assert.ok(out.length > 1, `${engine} printed ${out.length} lines`);
+  assert.equal(out.filter((l) => / ERROR /.test(l)), [], `no case may fail under ${engine}`);
+  const done = out[out.length - 1].match(/^engine-check done (\d+)$/);
+  assert.ok(done, `${engine}: the entry ends with "engine-check done N"`);
+  assert.is(Number(done![1]), out.length - 1);
+}
+
+test('the ES5 bundle runs under Duktape (duk), every case passing', () => {
+  assertComplete(dukLines(), 'duk');
+});
+
+test('the same bundle runs under Node, every case passing', () => {
+  assertComplete(nodeLines(), 'node');
+});
+
+test('Duktape and Node print the same lines', () => {
+  assert.equal(dukLines(), nodeLines());
+});
+
+test('the TypeScript sources on the host compute the same lines as the bundle', async () => {
+  const host = await hostLines();
+  assertComplete(host, 'the host');
+  assert.equal(host, nodeLines());
 });
 
 test('independent checks of the protocol lines (node:crypto)', () => {
+  // the bundle's lines under Node; the tests above hold Duktape's and the host's to them
+  const out = nodeLines();
   const get = (name: string) => {
-    const l = duk.find((x) => x.startsWith(name + ' '));
+    const l = out.find((x) => x.startsWith(name + ' '));
     assert.ok(l, `case ${name} missing`);
     return l!.slice(name.length + 1);
   };

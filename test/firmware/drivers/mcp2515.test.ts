@@ -31,7 +31,7 @@ function fakeChip(opts: { absent?: boolean; stuckMode?: boolean } = {}) {
   return { regs, log, spi };
 }
 
-test('extended id register layout (reference §4: BMS_V_TOT from id 10 = 0x260A gives 00 08 26 0A)', () => {
+test('extended id register layout (protocol/BUS.md §4: BMS_V_TOT from id 10 = 0x260A gives 00 08 26 0A)', () => {
   const b = new Uint8Array(4);
   idToRegs(0x260a, true, b, 0);
   assert.is(hex(b), '0008260a');

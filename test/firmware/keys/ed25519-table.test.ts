@@ -1,13 +1,18 @@
 // The comb table of the device signer, checked against points computed here independently:
 // BigInt scalar multiplication of the base point by the entry's scalar, in projective
-// coordinates (not the generator's affine subset sums).
+// coordinates (not the generator's affine subset sums). `#ed25519-table` is the host module
+// (host-tools/build/ed25519-table.ts); the device bundles get tableModuleSource(), checked
+// against it below.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import { baseTableB64, BASE_TABLE_BYTES } from '../../../firmware/keys/_ed25519-table';
+import * as hostTable from '#ed25519-table';
+import { baseTableB64, baseTableChunkB64, BASE_TABLE_BYTES, BASE_TABLE_CHUNKS, BASE_TABLE_CHUNK_BYTES } from '#ed25519-table';
 import { base64Decode } from '../../../firmware/keys/ed25519';
-import { tableSource, chunksSource, TABLE_FILE, CHUNKS_FILE } from '../../../host-tools/build/gen-ed25519-table';
-import { BASE_TABLE_CHUNKS, baseTableChunkB64 } from '../../../firmware/keys/_ed25519-table-chunks';
+import { tableModuleSource, TABLE_MODULE_EXPORTS } from '../../../host-tools/build/gen-ed25519-table';
+
+// The declaration the device code is compiled against (firmware/keys/ed25519-table.d.ts)
+// describes the host module: a type error here if they part.
+const declared: typeof import('#ed25519-table') = hostTable;
 
 const p = (1n << 255n) - 19n;
 const md = (a: bigint) => ((a % p) + p) % p;
@@ -71,16 +76,33 @@ test('entry 256 h + u = sum of bit m of u times 2^(16 h + 32 m) B, with d x y: a
   }
 });
 
-test('the committed table and its chunked copy are what the generator makes now', () => {
-  assert.is(readFileSync(TABLE_FILE, 'utf8'), tableSource());
-  assert.is(readFileSync(CHUNKS_FILE, 'utf8'), chunksSource());
-});
-
 test('the chunks of the Storage module put together are the table', () => {
   const parts: Buffer[] = [];
   for (let i = 0; i < BASE_TABLE_CHUNKS; i++) parts.push(Buffer.from(base64Decode(baseTableChunkB64(i))));
   assert.ok(Buffer.concat(parts).equals(Buffer.from(bytes)));
+  assert.is(parts[0].length, BASE_TABLE_CHUNK_BYTES);
   assert.throws(() => baseTableChunkB64(BASE_TABLE_CHUNKS), /expected 0\.\.31, got 32/);
+  assert.throws(() => baseTableChunkB64(-1), /expected 0\.\.31, got -1/);
+});
+
+test('the module generated for the device bundles has the host module\'s exports and bytes', () => {
+  const src = tableModuleSource();
+  // ES5 up to one final export statement, as rollup receives it
+  const at = src.lastIndexOf('\nexport { ');
+  assert.ok(at > 0, 'ends in an export statement');
+  assert.is(src.slice(at + 1).trim(), `export { ${TABLE_MODULE_EXPORTS.join(', ')} };`);
+  assert.equal([...TABLE_MODULE_EXPORTS].sort(), Object.keys(hostTable).sort());
+  assert.not.match(src.slice(0, at), /\b(const|let|class|import|export)\b|=>/);
+  const device = new Function(src.slice(0, at) + '\nreturn { ' + TABLE_MODULE_EXPORTS.join(', ') + ' };')() as typeof hostTable;
+  assert.is(device.BASE_TABLE_BYTES, BASE_TABLE_BYTES);
+  assert.is(device.BASE_TABLE_CHUNKS, BASE_TABLE_CHUNKS);
+  assert.is(device.BASE_TABLE_CHUNK_BYTES, BASE_TABLE_CHUNK_BYTES);
+  assert.is(device.baseTableB64(), baseTableB64());
+  for (let i = 0; i < BASE_TABLE_CHUNKS; i++) assert.is(device.baseTableChunkB64(i), baseTableChunkB64(i), `chunk ${i}`);
+  let hostErr = '', deviceErr = '';
+  try { baseTableChunkB64(32); } catch (e) { hostErr = (e as Error).message; }
+  try { device.baseTableChunkB64(32); } catch (e) { deviceErr = (e as Error).message; }
+  assert.is(deviceErr, hostErr);
 });
 
 test('base64Decode: RFC 4648 §10 vectors and errors', () => {

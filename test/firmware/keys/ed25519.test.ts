@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ed25519PublicKey, ed25519Sign, ed25519SignSteps, setSha512, setConvolve, setBaseTable, base64Decode, BASE_TABLE_BYTES } from '../../../firmware/keys/ed25519';
-import { baseTableB64 } from '../../../firmware/keys/_ed25519-table';
+import { baseTableB64 } from '#ed25519-table';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');

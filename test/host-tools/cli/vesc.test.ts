@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { deep } from './_run';
 
-test('vesc decode: the GET_VALUES request frame of the reference (§1)', async () => {
+test('vesc decode: the GET_VALUES request frame of protocol/BUS.md §1', async () => {
   const r = await deep(['vesc', 'decode', '02 01 04 40 84 03']);
   assert.is(r.code, 0, r.err);
   const j = JSON.parse(r.out);

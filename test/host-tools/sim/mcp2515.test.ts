@@ -36,7 +36,7 @@ function frameOf(buf: Uint8Array) {
   return { id, ext: (sidl & 8) !== 0, data: buf.slice(5, 5 + (buf[4] & 15)) };
 }
 
-/** 500 kbit/s at 8 MHz (autowp CNF values, reference §4), filters for two BMS ids on RXB0. */
+/** 500 kbit/s at 8 MHz (autowp CNF values, protocol/BUS.md §4), filters for two BMS ids on RXB0. */
 function setup(c: Chip, opts: { ids?: number[]; rollover?: boolean; any?: boolean } = {}) {
   c.reset();
   c.write(REG.CNF3, 0x82, 0x90, 0x00);

@@ -19,7 +19,7 @@ function feed(rx: CanBufferRx, frames: CanFrame[]) {
   return out;
 }
 
-test('a request of <= 6 bytes is one PROCESS_SHORT_BUFFER (reference §3: [my_id, 0, 96] to (8<<8)|bms_id)', () => {
+test('a request of <= 6 bytes is one PROCESS_SHORT_BUFFER (protocol/BUS.md §3: [my_id, 0, 96] to (8<<8)|bms_id)', () => {
   assert.equal(show(encodeCanBuffer(10, 2, bytes('60'), 0)), ['80a:020060']);
   assert.equal(show(encodeCanBuffer(10, 2, bytes('010203040506'), 1)), ['80a:0201010203040506']);
 });

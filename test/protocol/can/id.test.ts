@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { composeId, splitId, frame } from '../../../protocol/can/id';
 
-test('29-bit id = (CAN_PACKET_ID << 8) | controller id (reference §3; BMS_V_TOT from 10 = 0x260A)', () => {
+test('29-bit id = (CAN_PACKET_ID << 8) | controller id (protocol/BUS.md §3; BMS_V_TOT from 10 = 0x260A)', () => {
   assert.is(composeId(38, 10), 0x260a);
   assert.equal(splitId(0x260a), { packetId: 38, controllerId: 10 });
   assert.equal(splitId(0x9ff), { packetId: 9, controllerId: 255 });

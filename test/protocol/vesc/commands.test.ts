@@ -15,7 +15,7 @@ function err(d: { ok: boolean; error?: { code: string; field: string; offset: nu
   return d.error!;
 }
 
-test('bare requests: FW_VERSION, GET_VALUES, BMS_GET_VALUES, PING_CAN, ALIVE (reference §2)', () => {
+test('bare requests: FW_VERSION, GET_VALUES, BMS_GET_VALUES, PING_CAN, ALIVE (protocol/BUS.md §2)', () => {
   assert.is(hex(C.encodeFwVersionRequest()), '00');
   assert.is(hex(C.encodeGetValuesRequest()), '04');
   assert.is(hex(C.encodeBmsGetValuesRequest()), '60');
@@ -40,7 +40,7 @@ test('GET_VALUES_SELECTIVE: hand-checked request and reply for the energy-meter 
   assert.is(hex(C.encodeValues({ inputCurrentMa: 12340, vInMv: 48200, wattHoursUwh: 12345600, wattHoursChargedUwh: 500000 }, mask)), hex(reply));
 });
 
-test('GET_VALUES: full reply is 74 bytes (reference §2) with every field in bit order', () => {
+test('GET_VALUES: full reply is 74 bytes (protocol/BUS.md §2) with every field in bit order', () => {
   const v = {
     tempFetDeciC: 315, tempMotorDeciC: -52, motorCurrentMa: -290, inputCurrentMa: 150010, idMa: 10, iqMa: -20,
     dutyPermille: -999, erpm: -123456, vInMv: 50400, ampHoursUah: 12345600, ampHoursChargedUah: 100, wattHoursUwh: 2147483600,
@@ -138,7 +138,7 @@ test('BMS_GET_VALUES: BMS-firmware variant, hand-built per vesc_bms_fw commands.
   assert.is(hex(C.encodeBmsValues(v)), hex(BMS_FW));
 });
 
-test('BMS_GET_VALUES: VESC variant adds data_version and the status string; 13S/4 temps sizes 105/107 (reference §2)', () => {
+test('BMS_GET_VALUES: VESC variant adds data_version and the status string; 13S/4 temps sizes 105/107 (protocol/BUS.md §2)', () => {
   const vesc = new Uint8Array([...BMS_FW, 1, ...Buffer.from('OK'), 0]);
   const v = ok(C.decodeBmsValues(vesc));
   assert.is(v.variant, 'vesc');

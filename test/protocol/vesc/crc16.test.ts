@@ -13,12 +13,12 @@ function crcBitwise(bytes: Uint8Array): number {
   return c;
 }
 
-test('check value of CRC-16/XMODEM ("123456789" -> 0x31C3, reference §1)', () => {
+test('check value of CRC-16/XMODEM ("123456789" -> 0x31C3, protocol/BUS.md §1)', () => {
   assert.is(crc16(new TextEncoder().encode('123456789')), 0x31c3);
   assert.is(crc16(new Uint8Array(0)), 0);
 });
 
-test('CRCs of the reference request frames (§1 examples)', () => {
+test('CRCs of the request frames of protocol/BUS.md §1', () => {
   assert.is(crc16(new Uint8Array([0x04])), 0x4084);
   assert.is(crc16(new Uint8Array([0x00])), 0x0000);
   assert.is(crc16(new Uint8Array([0x1e])), 0xf3ff);

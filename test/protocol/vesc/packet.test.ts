@@ -13,7 +13,7 @@ function collect(dec: FrameDecoder, chunks: Uint8Array[]): string[] {
   return out;
 }
 
-test('short frames of the reference requests (§1 examples)', () => {
+test('short frames of the requests of protocol/BUS.md §1', () => {
   assert.is(hex(encodeFrame(bytes('04'))), '020104408403');
   assert.is(hex(encodeFrame(bytes('00'))), '020100000003');
   assert.is(hex(encodeFrame(bytes('1e'))), '02011ef3ff03');
