@@ -9,6 +9,7 @@ import { openKeystore, KEY_LOADED, KEY_CREATED } from '../keys/keystore';
 import { sha512js } from '../keys/sha512';
 import { makePairingProofStepped } from '../../protocol/pairing';
 import { firmwareVersion } from '../../protocol/report';
+import { bytesToLatin1, latin1ToBytes } from '../../protocol/bytes';
 import { createQueue } from '../queue/queue';
 import { createMeter } from '../energy/meter';
 import { createUplink } from '../uplink/uplink';
@@ -54,9 +55,7 @@ export function startApp(hal: Hal, version: string): void {
   // the next boot puts it back in the ring so faults() and the reports show it.
   var lw = hal.flash.read('lw');
   if (lw) {
-    var note = '';
-    for (var li = 0; li < lw.length && li < 60; li++) note += String.fromCharCode(lw[li]);
-    faults.raise(FAULT.UNCAUGHT, 'before reset: ' + note);
+    faults.raise(FAULT.UNCAUGHT, 'before reset: ' + bytesToLatin1(lw, 0, 60));
     hal.flash.erase('lw');
   }
   hal.onLastWords(function (kind, detail) {
@@ -64,9 +63,7 @@ export function startApp(hal: Hal, version: string): void {
     faults.raise(FAULT.UNCAUGHT, text);
     // Error flags (FIFO_FULL...) can repeat: ring only. An uncaught error resets: flash too.
     if (kind !== 'uncaught') return;
-    var b = new Uint8Array(text.length);
-    for (var i = 0; i < text.length; i++) b[i] = text.charCodeAt(i) & 255;
-    hal.flash.write('lw', b);
+    hal.flash.write('lw', latin1ToBytes(text));
   }, 1000);
   var con = createConsole({
     version: version,

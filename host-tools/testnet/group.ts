@@ -11,7 +11,7 @@ import { createSimBike, randomRide } from '../sim/index';
 import { splitReports, parseMediaType } from '../ingest/body';
 import { openSign1 } from '../verify';
 import { decodeReport } from '../../protocol/report';
-import { toHex } from '../../protocol/cbor';
+import { toHex } from '../../protocol/bytes';
 import { consoleLink, DeviceConsole } from './device-link';
 import { pairDevice, httpPairingNode, deviceInfo, DEVICE_EXPR } from './device-api';
 import { zeroFlows, FLOWS, type FlowTotals } from './view';

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { intOption, parseArgs, UsageError } from '../args';
 import { EXIT, type Command } from '../command';
-import { fromHex, toHex } from '../../../protocol/cbor';
+import { fromHex, toHex } from '../../../protocol/bytes';
 import { kidFromPublicKey } from '../../../protocol/kid';
 import {
   CLOCK_SYNCED, CLOCK_UNSYNCED, firmwareVersion, prevOf, signReport, zeroPrev, REPORT_VERSION, type EnergyReport,
@@ -129,7 +129,7 @@ export async function registerTestKey(endpoint: string, seed32: Uint8Array, publ
   const node = httpPairingNode(endpoint);
   const challenge = await node.challenge();
   const proof = makePairingProof(
-    { challenge: fromHex(challenge), publicKey, firmware: RIDE_FIRMWARE },
+    { challenge: fromHex(challenge, 'challenge from ' + endpoint), publicKey, firmware: RIDE_FIRMWARE },
     (tbs) => ed25519Sign(tbs, seed32, publicKey),
   );
   return node.register(challenge, Buffer.from(proof).toString('base64'));
