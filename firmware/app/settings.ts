@@ -11,7 +11,7 @@
 //   saveSettings(flash, s) -> boolean
 //   DEFAULT_SETTINGS
 import type { FlashStore } from '../hal/flash';
-import { crc32 } from '../queue/crc32';
+import { crc32 } from '../util/crc32';
 import { bytesToLatin1, latin1ToBytes, readU16LE, readU32LE, writeU16LE, writeU32LE } from '../../protocol/bytes';
 
 export interface Settings {

@@ -23,7 +23,7 @@
 //   KEY_FILE 'dk'
 import type { FlashStore } from '../hal/flash';
 import { FAULT, FaultLog } from '../app/faults';
-import { crc32 } from '../queue/crc32';
+import { crc32 } from '../util/crc32';
 import { readU32LE, writeU32LE } from '../../protocol/bytes';
 import { createSigner, DeviceSigner, Ed25519Impl } from './signer';
 

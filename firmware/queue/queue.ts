@@ -60,7 +60,7 @@
 //   QUEUE_OK 0, QUEUE_FULL 1, QUEUE_WRITE_FAILED 2, RECORD_OVERHEAD 12, SEGMENT_HEADER 8
 import type { FlashStore } from '../hal/flash';
 import { FAULT, FaultLog } from '../app/faults';
-import { crc32 } from './crc32';
+import { crc32 } from '../util/crc32';
 import { copyBytes, readU16LE, readU32LE, writeU16LE, writeU32LE } from '../../protocol/bytes';
 
 export var QUEUE_OK = 0;

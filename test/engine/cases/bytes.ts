@@ -3,7 +3,7 @@
 // share memory, 8-bit strings, and the CRC-32 of the flash formats.
 import { addCase } from '../registry';
 import { bytesToLatin1, copyBytes, latin1ToBytes, readU16LE, readU32LE, toHex, writeU16LE, writeU32LE } from '../../../protocol/bytes';
-import { crc32 } from '../../../firmware/queue/crc32';
+import { crc32 } from '../../../firmware/util/crc32';
 
 /** int32 and uint32 edge values; -1 and -2147483648 are what E.hwRand can return. */
 export var ENGINE_U32_VALUES = [0, 1, 255, 65535, 2147483647, 2147483648, 4294967295, -1, -2147483648];
