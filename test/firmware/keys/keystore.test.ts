@@ -8,10 +8,12 @@ import * as ed from '../../../firmware/keys/ed25519';
 import { sha512js } from '../../../firmware/keys/sha512';
 import { createFaultLog, FAULT } from '../../../firmware/app/faults';
 import { toHex } from '../../../protocol/bytes';
+import { Prng } from '../../../host-tools/sim/prng';
 
+/** A seeded stand-in for E.hwRand (an int32). */
 function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x | 0; };
+  const p = new Prng(seed);
+  return () => p.u32() | 0;
 }
 const nodeSha512 = (d: Uint8Array) => new Uint8Array(createHash('sha512').update(d).digest());
 
