@@ -81,12 +81,14 @@ test('the TypeScript sources on the host compute the same lines', async () => {
   assert.is(Number(done![1]), host.length - 1);
 });
 
+/** The output of case `name` under Duktape. */
+function get(name: string): string {
+  const l = duk.find((x) => x.startsWith(name + ' '));
+  assert.ok(l, `case ${name} missing`);
+  return l!.slice(name.length + 1);
+}
+
 test('independent checks of the protocol lines (node:crypto)', () => {
-  const get = (name: string) => {
-    const l = duk.find((x) => x.startsWith(name + ' '));
-    assert.ok(l, `case ${name} missing`);
-    return l!.slice(name.length + 1);
-  };
   assert.is(get('sha256.abc'), createHash('sha256').update('abc').digest('hex'));
   assert.is(get('sha256.empty'), createHash('sha256').update('').digest('hex'));
   const b = Buffer.alloc(1000);
@@ -111,11 +113,6 @@ test('independent checks of the protocol lines (node:crypto)', () => {
 });
 
 test('independent checks of the byte lines (Buffer, node:zlib)', () => {
-  const get = (name: string) => {
-    const l = duk.find((x) => x.startsWith(name + ' '));
-    assert.ok(l, `case ${name} missing`);
-    return l!.slice(name.length + 1);
-  };
   const le = Buffer.alloc(ENGINE_U32_VALUES.length * 4);
   ENGINE_U32_VALUES.forEach((v, i) => le.writeUInt32LE(v >>> 0, i * 4));
   assert.is(get('bytes.u32le'), le.toString('hex') + ' ' + ENGINE_U32_VALUES.map((v) => v >>> 0).join(','));
