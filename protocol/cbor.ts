@@ -22,6 +22,7 @@
 //   DEEP messages carry only integers, byte strings and ASCII text, which are exact there.
 //   bstr <-> Uint8Array, tstr <-> string, array <-> Array, map <-> CborMap (ordered
 //   entries), tag <-> CborTag, false/true/null/undefined <-> themselves.
+import { MAX_SAFE, copyBytes } from './bytes';
 
 export type CborValue =
   | number
@@ -107,8 +108,6 @@ export function isCborError(e: unknown): e is CborError {
 }
 
 var TWO32 = 4294967296;
-/** 2^53 - 1, built from integer literals (Math.pow is inexact on Espruino). */
-export var MAX_SAFE = 9007199254740991;
 
 function isSafeInt(n: number): boolean {
   return n === Math.floor(n) && n <= MAX_SAFE && n >= -MAX_SAFE;
@@ -507,35 +506,4 @@ export function decodeSequence(b: Uint8Array, opts?: DecodeOptions): Array<{ val
     p = r.end;
   }
   return items;
-}
-
-/**
- * A copy of b[start, end). Uint8Array.prototype.slice is ES2015 and missing in Duktape, so
- * device code copies through subarray + set, which every engine has.
- */
-export function copyBytes(b: Uint8Array, start: number, end: number): Uint8Array {
-  var out = new Uint8Array(end - start);
-  out.set(b.subarray(start, end));
-  return out;
-}
-
-/** Bytewise equality of two byte arrays. */
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (var i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-var HEX = '0123456789abcdef';
-export function toHex(b: Uint8Array): string {
-  var s = '';
-  for (var i = 0; i < b.length; i++) s += HEX.charAt(b[i] >> 4) + HEX.charAt(b[i] & 15);
-  return s;
-}
-
-export function fromHex(h: string): Uint8Array {
-  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) throw new TypeError('"hex" expected an even number of hex digits');
-  var out = new Uint8Array(h.length / 2);
-  for (var i = 0; i < out.length; i++) out[i] = parseInt(h.substr(i * 2, 2), 16);
-  return out;
 }

@@ -4,7 +4,7 @@
 // needs about 2^32 devices (birthday bound), and a collision is harmless anyway: the
 // registry then holds two keys for one kid and the signature decides (host-tools/verify).
 import { sha256 } from './sha256';
-import { copyBytes } from './cbor';
+import { copyBytes } from './bytes';
 
 export var KID_BYTES = 8;
 

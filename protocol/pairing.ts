@@ -6,7 +6,8 @@
 // The payload's key 1 is the text "deep-pair/1" where a report has the integer version:
 // neither decoder accepts the other's payload, so a report can never pass as a pairing
 // proof nor a proof as a report, even though both are signed by the same key.
-import { CborMap, CborValue, decode, encode, bytesEqual, isCborError } from './cbor';
+import { CborMap, CborValue, decode, encode, isCborError } from './cbor';
+import { bytesEqual } from './bytes';
 import { sign1, sign1Stepped, Signer, SteppedSigner, SteppedSign1 } from './cose';
 import { kidFromPublicKey } from './kid';
 

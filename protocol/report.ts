@@ -3,7 +3,8 @@
 // A CBOR map with small integer keys, encoded deterministically (protocol/cbor). Packs are
 // positional arrays so a dual-pack report stays small. Integers only, every energy in mWh
 // and every charge in mAh, every time in whole seconds.
-import { CborMap, CborValue, decode, encode, bytesEqual, MAX_SAFE, isCborError } from './cbor';
+import { CborMap, CborValue, decode, encode, isCborError } from './cbor';
+import { bytesEqual, MAX_SAFE } from './bytes';
 import { KID_BYTES } from './kid';
 import { sign1, sign1Stepped, Signer, SteppedSigner, SteppedSign1 } from './cose';
 import { sha256 } from './sha256';

@@ -21,6 +21,7 @@ import { createMeter } from '../energy/meter';
 import { createUplink } from '../uplink/uplink';
 import { startBus } from './bus';
 import { createReporter } from './reporter';
+import { bytesToLatin1, latin1ToBytes } from '../../protocol/bytes';
 
 /** Last words kept in flash file "lw" across the reset that follows an uncaught error. */
 var LAST_WORDS_FILE = 'lw';
@@ -49,9 +50,7 @@ function openSigner(hal: Hal, faults: FaultLog): DeviceSigner | undefined {
 function armLastWords(hal: Hal, faults: FaultLog): void {
   var lw = hal.flash.read(LAST_WORDS_FILE);
   if (lw) {
-    var note = '';
-    for (var i = 0; i < lw.length && i < LAST_WORDS_MAX; i++) note += String.fromCharCode(lw[i]);
-    faults.raise(FAULT.UNCAUGHT, 'before reset: ' + note);
+    faults.raise(FAULT.UNCAUGHT, 'before reset: ' + bytesToLatin1(lw, 0, LAST_WORDS_MAX));
     hal.flash.erase(LAST_WORDS_FILE);
   }
   // An error flag or uncaught exception goes to the ring; an uncaught one also to flash
@@ -60,9 +59,7 @@ function armLastWords(hal: Hal, faults: FaultLog): void {
     var text = (kind + ': ' + detail).substr(0, LAST_WORDS_MAX);
     faults.raise(FAULT.UNCAUGHT, text);
     if (kind !== 'uncaught') return;
-    var b = new Uint8Array(text.length);
-    for (var k = 0; k < text.length; k++) b[k] = text.charCodeAt(k) & 255;
-    hal.flash.write(LAST_WORDS_FILE, b);
+    hal.flash.write(LAST_WORDS_FILE, latin1ToBytes(text));
   }, 1000);
 }
 

@@ -22,6 +22,7 @@
 import type { FaultLog } from './faults';
 import { parseHttpUrl } from '../util/url';
 import type { Settings } from './settings';
+import { fromHex, toHex } from '../../protocol/bytes';
 
 export interface ConsoleDeps {
   version: string;
@@ -41,23 +42,7 @@ export interface ConsoleDeps {
   print(s: string): void;
 }
 
-var HEX = '0123456789abcdef';
 var B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
-export function toHex(b: Uint8Array): string {
-  var s = '';
-  for (var i = 0; i < b.length; i++) s += HEX.charAt(b[i] >> 4) + HEX.charAt(b[i] & 15);
-  return s;
-}
-
-export function fromHex(s: string, what: string): Uint8Array {
-  if (typeof s !== 'string' || s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) {
-    throw new Error(what + ': expected an even-length hex string');
-  }
-  var out = new Uint8Array(s.length / 2);
-  for (var i = 0; i < out.length; i++) out[i] = parseInt(s.substr(2 * i, 2), 16);
-  return out;
-}
 
 /** RFC 4648 §4 base64 with padding (btoa works on binary strings, this on bytes). */
 export function toBase64(b: Uint8Array): string {

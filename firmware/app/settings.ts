@@ -11,7 +11,8 @@
 //   saveSettings(flash, s) -> boolean
 //   DEFAULT_SETTINGS
 import type { FlashStore } from '../hal/flash';
-import { crc32 } from '../queue/crc32';
+import { crc32 } from '../util/crc32';
+import { bytesToLatin1, latin1ToBytes, readU16LE, readU32LE, writeU16LE, writeU32LE } from '../../protocol/bytes';
 
 export interface Settings {
   /** WiFi network name; "" = radio off. */
@@ -32,39 +33,19 @@ export var DEFAULT_SETTINGS: Settings = { ssid: '', password: '', endpoint: '', 
 
 var NAMES = ['cfg0', 'cfg1'];
 
-function u32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16)) + b[o + 3] * 16777216;
-}
-
-function putU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 255; b[o + 1] = (v >>> 8) & 255; b[o + 2] = (v >>> 16) & 255; b[o + 3] = (v >>> 24) & 255;
-}
-
-function strToBytes(s: string): Uint8Array {
-  var b = new Uint8Array(s.length);
-  for (var i = 0; i < s.length; i++) b[i] = s.charCodeAt(i) & 255;
-  return b;
-}
-
-function bytesToStr(b: Uint8Array, from: number, to: number): string {
-  var s = '';
-  for (var i = from; i < to; i++) s += String.fromCharCode(b[i]);
-  return s;
-}
-
 function readOne(flash: FlashStore, name: string): { gen: number; s: Settings } | undefined {
   var b = flash.read(name);
   if (!b || b.length < 10) return undefined;
-  var len = b[4] | (b[5] << 8);
+  var len = readU16LE(b, 4);
   if (6 + len + 4 !== b.length) return undefined;
-  if (crc32(b.subarray(0, 6 + len)) !== u32(b, 6 + len)) return undefined;
+  if (crc32(b.subarray(0, 6 + len)) !== readU32LE(b, 6 + len)) return undefined;
   var obj: Settings;
   try {
-    obj = JSON.parse(bytesToStr(b, 6, 6 + len)) as Settings;
+    obj = JSON.parse(bytesToLatin1(b, 6, 6 + len)) as Settings;
   } catch (e) {
     return undefined;
   }
-  return { gen: u32(b, 0), s: normalize(obj) };
+  return { gen: readU32LE(b, 0), s: normalize(obj) };
 }
 
 /** Stored values where they have the right type, defaults elsewhere. */
@@ -97,15 +78,14 @@ export function loadSettings(flash: FlashStore): Settings {
 
 export function saveSettings(flash: FlashStore, s: Settings): boolean {
   var n = normalize(s);
-  var text = strToBytes(JSON.stringify({ ssid: n.ssid, password: n.password, endpoint: n.endpoint, intervalS: n.intervalS, pollMs: n.pollMs, pairedId: n.pairedId }));
+  var text = latin1ToBytes(JSON.stringify({ ssid: n.ssid, password: n.password, endpoint: n.endpoint, intervalS: n.intervalS, pollMs: n.pollMs, pairedId: n.pairedId }));
   if (text.length > 60000) throw new Error('saveSettings: settings too large');
   var b = new Uint8Array(6 + text.length + 4);
   var gen = lastGen + 1;
-  putU32(b, 0, gen);
-  b[4] = text.length & 255;
-  b[5] = (text.length >>> 8) & 255;
+  writeU32LE(b, 0, gen);
+  writeU16LE(b, 4, text.length);
   b.set(text, 6);
-  putU32(b, 6 + text.length, crc32(b.subarray(0, 6 + text.length)));
+  writeU32LE(b, 6 + text.length, crc32(b.subarray(0, 6 + text.length)));
   var name = lastName === NAMES[0] ? NAMES[1] : NAMES[0];
   if (!flash.write(name, b)) return false;
   lastGen = gen;

@@ -20,7 +20,7 @@
 // (openInt) or by polling (int pin level, or the flags when there is no pin).
 import type { SpiIO, DigitalInIO, DigitalInOptions, Timers } from '../hal/io';
 import type { CanFrame } from '../../protocol/can/id';
-import { copyBytes } from '../../protocol/vesc/wire';
+import { copyBytes } from '../../protocol/bytes';
 
 /** Fault codes given to onFault. */
 export var CAN_FAULT = {

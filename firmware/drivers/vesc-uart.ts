@@ -19,7 +19,7 @@
 import type { SerialClass, SerialIO, Timers } from '../hal/io';
 import { FrameDecoder, writeFrame, PACKET_MAX_PAYLOAD } from '../../protocol/vesc/packet';
 import { COMM } from '../../protocol/vesc/enums';
-import { copyBytes } from '../../protocol/vesc/wire';
+import { copyBytes } from '../../protocol/bytes';
 import {
   decodeFwVersion, decodeValues, encodeFwVersionRequest, encodeGetValuesSelectiveRequest, VALUE_BIT,
   type FwVersion, type VescValues,

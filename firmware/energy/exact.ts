@@ -15,11 +15,10 @@
 //     remainder()                 fine units past units(): 0 <= r < unitSize
 //     setUnits(u)                 restore whole units after a reboot (remainder -> 0)
 //   divFloor(x, d)                exact floor(x / d) for integers |x| < 2^53, 0 < d < 2^33
+import { MAX_SAFE } from '../../protocol/bytes';
 
 /** Largest |fine| one add() accepts: 2^52, so fine + remainder stays below 2^53. */
 export var ADD_MAX = 4503599627370496;
-/** Largest exact integer (2^53 - 1), written as a literal: Math.pow is inexact on Espruino. */
-export var EXACT_MAX = 9007199254740991;
 
 /**
  * floor(x / d) exactly. The double quotient can be one off near multiples of d when x is
@@ -55,12 +54,12 @@ export function createAccumulator(unitSize: number): Accumulator {
       var q = divFloor(t, unitSize);
       rem = t - q * unitSize;
       whole += q;
-      if (whole > EXACT_MAX || whole < -EXACT_MAX) throw new Error('accumulator: total left the exact range (2^53 units)');
+      if (whole > MAX_SAFE || whole < -MAX_SAFE) throw new Error('accumulator: total left the exact range (2^53 units)');
     },
     units: function () { return whole; },
     remainder: function () { return rem; },
     setUnits: function (u: number) {
-      if (typeof u !== 'number' || u !== Math.floor(u) || u > EXACT_MAX || u < -EXACT_MAX) {
+      if (typeof u !== 'number' || u !== Math.floor(u) || u > MAX_SAFE || u < -MAX_SAFE) {
         throw new Error('accumulator.setUnits: expected integer, got ' + u);
       }
       whole = u;

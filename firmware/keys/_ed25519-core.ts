@@ -13,6 +13,7 @@
 // on the secret scalar.
 import { kernel, convolveJs, mB, mR, mFG, mS, Conv } from './_ed25519-field';
 import { sha512js } from './sha512';
+import { fromHex, toHex } from '../../protocol/bytes';
 
 type Hash = (data: Uint8Array) => Uint8Array;
 let hash: Hash = sha512js;
@@ -438,12 +439,7 @@ export function ed25519Sign(message: Uint8Array, seed32: Uint8Array, publicKey32
  * Costs two scalar multiplications; firmware/hal runs it once after installing the table.
  */
 export function ed25519SelfTest(): boolean {
-  const seed = new Uint8Array(32);
-  const sk = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
+  const seed = fromHex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
   const want = 'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b';
-  for (let i = 0; i < 32; i++) seed[i] = parseInt(sk.substr(2 * i, 2), 16);
-  const sig = ed25519Sign(new Uint8Array(0), seed);
-  let got = '';
-  for (let i = 0; i < 64; i++) got += (sig[i] < 16 ? '0' : '') + sig[i].toString(16);
-  return got === want;
+  return toHex(ed25519Sign(new Uint8Array(0), seed)) === want;
 }

@@ -4,6 +4,7 @@
 // host-tools/bench/sign.ts runs it under every engine it finds.
 import { ed25519PublicKey, ed25519Sign, ed25519SignSteps, setBaseTable, setConvolve, setSha512 } from './ed25519';
 import { baseTableB64 } from '#ed25519-table';
+import { toHex } from '../../protocol/bytes';
 
 declare const print: ((s: string) => void) | undefined;
 declare const process: { memory?: () => { usage: number }; exit?: (code?: number) => void } | undefined;
@@ -62,12 +63,6 @@ function varsNow(): number {
   return -1;
 }
 
-function hex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
-  return s;
-}
-
 function main(): void {
   const seed = new Uint8Array(32);
   for (let i = 0; i < 32; i++) seed[i] = (i * 7 + 1) & 255;
@@ -76,7 +71,7 @@ function main(): void {
   out('native=' + useNative());
   let vars = varsNow();
   const pub = ed25519PublicKey(seed);
-  out('public_key=' + hex(pub));
+  out('public_key=' + toHex(pub));
   const times: number[] = [];
   let sig: Uint8Array = new Uint8Array(0);
   for (let n = 0; n < 10; n++) {
@@ -84,7 +79,7 @@ function main(): void {
     sig = ed25519Sign(msg, seed, pub);
     times.push(nowMs() - t0);
   }
-  out('signature=' + hex(sig));
+  out('signature=' + toHex(sig));
   // Peak working set: sample between the steps of one stepped signature (not timed).
   const s = ed25519SignSteps(msg, seed, pub);
   for (;;) {
@@ -92,7 +87,7 @@ function main(): void {
     if (v > vars) vars = v;
     if (s.step()) break;
   }
-  if (hex(s.signature()) !== hex(sig)) out('error=stepped signature differs from one-shot');
+  if (toHex(s.signature()) !== toHex(sig)) out('error=stepped signature differs from one-shot');
   times.sort(function (a, b) { return a - b; });
   const median = (times[4] + times[5]) / 2;
   out('sign_ms_times=' + times.map(function (t) { return Math.round(t); }).join(','));

@@ -33,7 +33,8 @@
 //   KEY_FILE 'dk'
 import type { FlashStore } from '../hal/flash';
 import { FAULT, FaultLog } from '../app/faults';
-import { crc32 } from '../queue/crc32';
+import { crc32 } from '../util/crc32';
+import { readU32LE, writeU32LE } from '../../protocol/bytes';
 import { createSigner, DeviceSigner, Ed25519Impl } from './signer';
 
 export var KEY_FILE = 'dk';
@@ -99,13 +100,6 @@ export interface KeystoreResult {
   signer?: DeviceSigner;
 }
 
-function put32(b: Uint8Array, o: number, v: number) {
-  b[o] = v & 255; b[o + 1] = (v >>> 8) & 255; b[o + 2] = (v >>> 16) & 255; b[o + 3] = (v >>> 24) & 255;
-}
-function get32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16)) + b[o + 3] * 16777216;
-}
-
 export function openKeystore(opts: KeystoreOptions): KeystoreResult {
   if (!opts || !opts.flash || !(opts.entropy instanceof Array) || typeof opts.sha512 !== 'function' || !opts.ed25519) {
     throw new Error('openKeystore: expected { flash, entropy, sha512, ed25519 }');
@@ -120,7 +114,7 @@ export function openKeystore(opts: KeystoreOptions): KeystoreResult {
   function fault(code: number, detail: string) { if (faults) faults.raise(code, detail); }
 
   function valid(b: Uint8Array): boolean {
-    return b.length === FILE_BYTES && b[0] === 0x44 && b[1] === 0x4b && b[2] === 1 && crc32(b, 0, 36) === get32(b, 36);
+    return b.length === FILE_BYTES && b[0] === 0x44 && b[1] === 0x4b && b[2] === 1 && crc32(b, 0, 36) === readU32LE(b, 36);
   }
 
   function load(b: Uint8Array): KeystoreResult {
@@ -145,7 +139,7 @@ export function openKeystore(opts: KeystoreOptions): KeystoreResult {
       var why = src.strong ? rngHealth(vals) : '';
       if (why) { verdicts.push(src.name + ': ' + why); continue; }
       if (src.strong) strongOk = true;
-      for (i = 0; i < samples; i++) put32(raw, at + i * 4, vals[i]);
+      for (i = 0; i < samples; i++) writeU32LE(raw, at + i * 4, vals[i]);
       at += samples * 4;
     }
     vals.fill(0);
@@ -163,7 +157,7 @@ export function openKeystore(opts: KeystoreOptions): KeystoreResult {
     file[0] = 0x44; file[1] = 0x4b; file[2] = 1; file[3] = 255;
     file.set(digest.subarray(0, 32), 4);
     digest.fill(0);
-    put32(file, 36, crc32(file, 0, 36));
+    writeU32LE(file, 36, crc32(file, 0, 36));
     file[40] = 255;
     var ok = flash.write(KEY_FILE, file.subarray(0, 40), 0, FILE_BYTES) && flash.write(KEY_FILE, new Uint8Array([0]), 40);
     file[40] = 0;

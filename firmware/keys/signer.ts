@@ -23,8 +23,7 @@
 // Type-only: erased at compile time, so the bundle does not carry ./ed25519 or its table.
 import type { SignSteps } from './_ed25519-core';
 import { kidFromPublicKey } from '../../protocol/kid';
-// Uint8Array#slice returns a plain Array on Espruino (and is missing in Duktape): copy by hand.
-import { copyBytes } from '../../protocol/cbor';
+import { copyBytes, toHex } from '../../protocol/bytes';
 
 /** The Ed25519 functions the signer uses (./ed25519 or the Storage module "ed25519"). */
 export interface Ed25519Impl {
@@ -40,12 +39,6 @@ export interface DeviceSigner {
   signSteps(message: Uint8Array): SignSteps;
   toJSON(): { publicKey: string; kid: string };
   toString(): string;
-}
-
-function hex(b: Uint8Array): string {
-  var s = '';
-  for (var i = 0; i < b.length; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
-  return s;
 }
 
 export function createSigner(seed32: Uint8Array, impl: Ed25519Impl): DeviceSigner {
@@ -79,7 +72,7 @@ export function createSigner(seed32: Uint8Array, impl: Ed25519Impl): DeviceSigne
       // Hand out only step/signature, never the inner job (it holds the expanded key).
       return { step: function () { return s.step(); }, signature: function () { var g = s.signature(); return copyBytes(g, 0, g.length); } };
     },
-    toJSON: function () { return { publicKey: hex(pub), kid: hex(kid) }; },
-    toString: function () { return 'DeviceSigner(kid ' + hex(kid) + ')'; },
+    toJSON: function () { return { publicKey: toHex(pub), kid: toHex(kid) }; },
+    toString: function () { return 'DeviceSigner(kid ' + toHex(kid) + ')'; },
   };
 }

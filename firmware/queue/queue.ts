@@ -60,9 +60,8 @@
 //   QUEUE_OK 0, QUEUE_FULL 1, QUEUE_WRITE_FAILED 2, RECORD_OVERHEAD 12, SEGMENT_HEADER 8
 import type { FlashStore } from '../hal/flash';
 import { FAULT, FaultLog } from '../app/faults';
-import { crc32 } from './crc32';
-// Uint8Array#slice returns a plain Array on Espruino (and is missing in Duktape): copy by hand.
-import { copyBytes } from '../../protocol/cbor';
+import { crc32 } from '../util/crc32';
+import { copyBytes, readU16LE, readU32LE, writeU16LE, writeU32LE } from '../../protocol/bytes';
 
 export var QUEUE_OK = 0;
 export var QUEUE_FULL = 1;
@@ -129,12 +128,6 @@ function isSegNo(s: string): boolean {
   return true;
 }
 
-function u16(b: Uint8Array, o: number): number { return b[o] | (b[o + 1] << 8); }
-function u32(b: Uint8Array, o: number): number { return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16)) + b[o + 3] * 16777216; }
-function put32(b: Uint8Array, o: number, v: number) {
-  b[o] = v & 255; b[o + 1] = (v >>> 8) & 255; b[o + 2] = (v >>> 16) & 255; b[o + 3] = Math.floor(v / 16777216) & 255;
-}
-
 export function createQueue(opts: QueueOptions): Queue {
   if (!opts || !opts.flash) throw new Error('createQueue: "flash" expected a FlashStore');
   var flash = opts.flash;
@@ -162,7 +155,7 @@ export function createQueue(opts: QueueOptions): Queue {
       for (var e = o; e < b.length; e++) if (b[e] !== 255) return -1;
       return 0;
     }
-    var len = u16(b, o);
+    var len = readU16LE(b, o);
     if (len === 65535) {
       // Clean end only if everything after is erased (a page program may set bits in any order).
       for (var k = o; k < b.length; k++) if (b[k] !== 255) return -1;
@@ -170,12 +163,12 @@ export function createQueue(opts: QueueOptions): Queue {
     }
     if (len === 0 || o + RECORD_OVERHEAD + len > b.length) return -1;
     if (b[o + 10 + len] !== 0) return -1;
-    if (crc32(b, o, o + 6 + len) !== u32(b, o + 6 + len)) return -1;
+    if (crc32(b, o, o + 6 + len) !== readU32LE(b, o + 6 + len)) return -1;
     return RECORD_OVERHEAD + len;
   }
 
   function scanSegment(no: number, b: Uint8Array, report: boolean): Segment | undefined {
-    if (b.length < SEGMENT_HEADER + RECORD_OVERHEAD || b[0] !== 0x44 || b[1] !== 0x51 || b[2] !== FORMAT || u32(b, 4) !== no) return undefined;
+    if (b.length < SEGMENT_HEADER + RECORD_OVERHEAD || b[0] !== 0x44 || b[1] !== 0x51 || b[2] !== FORMAT || readU32LE(b, 4) !== no) return undefined;
     var s: Segment = { no: no, size: b.length, appendOff: -1, pending: 0, committed: 0, lastSeq: -1, lastOff: -1 };
     var o = SEGMENT_HEADER;
     for (;;) {
@@ -186,7 +179,7 @@ export function createQueue(opts: QueueOptions): Queue {
         break;
       }
       s.committed++;
-      s.lastSeq = u32(b, o + 2);
+      s.lastSeq = readU32LE(b, o + 2);
       s.lastOff = o;
       if (b[o + n - 1] === 255) s.pending++;
       o += n;
@@ -278,7 +271,7 @@ export function createQueue(opts: QueueOptions): Queue {
       if (s) s.appendOff = -1;
       var hdr = new Uint8Array(SEGMENT_HEADER);
       hdr[0] = 0x44; hdr[1] = 0x51; hdr[2] = FORMAT; hdr[3] = 255;
-      put32(hdr, 4, nextNo);
+      writeU32LE(hdr, 4, nextNo);
       if (!flash.write(name(nextNo), hdr, 0, segBytes)) {
         fault(FAULT.QUEUE_FULL, 'no flash for ' + name(nextNo));
         return QUEUE_FULL;
@@ -290,10 +283,10 @@ export function createQueue(opts: QueueOptions): Queue {
     }
     var o = s.appendOff;
     var rec = new Uint8Array(10 + payload.length);
-    rec[0] = payload.length & 255; rec[1] = payload.length >>> 8;
-    put32(rec, 2, seq);
+    writeU16LE(rec, 0, payload.length);
+    writeU32LE(rec, 2, seq);
     rec.set(payload, 6);
-    put32(rec, 6 + payload.length, crc32(rec, 0, 6 + payload.length));
+    writeU32LE(rec, 6 + payload.length, crc32(rec, 0, 6 + payload.length));
     one[0] = 0;
     if (!flash.write(name(s.no), rec, o) || !flash.write(name(s.no), one, o + 10 + payload.length)) {
       s.appendOff = -1;
@@ -332,7 +325,7 @@ export function createQueue(opts: QueueOptions): Queue {
         if (b[o + n - 1] === 255) {
           var len = n - RECORD_OVERHEAD;
           if (out.length > 0 && bytes + len > maxBytes) return out;
-          out.push({ seq: u32(b, o + 2), payload: copyBytes(b, o + 6, o + 6 + len), seg: s.no, off: o });
+          out.push({ seq: readU32LE(b, o + 2), payload: copyBytes(b, o + 6, o + 6 + len), seg: s.no, off: o });
           bytes += len;
         }
         o += n;
@@ -352,7 +345,7 @@ export function createQueue(opts: QueueOptions): Queue {
       var b = flash.read(name(s.no));
       if (!b) continue;
       var n = parse(b, it.off);
-      if (n <= 0 || u32(b, it.off + 2) !== it.seq) throw new Error('queue.remove: no record seq ' + it.seq + ' at ' + name(it.seg) + '@' + it.off);
+      if (n <= 0 || readU32LE(b, it.off + 2) !== it.seq) throw new Error('queue.remove: no record seq ' + it.seq + ' at ' + name(it.seg) + '@' + it.off);
       if (b[it.off + n - 1] !== 255) continue; // removed before
       if (!flash.write(name(s.no), one, it.off + n - 1)) {
         fault(FAULT.FLASH_WRITE, 'ack ' + name(s.no) + '@' + it.off);
@@ -369,7 +362,7 @@ export function createQueue(opts: QueueOptions): Queue {
     var s = segs[i];
     var b = flash.read(name(s.no));
     if (!b) return undefined;
-    var len = u16(b, s.lastOff);
+    var len = readU16LE(b, s.lastOff);
     return { seq: s.lastSeq, payload: copyBytes(b, s.lastOff + 6, s.lastOff + 6 + len) };
   }
 

@@ -8,7 +8,7 @@ import { decodeSign1, sign1ToBeSigned } from '../../protocol/cose';
 import { kidFromPublicKey } from '../../protocol/kid';
 import { checkChain, keyRegistry, MemoryChain, verifyReportBytes } from '../verify';
 import { makeSignedRide } from '../cli/commands/report';
-import { fromHex } from '../../protocol/cbor';
+import { fromHex } from '../../protocol/bytes';
 
 const COUNT = Number(process.env.BENCH_REPORTS ?? 400);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);

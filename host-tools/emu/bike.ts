@@ -22,6 +22,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SimBike } from '../sim/index';
+import { Prng } from '../sim/prng';
 import type { Board } from '../../firmware/hal/espruino/board';
 import type { VirtualClock, TimeFollower } from './clock';
 import { EmulatedDevice } from './device';
@@ -89,24 +90,15 @@ export interface EmulatedBike {
   detach(): void;
 }
 
-/** A deterministic [0,1) source for the flash model's torn bits. */
-function seededUnit(seed: number): () => number {
-  let a = (seed ^ 0xa5a5a5a5) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function createEmulatedBike(o: EmulatedBikeOptions): EmulatedBike {
   if (!o || !o.clock || !o.network || !o.sim) throw new TypeError('createEmulatedBike: "clock", "network" and "sim" are required');
   const board = o.board ?? loadBoard('esp32-devkitc');
   const seed = (o.seed ?? o.sim.seed) >>> 0;
   const bundle = o.bundle ?? readFileSync(DEFAULT_BUNDLE, 'latin1');
   const modules = o.modules ?? defaultModules();
-  const flash = new EmuFlash({ size: o.flashSize ?? 512 * 1024, file: o.flashFile, rng: seededUnit(seed) });
+  // The flash model's torn bits, deterministic per seed.
+  const tornBits = new Prng((seed ^ 0xa5a5a5a5) >>> 0);
+  const flash = new EmuFlash({ size: o.flashSize ?? 512 * 1024, file: o.flashFile, rng: () => tornBits.next() });
   const sim = o.sim;
   const clock = o.clock;
 

@@ -32,6 +32,7 @@ import type { EmuNetwork, NetworkListener } from './network';
 import { bytesToBinaryString, bytesView, storageApi, toBytes } from './storage';
 import type { FlashStore } from '../../firmware/hal/flash';
 import type { DigitalInIO, SerialIO, SpiIO } from '../../firmware/hal/io';
+import { Prng } from '../sim/prng';
 
 /** The flash model as the emulator needs it (host-tools/emu/flash.ts EmuFlash fits). */
 export interface EmuFlashLike extends FlashStore {
@@ -89,18 +90,6 @@ class Emitter {
 }
 
 const PIN_NAMES = Array.from({ length: 40 }, (_, i) => `D${i}`);
-
-/** A 32-bit PRNG (mulberry32) for E.hwRand: deterministic per seed and boot. */
-function rng32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) | 0;
-  };
-}
 
 /** Espruino-like printing of a value for console.log and "=result". */
 export function formatValue(v: unknown, quoteStrings: boolean, depth = 0): string {
@@ -292,8 +281,8 @@ export class EmulatedDevice {
     this.network = opts.network;
     this.name = opts.name ?? 'bike';
     this.seed = (opts.seed ?? 1) >>> 0;
-    const r = rng32(this.seed ^ 0x5eed);
-    this.mac = Array.from({ length: 6 }, (_, i) => ((i === 0 ? 0x24 : r() & 0xff) >>> 0).toString(16).padStart(2, '0')).join(':');
+    const r = new Prng((this.seed ^ 0x5eed) >>> 0);
+    this.mac = Array.from({ length: 6 }, (_, i) => ((i === 0 ? 0x24 : r.u32() & 0xff) >>> 0).toString(16).padStart(2, '0')).join(':');
     this.console = new EspruinoConsole({
       evaluate: (code) => this.evalConsole(code),
       format: (v) => formatValue(v, true),
@@ -517,7 +506,8 @@ export class EmulatedDevice {
     s.ctx = ctx;
     const CtxUint8Array = vm.runInContext('Uint8Array', ctx) as Uint8ArrayConstructor;
     const CtxArrayBuffer = vm.runInContext('ArrayBuffer', ctx) as ArrayBufferConstructor;
-    const hw = rng32((this.seed * 0x9e3779b1 + s.boot * 0x85ebca6b) >>> 0);
+    // E.hwRand: deterministic per seed and boot; an int32, as Espruino declares it.
+    const hw = new Prng((this.seed * 0x9e3779b1 + s.boot * 0x85ebca6b) >>> 0);
 
     const print = (...args: unknown[]): void => {
       dev.console.print(args.map((a) => formatValue(a, false)).join(' ') + '\n');
@@ -540,7 +530,7 @@ export class EmulatedDevice {
     };
 
     const E = Object.assign(s.E, {
-      hwRand: (): number => hw(),
+      hwRand: (): number => hw.u32() | 0,
       enableWatchdog(timeout: number, isAuto?: boolean): void {
         if (!(timeout > 0)) throw new Error('enableWatchdog: timeout (s) expected > 0');
         s.watchdog = { timeoutMs: timeout * 1000, auto: isAuto !== false, lastKick: clock.now() };
@@ -735,7 +725,7 @@ export class EmulatedDevice {
       // The ESP32's RNG_DATA_REG (ESP32 TRM "Random Number Generator"), the board's strong
       // entropy source (firmware/hal/espruino/system.ts); other addresses are not emulated.
       peek32: (addr: number): number => {
-        if (addr === 0x3ff75144) return hw() >>> 0;
+        if (addr === 0x3ff75144) return hw.u32() >>> 0;
         throw new Error(`emulator: peek32(0x${(addr >>> 0).toString(16)}) is not an emulated register`);
       },
       setTime: (sec: number): void => { s.wallOffsetMs = sec * 1000 - clock.now(); },

@@ -8,6 +8,7 @@
 // readArrayBuffer, readJSON, write(name, data[, offset, size]) -> bool, writeJSON, erase,
 // eraseAll, list([regex]), getFree(), compact(), getStats().
 import type { FlashStore } from '../../firmware/hal/flash';
+import { bytesToLatin1, latin1ToBytes } from '../../protocol/bytes';
 
 /** A Uint8Array over typed-array data without copying (the callee must not keep it). */
 export function bytesView(data: unknown): Uint8Array {
@@ -17,11 +18,7 @@ export function bytesView(data: unknown): Uint8Array {
 
 /** Bytes from whatever Espruino code hands to Storage/Serial/http (string = binary). */
 export function toBytes(data: unknown): Uint8Array {
-  if (typeof data === 'string') {
-    const b = new Uint8Array(data.length);
-    for (let i = 0; i < data.length; i++) b[i] = data.charCodeAt(i) & 0xff;
-    return b;
-  }
+  if (typeof data === 'string') return latin1ToBytes(data);
   if (data === undefined || data === null) return new Uint8Array(0);
   if (typeof data === 'number') return new Uint8Array([data & 0xff]);
   if (Object.prototype.toString.call(data) === '[object ArrayBuffer]') {
@@ -42,12 +39,8 @@ export function toBytes(data: unknown): Uint8Array {
 }
 
 export function bytesToBinaryString(b: Uint8Array): string {
-  if (b.length <= 64) {
-    // Short chunks (UART pieces, SPI replies) are the hot path: no intermediate array.
-    let t = '';
-    for (let i = 0; i < b.length; i++) t += String.fromCharCode(b[i]);
-    return t;
-  }
+  // Short chunks (UART pieces, SPI replies) are the hot path: no intermediate array.
+  if (b.length <= 64) return bytesToLatin1(b);
   let s = '';
   for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode.apply(null, Array.from(b.subarray(i, i + 8192)));
   return s;

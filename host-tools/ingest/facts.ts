@@ -1,6 +1,6 @@
 // What the ingest node indexes of a verified EnergyReport (the bytes themselves are kept
 // as received). Flow names and units follow protocol/SPEC.md: energies in mWh, charge in mAh.
-import { toHex } from '../../protocol/cbor';
+import { toHex } from '../../protocol/bytes';
 import { CLOCK_SYNCED, type EnergyReport } from '../../protocol/report';
 import type { FlowAmount } from './store';
 import type { ReportFacts } from './types';

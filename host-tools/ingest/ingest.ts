@@ -15,7 +15,7 @@ import type { Logger } from './log';
 import type { Pool } from './pool';
 import type { IngestMetrics } from './metrics';
 import type { RejectReason, ReportAnswer, Verdict } from './types';
-import { bytesEqual, toHex } from '../../protocol/cbor';
+import { bytesEqual, toHex } from '../../protocol/bytes';
 import { decodeSign1 } from '../../protocol/cose';
 import { decodeReport, type EnergyReport } from '../../protocol/report';
 import { checkChain, type ChainHead, type ChainView, type VerifiedReport } from '../verify';
@@ -78,17 +78,16 @@ export interface DeviceView {
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 export const sha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
 
 export function deviceView(store: Store, d: DeviceRecord): DeviceView {
   const p = store.pendingSummary(d.id);
   return {
     id: d.id,
-    publicKey: hex(d.publicKey),
+    publicKey: toHex(d.publicKey),
     registeredAt: iso(d.registeredAt)!,
     revokedAt: iso(d.revokedAt),
-    head: d.headHash ? { seq: d.headSeq, hash: hex(d.headHash) } : null,
+    head: d.headHash ? { seq: d.headSeq, hash: toHex(d.headHash) } : null,
     lastSeenAt: iso(d.lastSeenAt),
     fork: d.forks ? { count: d.forks, firstSeq: d.firstForkSeq } : null,
     gap:

@@ -1,6 +1,7 @@
 // Structured logs: one JSON object per line on a writable stream (stderr by default), so an
 // operator can pipe them into jq, Loki or journald without a parser. Keys are stable:
 // `t` (ISO time), `level`, `msg`, then the event's own fields.
+import { toHex } from '../../protocol/bytes';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -18,7 +19,7 @@ export interface LogSink {
 
 function jsonValue(_key: string, v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
+  if (v instanceof Uint8Array) return toHex(v);
   if (v instanceof Error) return { name: v.name, message: v.message };
   return v;
 }

@@ -7,6 +7,7 @@ import { StorageError, type Ingest } from './ingest';
 import type { Store } from './store';
 import type { Logger } from './log';
 import type { IngestMetrics } from './metrics';
+import { toHex } from '../../protocol/bytes';
 
 export interface ServerOptions {
   ingest: Ingest;
@@ -30,7 +31,6 @@ class HttpError extends Error {
 }
 
 const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body) + '\n';
@@ -171,8 +171,8 @@ export function createIngestServer(opts: ServerOptions): Server {
       device: id,
       reports: rows.map((r) => ({
         seq: r.seq,
-        hash: hex(r.hash),
-        prev: hex(r.prev),
+        hash: toHex(r.hash),
+        prev: toHex(r.prev),
         receivedAt: new Date(r.receivedAt).toISOString(),
         acceptedAt: new Date(r.acceptedAt).toISOString(),
         windowStart: r.windowStart,
@@ -235,7 +235,7 @@ export function createIngestServer(opts: ServerOptions): Server {
           cursor: r.rowId,
           device: r.deviceId,
           seq: r.seq,
-          hash: hex(r.hash),
+          hash: toHex(r.hash),
           receivedAt: new Date(r.receivedAt).toISOString(),
           acceptedAt: new Date(r.acceptedAt).toISOString(),
           cose: b64(r.bytes),
@@ -272,7 +272,7 @@ export function createIngestServer(opts: ServerOptions): Server {
       ctx.route = 'challenge';
       only('GET');
       const c = ingest.challenge();
-      send(res, 200, { challenge: hex(c.challenge), expiresAt: new Date(c.expiresAt).toISOString() }, { 'cache-control': 'no-store' });
+      send(res, 200, { challenge: toHex(c.challenge), expiresAt: new Date(c.expiresAt).toISOString() }, { 'cache-control': 'no-store' });
       return { route: 'challenge', status: 200 };
     }
     if (p === '/v1/devices') {

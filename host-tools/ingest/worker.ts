@@ -4,7 +4,7 @@
 // on the main thread inside the commit transaction (ingest.ts).
 import { parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { toHex } from '../../protocol/cbor';
+import { toHex } from '../../protocol/bytes';
 import { decodeSign1 } from '../../protocol/cose';
 import { verifyReportBytes, type KeyRegistry } from '../verify';
 import { factsOf } from './facts';

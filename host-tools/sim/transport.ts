@@ -2,7 +2,8 @@
 // that a real serial client (Espruino's Linux build with the espruino-linux board, a
 // terminal program, VESC Tool via socat) can attach. Node has no pty API, so a small
 // python3 child (its standard pty module) owns the pty pair and relays the master side
-// over its stdin/stdout. Plus the real-time driver: advance() by the wall clock.
+// over its stdin/stdout (openPtyRelay, which the CLI tests also use to put an emulated
+// board's console on a serial path). Plus the real-time driver: advance() by the wall clock.
 import * as net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -96,8 +97,23 @@ export function defaultPython(): string {
   return process.env.DEEP_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 }
 
-/** A pseudo-terminal whose slave path a serial client opens (raw mode; the baud setting is ignored). */
-export function servePty(bike: SimBike, python = defaultPython()): Promise<Endpoint & { path: string }> {
+/** A raw pseudo-terminal pair held by the python relay: a serial client opens `path`. */
+export interface PtyRelay {
+  /** The slave side (/dev/pts/N). */
+  path: string;
+  /** Bytes for the client. */
+  write(bytes: Uint8Array): void;
+  /** Receives the bytes the client writes. */
+  onData(fn: (bytes: Uint8Array) => void): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the relay (`python`, default DEEP_PYTHON or python3): resolves once it has
+ * printed the slave path, rejects naming the interpreter when it cannot start or exits
+ * before that.
+ */
+export function openPtyRelay(python = defaultPython()): Promise<PtyRelay> {
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
@@ -108,22 +124,20 @@ export function servePty(bike: SimBike, python = defaultPython()): Promise<Endpo
     }
     child.once('error', (err) => reject(new Error(`cannot start ${python} for the pseudo-terminal: ${err.message}`)));
     let errText = '';
-    let serial: SerialIO | undefined;
+    let path: string | undefined;
     child.stderr!.on('data', (d: Buffer) => {
+      if (path !== undefined) return;
       errText += d.toString();
       const nl = errText.indexOf('\n');
-      if (serial || nl < 0) return;
-      const path = errText.slice(0, nl).trim();
-      const s = attach(bike, (b) => child.stdin!.write(b));
-      serial = s;
-      child.stdout!.on('data', (b: Buffer) => s.write(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
+      if (nl < 0) return;
+      path = errText.slice(0, nl).trim();
       resolve({
-        where: path,
         path,
+        write: (b) => { if (!child.stdin!.destroyed) child.stdin!.write(b); },
+        onData: (fn) => { child.stdout!.on('data', (b: Buffer) => fn(new Uint8Array(b.buffer, b.byteOffset, b.byteLength))); },
         close: () =>
           new Promise<void>((res) => {
-            s.close();
-            if (child.exitCode !== null) return res();
+            if (child.exitCode !== null || child.signalCode !== null) return res();
             child.once('exit', () => res());
             child.stdin!.end();
             child.kill();
@@ -131,9 +145,24 @@ export function servePty(bike: SimBike, python = defaultPython()): Promise<Endpo
       });
     });
     child.once('exit', (code) => {
-      if (!serial) reject(new Error(`${python} pty relay exited (${code}): ${errText.trim()}`));
+      if (path === undefined) reject(new Error(`${python} pty relay exited (${code}): ${errText.trim()}`));
     });
   });
+}
+
+/** The VESC UART on a pseudo-terminal (raw mode; the baud setting is ignored). */
+export async function servePty(bike: SimBike, python = defaultPython()): Promise<Endpoint & { path: string }> {
+  const relay = await openPtyRelay(python);
+  const serial = attach(bike, (b) => relay.write(b));
+  relay.onData((b) => serial.write(b));
+  return {
+    where: relay.path,
+    path: relay.path,
+    close: () => {
+      serial.close();
+      return relay.close();
+    },
+  };
 }
 
 export interface Realtime {

@@ -8,10 +8,11 @@ import { VirtualClock } from '../emu/clock';
 import { EmuNetwork, type EmuHttpRequest, type EmuHttpResponse } from '../emu/network';
 import { createEmulatedBike, type EmulatedBike } from '../emu/bike';
 import { createSimBike, randomRide } from '../sim/index';
+import { Prng } from '../sim/prng';
 import { splitReports, parseMediaType } from '../ingest/body';
 import { openSign1 } from '../verify';
 import { decodeReport } from '../../protocol/report';
-import { toHex } from '../../protocol/cbor';
+import { toHex } from '../../protocol/bytes';
 import { consoleLink, DeviceConsole } from './device-link';
 import { pairDevice, httpPairingNode, deviceInfo, DEVICE_EXPR } from './device-api';
 import { zeroFlows, FLOWS, type FlowTotals } from './view';
@@ -77,12 +78,9 @@ export const BOOT_ALLOWANCE_MS = 120_000;
  * and reach the ledger after, which the summary then checks like all the others.
  */
 export function outageOf(seed: number, durationMs: number): { fromMs: number; toMs: number } {
-  // splitmix32-style hash of the seed: two fractions in [0, 1).
-  let z = (seed + 0x9e3779b9) >>> 0;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-  z = (z ^ (z >>> 16)) >>> 0;
-  const a = (z & 0xffff) / 0x10000, b = (z >>> 16) / 0x10000;
+  // Salted ("OUTG"): the ride and the simulator draw from new Prng(seed) itself.
+  const r = new Prng((seed ^ 0x4f555447) >>> 0);
+  const a = r.next(), b = r.next();
   const fromMs = Math.round(durationMs * (0.3 + 0.3 * a));
   return { fromMs, toMs: fromMs + Math.round(durationMs * (0.04 + 0.04 * b)) };
 }

@@ -2,7 +2,7 @@
 // prev is the SHA-256 of the previous report's bytes; lifetime counters continue exactly.
 // The rules read the ledger through a ChainView, so the in-memory chain of the CLI and
 // the SQLite store of the ingest node (with its pending out-of-order reports) share them.
-import { bytesEqual, toHex } from '../../protocol/cbor';
+import { bytesEqual, toHex } from '../../protocol/bytes';
 import { CLOCK_SYNCED, type EnergyReport } from '../../protocol/report';
 import { reject, REJECT, type Rejection } from './reasons';
 import type { VerifiedReport } from './report';

@@ -1,5 +1,5 @@
 // Host verification of a pairing proof (protocol/pairing.ts, SPEC.md "Pairing proof").
-import { bytesEqual, toHex } from '../../protocol/cbor';
+import { bytesEqual, toHex } from '../../protocol/bytes';
 import { sign1ToBeSigned } from '../../protocol/cose';
 import { kidFromPublicKey } from '../../protocol/kid';
 import { decodePairingPayload, type PairingPayload } from '../../protocol/pairing';

@@ -2,7 +2,7 @@
 // schema, plausibility. Chain rules (seq/prev) are in chain.ts, driven by a chain view, so
 // the CLI and the ingest node apply exactly the same rules.
 import { createHash } from 'node:crypto';
-import { bytesEqual, toHex } from '../../protocol/cbor';
+import { bytesEqual, toHex } from '../../protocol/bytes';
 import { COSE_ALG_ED25519, COSE_ALG_EDDSA, decodeSign1, sign1ToBeSigned, type Sign1 } from '../../protocol/cose';
 import { decodeReport, type EnergyReport } from '../../protocol/report';
 import { KID_BYTES, kidFromPublicKey } from '../../protocol/kid';

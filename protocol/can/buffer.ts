@@ -9,7 +9,8 @@
 // their bytes, so a requester asks one node at a time (see DualBms).
 import { CAN_PACKET, WIRE_ERR } from '../vesc/enums';
 import { crc16 } from '../vesc/crc16';
-import { wireError, okValue, failed, copyBytes, type Decoded } from '../vesc/wire';
+import { wireError, okValue, failed, type Decoded } from '../vesc/wire';
+import { copyBytes } from '../bytes';
 import { frame, type CanFrame } from './id';
 
 /** bldc RX_BUFFER_SIZE = PACKET_MAX_PL_LEN. */

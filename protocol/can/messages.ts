@@ -4,7 +4,8 @@
 // protocol/vesc/commands.ts; float32 fields (V, A, Ah, Wh) are converted once to
 // mV, mA, mAh, mWh by rounding half away from zero (protocol/SPEC.md "Bus messages").
 import { CAN_PACKET, WIRE_ERR } from '../vesc/enums';
-import { Reader, Writer, quotTrunc, failed, wireError, copyBytes, type Decoded } from '../vesc/wire';
+import { Reader, Writer, quotTrunc, failed, wireError, type Decoded } from '../vesc/wire';
+import { copyBytes } from '../bytes';
 import { frame, splitId, type CanFrame } from './id';
 
 export interface CanStatus { type: 'STATUS'; controllerId: number; erpm: number; currentMa: number; dutyPermille: number }

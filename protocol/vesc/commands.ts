@@ -9,7 +9,8 @@
 // Encoders take the same units; a value finer than the wire is truncated toward zero, as
 // the VESC's C casts do (bldc util/buffer.c).
 import { COMM, WIRE_ERR } from './enums';
-import { Reader, Writer, quotTrunc, type Decoded, wireError, failed, hex, copyBytes } from './wire';
+import { Reader, Writer, quotTrunc, type Decoded, wireError, failed } from './wire';
+import { copyBytes, toHex } from '../bytes';
 
 function single(command: number): Uint8Array {
   var b = new Uint8Array(1);
@@ -57,7 +58,7 @@ export function encodeFwVersionRequest(): Uint8Array {
 export function decodeFwVersion(payload: Uint8Array): Decoded<FwVersion> {
   var r = new Reader(payload);
   expect(r, COMM.FW_VERSION, 'FW_VERSION');
-  var v: FwVersion = { major: r.u8('major'), minor: r.u8('minor'), hwName: r.cstring('hwName', 64), uuid: hex(r.take(12, 'uuid')) };
+  var v: FwVersion = { major: r.u8('major'), minor: r.u8('minor'), hwName: r.cstring('hwName', 64), uuid: toHex(r.take(12, 'uuid')) };
   var rec = v as unknown as Record<string, unknown>;
   for (var i = 0; i < FW_TAIL_U8.length && r.remaining() > 0; i++) rec[FW_TAIL_U8[i]] = r.u8(FW_TAIL_U8[i]);
   if (!r.error && r.remaining() > 0) v.fwName = r.cstring('fwName', 64);

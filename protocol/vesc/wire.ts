@@ -5,6 +5,7 @@
 // (simulator, firmware requests), so a value that does not fit its field is a programming
 // error and throws a labelled Error (Espruino has no RangeError).
 import { WIRE_ERR } from './enums';
+import { MAX_SAFE, copyBytes } from '../bytes';
 
 export interface WireError {
   /** One of WIRE_ERR. */
@@ -45,27 +46,6 @@ export function quotTrunc(value: number, divisor: number): number {
  */
 export function roundHalfAway(x: number): number {
   return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
-}
-
-/** Largest integer a double holds exactly (Number.MAX_SAFE_INTEGER is missing in Espruino). */
-export var MAX_EXACT = 9007199254740991;
-
-/**
- * A copy of bytes[start, end). Uint8Array.prototype.slice is ES2015: Espruino has it,
- * Duktape (the engine check) does not, so device code copies with set().
- */
-export function copyBytes(bytes: Uint8Array, start?: number, end?: number): Uint8Array {
-  var s = start === undefined ? 0 : start;
-  var e = end === undefined ? bytes.length : end;
-  var out = new Uint8Array(e > s ? e - s : 0);
-  if (e > s) out.set(bytes.subarray(s, e));
-  return out;
-}
-
-export function hex(bytes: Uint8Array): string {
-  var s = '';
-  for (var i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? '0' : '') + bytes[i].toString(16);
-  return s;
 }
 
 export class Reader {
@@ -153,7 +133,7 @@ export class Reader {
     var f = this.f32(field);
     if (this.error) return 0;
     var m = roundHalfAway(f * 1000);
-    if (!isFinite(m) || m > MAX_EXACT || m < -MAX_EXACT) {
+    if (!isFinite(m) || m > MAX_SAFE || m < -MAX_SAFE) {
       this.fail(WIRE_ERR.BAD_VALUE, field, at, 'float32 is ' + f + ', not a finite quantity');
       return 0;
     }
@@ -273,7 +253,7 @@ export class Writer {
 
   /** A quantity in thousandths (mV, mA, mAh, mWh) sent as float32 of the base unit. */
   f32Milli(v: number, field: string): void {
-    checkInt(v, -MAX_EXACT, MAX_EXACT, field);
+    checkInt(v, -MAX_SAFE, MAX_SAFE, field);
     this.f32(v / 1000, field);
   }
 

@@ -5,6 +5,7 @@
 import { runCases } from './registry';
 import './cases/protocol';
 import './cases/bus';
+import './cases/bytes';
 
 declare var print: ((s: string) => void) | undefined;
 declare var console: { log(s: string): void } | undefined;

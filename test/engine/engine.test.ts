@@ -7,11 +7,13 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createHash, createPublicKey, verify } from 'node:crypto';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import path from 'node:path';
 import { build, ROOT } from '../../host-tools/build/build';
-import { fromHex, toHex } from '../../protocol/cbor';
+import { fromHex, toHex } from '../../protocol/bytes';
 import { decodeSign1, sign1ToBeSigned } from '../../protocol/cose';
 import { decodeReport } from '../../protocol/report';
+import { ENGINE_U32_VALUES } from './cases/bytes';
 
 const BUNDLE = path.join(ROOT, 'dist/engine-check.js');
 
@@ -111,14 +113,14 @@ test('the TypeScript sources on the host compute the same lines as the bundle', 
   assert.equal(host, nodeLines());
 });
 
+/** The output of case `name`: the bundle under Node; the tests above hold Duktape's and the host's to it. */
+function get(name: string): string {
+  const l = nodeLines().find((x) => x.startsWith(name + ' '));
+  assert.ok(l, `case ${name} missing`);
+  return l!.slice(name.length + 1);
+}
+
 test('independent checks of the protocol lines (node:crypto)', () => {
-  // the bundle's lines under Node; the tests above hold Duktape's and the host's to them
-  const out = nodeLines();
-  const get = (name: string) => {
-    const l = out.find((x) => x.startsWith(name + ' '));
-    assert.ok(l, `case ${name} missing`);
-    return l!.slice(name.length + 1);
-  };
   assert.is(get('sha256.abc'), createHash('sha256').update('abc').digest('hex'));
   assert.is(get('sha256.empty'), createHash('sha256').update('').digest('hex'));
   const b = Buffer.alloc(1000);
@@ -140,6 +142,19 @@ test('independent checks of the protocol lines (node:crypto)', () => {
   assert.is(r1.seq, 1);
   assert.is(toHex(r1.prev), createHash('sha256').update(c0).digest('hex'));
   assert.is(get('cbor.roundtrip'), get('cbor.encode'));
+});
+
+test('independent checks of the byte lines (Buffer, node:zlib)', () => {
+  const le = Buffer.alloc(ENGINE_U32_VALUES.length * 4);
+  ENGINE_U32_VALUES.forEach((v, i) => le.writeUInt32LE(v >>> 0, i * 4));
+  assert.is(get('bytes.u32le'), le.toString('hex') + ' ' + ENGINE_U32_VALUES.map((v) => v >>> 0).join(','));
+  assert.is(get('bytes.u16le'), '00003412ffff 0,4660,65535');
+  assert.is(get('bytes.copy'), 'true 01020304 6303 0 01020304');
+  assert.is(get('bytes.latin1'), Buffer.from('DEEP \u00ff\u0000', 'latin1').toString('hex') + ' "DEEP" 255');
+  const big = Buffer.alloc(600);
+  for (let k = 0; k < 600; k++) big[k] = (k * 31 + 7) & 255;
+  // 0xcbf43926: the published check value of CRC-32/ISO-HDLC
+  assert.is(get('crc32'), [0xcbf43926, zlibCrc32(big), zlibCrc32(big.subarray(10, 500))].join(' '));
 });
 
 test.run();

@@ -4,10 +4,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { Decoder, Tag } from 'cbor-x';
-import {
-  CborMap, CborTag, CBOR_ERR, decode, decodeFirst, decodeSequence, encode, fromHex, toHex, utf8Encode,
-  type CborValue, type CborError,
-} from '../../protocol/cbor';
+import { CborMap, CborTag, CBOR_ERR, decode, decodeFirst, decodeSequence, encode, utf8Encode, type CborValue, type CborError } from '../../protocol/cbor';
+import { fromHex, toHex } from '../../protocol/bytes';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const vectors: Array<{ hex: string; roundtrip: boolean; decoded?: unknown; diagnostic?: string }> = JSON.parse(

@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import nacl from 'tweetnacl';
-import { CborMap, fromHex, toHex, encode, CborTag } from '../../protocol/cbor';
+import { CborMap, encode, CborTag } from '../../protocol/cbor';
+import { fromHex, toHex } from '../../protocol/bytes';
 import {
   COSE_ALG_EDDSA, decodeSign1, sign1, sign1Begin, sign1BeginHeaders, sign1Stepped, sign1ToBeSigned, sigStructure,
 } from '../../protocol/cose';

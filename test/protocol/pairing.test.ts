@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fromHex, toHex } from '../../protocol/cbor';
+import { fromHex, toHex } from '../../protocol/bytes';
 import { decodeSign1 } from '../../protocol/cose';
 import { kidFromPublicKey } from '../../protocol/kid';
 import { decodePairingPayload, encodePairingPayload, makePairingProof, makePairingProofStepped, type PairingError } from '../../protocol/pairing';

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { CborMap, decode, encode, fromHex, toHex } from '../../protocol/cbor';
+import { CborMap, decode, encode } from '../../protocol/cbor';
+import { fromHex, toHex } from '../../protocol/bytes';
 import { decodeSign1 } from '../../protocol/cose';
 import { kidFromPublicKey } from '../../protocol/kid';
 import {

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { sha256, sha256Portable, setSha256 } from '../../protocol/sha256';
-import { toHex } from '../../protocol/cbor';
+import { toHex } from '../../protocol/bytes';
 
 const node = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

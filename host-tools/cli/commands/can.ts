@@ -5,14 +5,8 @@ import { UsageError, parseArgs } from '../args';
 import { EXIT, type Command } from '../command';
 import { decodeCanFrame } from '../../../protocol/can/messages';
 import { splitId } from '../../../protocol/can/id';
-import { describePayload, parseHex, unitsOf } from './vesc';
-
-function toJsonable(v: unknown): unknown {
-  if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
-  if (Array.isArray(v)) return v.map(toJsonable);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJsonable(x)]));
-  return v;
-}
+import { describePayload, parseHex, toJsonable, unitsOf } from './vesc';
+import { toHex } from '../../../protocol/bytes';
 
 const command: Command = {
   name: 'can',
@@ -40,7 +34,7 @@ const command: Command = {
     const head = { id: '0x' + id.toString(16), packetId: s.packetId, controllerId: s.controllerId, dlc: data.length };
     const d = decodeCanFrame(id, data);
     if (!d.ok) {
-      process.stdout.write(JSON.stringify({ ...head, data: Buffer.from(data).toString('hex') }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ ...head, data: toHex(data) }, null, 2) + '\n');
       process.stderr.write(`deep can: ${d.error.code}: ${d.error.message}\n`);
       return EXIT.FAILED;
     }

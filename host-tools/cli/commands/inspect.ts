@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, UsageError } from '../args';
 import { EXIT, type Command } from '../command';
-import { CborMap, CborTag, decode, decodeFirst, toHex, type CborValue } from '../../../protocol/cbor';
+import { CborMap, CborTag, decode, decodeFirst, type CborValue } from '../../../protocol/cbor';
+import { toHex } from '../../../protocol/bytes';
 import { firmwareVersionString, RK } from '../../../protocol/report';
 import { PK } from '../../../protocol/pairing';
 

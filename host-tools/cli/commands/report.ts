@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { intOption, parseArgs, UsageError } from '../args';
 import { EXIT, type Command } from '../command';
-import { fromHex, toHex } from '../../../protocol/cbor';
+import { fromHex, toHex } from '../../../protocol/bytes';
 import { kidFromPublicKey } from '../../../protocol/kid';
 import {
   CLOCK_SYNCED, CLOCK_UNSYNCED, firmwareVersion, prevOf, signReport, zeroPrev, REPORT_VERSION, type EnergyReport,
@@ -15,6 +15,7 @@ import { ed25519PublicKey, ed25519Sign } from '../../../firmware/keys/ed25519';
 import { createMeter } from '../../../firmware/energy/meter';
 import { makePairingProof } from '../../../protocol/pairing';
 import { httpPairingNode } from '../../testnet/device-api';
+import { Prng } from '../../sim/prng';
 
 /** 2026-11-19T00:00:00Z: the simulated clock once SNTP has synced. */
 export const RIDE_EPOCH_S = 1_795_046_400;
@@ -26,18 +27,10 @@ export const RIDE_PACKS = [10, 11];
 /** Firmware version stamped in simulated reports and the test key's pairing proof. */
 const RIDE_FIRMWARE = firmwareVersion(0, 1, 0);
 
-/** xorshift32 seeded from SHA-256(seed): deterministic ride figures per seed. */
-function prng(seed: Uint8Array): () => number {
+/** Deterministic ride figures per key seed: the simulator's Prng, seeded from SHA-256(seed). */
+function rideRng(seed: Uint8Array): Prng {
   const h = sha256(seed);
-  let x = ((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
+  return new Prng(((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0);
 }
 
 type Phase = 'ride' | 'park' | 'charge' | 'export';
@@ -52,7 +45,8 @@ export function phaseOf(window: number): Phase {
 
 /** The report payloads of a simulated ride (unsigned: kid/seq/prev are filled when signing). */
 export function simulateRide(seed: Uint8Array, count: number): Array<Omit<EnergyReport, 'kid' | 'seq' | 'prev'>> {
-  const rnd = prng(seed);
+  const rng = rideRng(seed);
+  const rnd = (): number => rng.next();
   const meter = createMeter({ packs: RIDE_PACKS.map((canId) => ({ canId })) });
   const bootMs = 5000;
   meter.sample({ tMs: bootMs, packs: RIDE_PACKS.map(() => ({ mv: 50400, ma: 0 })), chargerConnected: false, exportMode: false });
@@ -129,7 +123,7 @@ export async function registerTestKey(endpoint: string, seed32: Uint8Array, publ
   const node = httpPairingNode(endpoint);
   const challenge = await node.challenge();
   const proof = makePairingProof(
-    { challenge: fromHex(challenge), publicKey, firmware: RIDE_FIRMWARE },
+    { challenge: fromHex(challenge, 'challenge from ' + endpoint), publicKey, firmware: RIDE_FIRMWARE },
     (tbs) => ed25519Sign(tbs, seed32, publicKey),
   );
   return node.register(challenge, Buffer.from(proof).toString('base64'));

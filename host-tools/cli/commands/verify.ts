@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, UsageError } from '../args';
 import { EXIT, type Command } from '../command';
-import { decodeFirst, fromHex, toHex } from '../../../protocol/cbor';
+import { decodeFirst } from '../../../protocol/cbor';
+import { fromHex, toHex } from '../../../protocol/bytes';
 import { kidFromPublicKey } from '../../../protocol/kid';
 import { checkChain, keyRegistry, MemoryChain, verifyReportBytes, type RejectReason } from '../../verify';
 

@@ -8,6 +8,7 @@ import { crc16 } from '../../../protocol/vesc/crc16';
 import { COMM, FAULT_NAMES } from '../../../protocol/vesc/enums';
 import * as C from '../../../protocol/vesc/commands';
 import type { Decoded } from '../../../protocol/vesc/wire';
+import { fromHex, toHex } from '../../../protocol/bytes';
 
 /** Unit of a field, from its name's suffix (protocol/SPEC.md "Bus messages"). */
 const SUFFIX_UNITS: Array<[RegExp, string]> = [
@@ -33,13 +34,14 @@ export function parseHex(text: string, what: string): Uint8Array {
   const bad = clean.search(/[^0-9a-fA-F]/);
   if (bad >= 0) throw new UsageError(`${what}: "${clean[bad]}" at character ${bad} is not a hex digit`);
   if (clean.length % 2) throw new UsageError(`${what}: odd number of hex digits (${clean.length})`);
-  return new Uint8Array(Buffer.from(clean, 'hex'));
+  return fromHex(clean, what);
 }
 
 const NAMES: Record<number, string> = Object.fromEntries(Object.entries(COMM).map(([k, v]) => [v, k]));
 
-function toJsonable(v: unknown): unknown {
-  if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
+/** Decoded fields as JSON data: byte strings as hex. */
+export function toJsonable(v: unknown): unknown {
+  if (v instanceof Uint8Array) return toHex(v);
   if (Array.isArray(v)) return v.map(toJsonable);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJsonable(x)]));
   return v;
@@ -87,7 +89,7 @@ export function describePayload(p: Uint8Array): Described {
       return { ok: inner.ok, message: { ...head, direction: 'request', canId: d.value.canId, inner: inner.message }, error: inner.error };
     }
     default:
-      return { ok: false, message: { ...head, bytes: Buffer.from(p).toString('hex') }, error: `command ${id} (${NAMES[id] ?? 'unknown'}) is not decoded by deep` };
+      return { ok: false, message: { ...head, bytes: toHex(p) }, error: `command ${id} (${NAMES[id] ?? 'unknown'}) is not decoded by deep` };
   }
 }
 

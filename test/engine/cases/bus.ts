@@ -8,23 +8,11 @@ import * as C from '../../../protocol/vesc/commands';
 import { decodeCanFrame, encodeCanMessage, encodeBmsBroadcast } from '../../../protocol/can/messages';
 import { encodeCanBuffer, CanBufferRx } from '../../../protocol/can/buffer';
 import { composeId } from '../../../protocol/can/id';
-import { copyBytes } from '../../../protocol/vesc/wire';
+import { copyBytes, fromHex, latin1ToBytes, toHex } from '../../../protocol/bytes';
 import { idToRegs, regsToId } from '../../../firmware/drivers/mcp2515';
 import { VescUart } from '../../../firmware/drivers/vesc-uart';
 import { DualBms } from '../../../firmware/drivers/dual-bms';
 import type { SerialOptions } from '../../../firmware/hal/io';
-
-function hexOf(b: Uint8Array): string {
-  var s = '';
-  for (var i = 0; i < b.length; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
-  return s;
-}
-
-function bytesOf(h: string): Uint8Array {
-  var b = new Uint8Array(h.length / 2);
-  for (var i = 0; i < b.length; i++) b[i] = parseInt(h.substr(i * 2, 2), 16);
-  return b;
-}
 
 function bmsValues(): C.BmsValues {
   return {
@@ -36,9 +24,7 @@ function bmsValues(): C.BmsValues {
 }
 
 addCase('vesc.crc16', function () {
-  var s = '123456789';
-  var b = new Uint8Array(s.length);
-  for (var i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  var b = latin1ToBytes('123456789');
   var big = new Uint8Array(600);
   for (var k = 0; k < big.length; k++) big[k] = (k * 31 + 7) & 255;
   return crc16(b).toString(16) + ' ' + crc16(big).toString(16);
@@ -47,7 +33,7 @@ addCase('vesc.crc16', function () {
 addCase('vesc.frames', function () {
   var long = new Uint8Array(300);
   for (var i = 0; i < long.length; i++) long[i] = i & 255;
-  return hexOf(encodeFrame(C.encodeGetValuesRequest())) + ' ' + hexOf(encodeFrame(C.encodeAlive())) + ' ' + hexOf(encodeFrame(long).subarray(0, 5)) + ' ' + hexOf(encodeFrame(long).subarray(303));
+  return toHex(encodeFrame(C.encodeGetValuesRequest())) + ' ' + toHex(encodeFrame(C.encodeAlive())) + ' ' + toHex(encodeFrame(long).subarray(0, 5)) + ' ' + toHex(encodeFrame(long).subarray(303));
 });
 
 addCase('vesc.decoder', function () {
@@ -55,14 +41,14 @@ addCase('vesc.decoder', function () {
   var good = encodeFrame(C.encodeValues({ vInMv: 48200, wattHoursUwh: 12345600 }, C.VALUE_BIT.V_IN | C.VALUE_BIT.WATT_HOURS));
   var bad = copyBytes(good);
   bad[6] ^= 0x10;
-  var parts = [bytesOf('ff0302'), bad, good, bytesOf('02000203'), good, bytesOf('02c8'), encodeFrame(C.encodeAlive())];
+  var parts = [fromHex('ff0302'), bad, good, fromHex('02000203'), good, fromHex('02c8'), encodeFrame(C.encodeAlive())];
   var n = 0, i, k;
   for (i = 0; i < parts.length; i++) n += parts[i].length;
   var stream = new Uint8Array(n);
   for (i = 0, k = 0; i < parts.length; k += parts[i].length, i++) stream.set(parts[i], k);
   var dec = new FrameDecoder();
   var got: string[] = [];
-  var sink = function (p: Uint8Array) { got.push(hexOf(p)); };
+  var sink = function (p: Uint8Array) { got.push(toHex(p)); };
   for (var at = 0, step = 1; at < stream.length; at += step, step = (step % 7) + 1) dec.feed(stream, sink, at, Math.min(stream.length, at + step));
   dec.flush(sink);
   var st = dec.stats;
@@ -80,7 +66,7 @@ addCase('vesc.values', function () {
   var d = C.decodeValues(full);
   var sel = C.decodeValues(C.encodeValues(v, 0x8002a08));
   var e = C.decodeValues(full.subarray(0, 40));
-  return hexOf(full) + ' ' + JSON.stringify(d.ok ? d.value : 0) + ' ' + JSON.stringify(sel.ok ? sel.value : 0) + ' ' + (e.ok ? 'ok' : e.error.code + '@' + e.error.offset + ':' + e.error.field);
+  return toHex(full) + ' ' + JSON.stringify(d.ok ? d.value : 0) + ' ' + JSON.stringify(sel.ok ? sel.value : 0) + ' ' + (e.ok ? 'ok' : e.error.code + '@' + e.error.offset + ':' + e.error.field);
 });
 
 addCase('vesc.bms', function () {
@@ -91,7 +77,7 @@ addCase('vesc.bms', function () {
   var nan = copyBytes(bms);
   nan.set([0x7f, 0xc0, 0, 0], bms.length - 18);
   var c = C.decodeBmsValues(nan);
-  return hexOf(vesc) + ' ' + JSON.stringify(a.ok ? a.value : 0) + ' ' + (b.ok ? b.value.variant + b.value.whDisTotalMwh : 'x') + ' ' + (c.ok ? 'ok' : c.error.code + ':' + c.error.field);
+  return toHex(vesc) + ' ' + JSON.stringify(a.ok ? a.value : 0) + ' ' + (b.ok ? b.value.variant + b.value.whDisTotalMwh : 'x') + ' ' + (c.ok ? 'ok' : c.error.code + ':' + c.error.field);
 });
 
 addCase('vesc.fw_forward_ping', function () {
@@ -99,7 +85,7 @@ addCase('vesc.fw_forward_ping', function () {
   var d = C.decodeFwVersion(fw);
   var f = C.decodeForwardCan(C.encodeForwardCan(11, C.encodeBmsGetValuesRequest()));
   var p = C.decodePingCanReply(C.encodePingCanReply([10, 11, 104]));
-  return hexOf(fw) + ' ' + JSON.stringify(d.ok ? d.value : 0) + ' ' + (f.ok ? f.value.canId + ':' + hexOf(f.value.inner) : 'x') + ' ' + JSON.stringify(p.ok ? p.value : 0);
+  return toHex(fw) + ' ' + JSON.stringify(d.ok ? d.value : 0) + ' ' + (f.ok ? f.value.canId + ':' + toHex(f.value.inner) : 'x') + ' ' + JSON.stringify(p.ok ? p.value : 0);
 });
 
 addCase('can.messages', function () {
@@ -112,11 +98,11 @@ addCase('can.messages', function () {
   });
   for (var i = 0; i < frames.length; i++) {
     var d = decodeCanFrame(frames[i].id, frames[i].data);
-    out.push(frames[i].id.toString(16) + ':' + hexOf(frames[i].data) + '=' + JSON.stringify(d.ok ? d.value : d.error.code));
+    out.push(frames[i].id.toString(16) + ':' + toHex(frames[i].data) + '=' + JSON.stringify(d.ok ? d.value : d.error.code));
   }
   var st = encodeCanMessage({ type: 'STATUS_4', controllerId: 5, tempFetDeciC: 315, tempMotorDeciC: -52, currentInMa: -15000, pidPosCentiDeg: 100 });
-  out.push(hexOf(st.data));
-  var odd = decodeCanFrame(composeId(38, 10), bytesOf('c053333300000001'));
+  out.push(toHex(st.data));
+  var odd = decodeCanFrame(composeId(38, 10), fromHex('c053333300000001'));
   out.push(JSON.stringify(odd.ok ? odd.value : 0));
   return out.join(' ');
 });
@@ -138,7 +124,7 @@ addCase('can.buffer', function () {
   var doubled: { id: number; data: Uint8Array }[] = [];
   for (var k = 0; k < frames.length; k++) { doubled.push(frames[k]); if (k % 4 === 0) doubled.push(frames[k]); }
   feed(doubled);
-  return frames.length + ' ' + hexOf(frames[frames.length - 1].data) + ' ' + res.join(',') + ' ' + JSON.stringify(rx.stats);
+  return frames.length + ' ' + toHex(frames[frames.length - 1].data) + ' ' + res.join(',') + ' ' + JSON.stringify(rx.stats);
 });
 
 addCase('mcp2515.idregs', function () {
@@ -147,7 +133,7 @@ addCase('mcp2515.idregs', function () {
   idToRegs(0x7ff, false, b, 4);
   var r1 = regsToId(b, 0), r2 = regsToId(b, 4);
   idToRegs(0x1fffffff, true, b, 0);
-  return hexOf(b) + ' ' + r1.id.toString(16) + r1.ext + ' ' + r2.id.toString(16) + r2.ext + ' ' + regsToId(b, 0).id.toString(16);
+  return toHex(b) + ' ' + r1.id.toString(16) + r1.ext + ' ' + r2.id.toString(16) + r2.ext + ' ' + regsToId(b, 0).id.toString(16);
 });
 
 addCase('drivers.vesc_dualbms', function () {

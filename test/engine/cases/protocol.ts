@@ -1,7 +1,8 @@
 // Engine cases for protocol/ (CBOR, SHA-256, kid, EnergyReport, COSE_Sign1, pairing) with
 // the device's Ed25519 signer. Inputs are fixed; the outputs are compared, not hard-coded.
 import { addCase } from '../registry';
-import { CborMap, CborTag, CborValue, decode, encode, fromHex, toHex, isCborError } from '../../../protocol/cbor';
+import { CborMap, CborTag, CborValue, decode, encode, isCborError } from '../../../protocol/cbor';
+import { fromHex, latin1ToBytes, toHex } from '../../../protocol/bytes';
 import { sha256Portable } from '../../../protocol/sha256';
 import { kidFromPublicKey } from '../../../protocol/kid';
 import { encodeReport, signReport, signReportStepped, prevOf, zeroPrev, EnergyReport } from '../../../protocol/report';
@@ -10,12 +11,6 @@ import { ed25519PublicKey, ed25519Sign, ed25519SignSteps } from '../../../firmwa
 
 /** The device key of the engine check (RFC 8032 §7.1 TEST 1 secret key). */
 export var ENGINE_SEED_HEX = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
-
-function bytesOf(text: string): Uint8Array {
-  var b = new Uint8Array(text.length);
-  for (var i = 0; i < text.length; i++) b[i] = text.charCodeAt(i) & 255;
-  return b;
-}
 
 /** A value touching every encoder path: ints of each width, floats, text, bytes, maps, tags. */
 export function engineCborValue(): CborValue {
@@ -70,7 +65,7 @@ addCase('cbor.errors', function () {
   return codes.join(',');
 });
 addCase('sha256.empty', function () { return toHex(sha256Portable(new Uint8Array(0))); });
-addCase('sha256.abc', function () { return toHex(sha256Portable(bytesOf('abc'))); });
+addCase('sha256.abc', function () { return toHex(sha256Portable(latin1ToBytes('abc'))); });
 addCase('sha256.1000', function () {
   var b = new Uint8Array(1000);
   for (var i = 0; i < b.length; i++) b[i] = (i * 7 + 3) & 255;

@@ -5,8 +5,8 @@ import * as assert from 'uvu/assert';
 import { Mcp2515, CNF_500K, idToRegs, regsToId, CAN_FAULT } from '../../../firmware/drivers/mcp2515';
 import type { SpiIO } from '../../../firmware/hal/io';
 import { FakeTimers } from './fakes';
+import { toHex } from '../../../protocol/bytes';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** A register file that answers READ/WRITE/BIT MODIFY, enough for bring-up. */
 function fakeChip(opts: { absent?: boolean; stuckMode?: boolean } = {}) {
@@ -14,7 +14,7 @@ function fakeChip(opts: { absent?: boolean; stuckMode?: boolean } = {}) {
   const log: string[] = [];
   const spi: SpiIO = {
     transfer(b) {
-      log.push(hex(b));
+      log.push(toHex(b));
       const out = new Uint8Array(b.length);
       if (opts.absent) return out.fill(0xff);
       const op = b[0];
@@ -34,13 +34,13 @@ function fakeChip(opts: { absent?: boolean; stuckMode?: boolean } = {}) {
 test('extended id register layout (protocol/BUS.md §4: BMS_V_TOT from id 10 = 0x260A gives 00 08 26 0A)', () => {
   const b = new Uint8Array(4);
   idToRegs(0x260a, true, b, 0);
-  assert.is(hex(b), '0008260a');
+  assert.is(toHex(b), '0008260a');
   assert.equal(regsToId(b, 0), { id: 0x260a, ext: true });
   idToRegs(0x1fffffff, true, b, 0);
-  assert.is(hex(b), 'ffebffff');
+  assert.is(toHex(b), 'ffebffff');
   assert.equal(regsToId(b, 0), { id: 0x1fffffff, ext: true });
   idToRegs(0x7ff, false, b, 0);
-  assert.is(hex(b.subarray(0, 2)), 'ffe0');
+  assert.is(toHex(b.subarray(0, 2)), 'ffe0');
   assert.equal(regsToId(b, 0), { id: 0x7ff, ext: false });
 });
 
@@ -68,10 +68,10 @@ test('bring-up: reset, CNF, per-BMS filters on the controller id, BUKT rollover,
   assert.ok(can.running);
   const r = chip.regs;
   assert.equal([r[0x2a], r[0x29], r[0x28]], [0x40, 0xe5, 0x03]);
-  assert.is(hex(r.subarray(0x20, 0x28)), '000000ff000000ff', 'masks compare the low 8 bits only');
-  assert.is(hex(r.subarray(0x00, 0x08)), '0008000a0008000b', 'RXF0/RXF1 = ids 10, 11 (extended)');
-  assert.is(hex(r.subarray(0x08, 0x0c)), '0008000a');
-  assert.is(hex(r.subarray(0x10, 0x1c)), '0008000b000800020008000a');
+  assert.is(toHex(r.subarray(0x20, 0x28)), '000000ff000000ff', 'masks compare the low 8 bits only');
+  assert.is(toHex(r.subarray(0x00, 0x08)), '0008000a0008000b', 'RXF0/RXF1 = ids 10, 11 (extended)');
+  assert.is(toHex(r.subarray(0x08, 0x0c)), '0008000a');
+  assert.is(toHex(r.subarray(0x10, 0x1c)), '0008000b000800020008000a');
   assert.is(r[0x60], 0x04, 'RXB0: filters on, BUKT');
   assert.is(r[0x70], 0x00);
   assert.is(r[0x2b], 0xa7, 'interrupts: RX0, RX1, TX0, ERR, MERR');
@@ -88,15 +88,15 @@ test('energy filters: masks on packet and controller id, filters for 38/39 and 5
   const can = new Mcp2515({ spi: chip.spi, timers, crystalHz: 8_000_000, bmsEnergyIds: [10, 11], ownId: 2 });
   timers.advance(20);
   const r = chip.regs;
-  assert.is(hex(r.subarray(0x20, 0x28)), '0000feff0000fcff');
-  assert.is(hex(r.subarray(0x00, 0x0c)), '0008260a0008260b0008340a');
-  assert.is(hex(r.subarray(0x10, 0x1c)), '0008340b0008040200080402');
+  assert.is(toHex(r.subarray(0x20, 0x28)), '0000feff0000fcff');
+  assert.is(toHex(r.subarray(0x00, 0x0c)), '0008260a0008260b0008340a');
+  assert.is(toHex(r.subarray(0x10, 0x1c)), '0008340b0008040200080402');
   assert.is(r[0x60], 0x04);
   can.close();
   const chip2 = fakeChip();
   const can2 = new Mcp2515({ spi: chip2.spi, timers, crystalHz: 8_000_000, bmsEnergyIds: [10, 11] });
   timers.advance(20);
-  assert.is(hex(chip2.regs.subarray(0x10, 0x1c)), '0008340b00082c0a00082c0b', 'without ownId: 44-47 (HUM, SOC) of each BMS');
+  assert.is(toHex(chip2.regs.subarray(0x10, 0x1c)), '0008340b00082c0a00082c0b', 'without ownId: 44-47 (HUM, SOC) of each BMS');
   can2.close();
   assert.throws(() => new Mcp2515({ spi: chip.spi, timers, crystalHz: 8_000_000, bmsEnergyIds: [10], acceptIds: [10] }), /not both/);
   assert.throws(() => new Mcp2515({ spi: chip.spi, timers, crystalHz: 8_000_000, bmsEnergyIds: [10, 11, 12] }), /1 or 2 BMS ids/);

@@ -7,6 +7,7 @@ import { createHash, createPrivateKey, sign } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, build } from '../../../host-tools/build/build';
+import { toHex } from '../../../protocol/bytes';
 
 const FILE = path.join(ROOT, 'dist/ed25519-module.js');
 if (!existsSync(FILE)) build({ bundles: ['ed25519-module'], quiet: true });
@@ -26,7 +27,6 @@ function load(): Mod {
   new Function('exports', src)(exports);
   return exports as unknown as Mod;
 }
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 test('the module is ES5 text with no import/export syntax and no table constant', () => {
@@ -52,7 +52,7 @@ test('table installed from its chunks (as in Storage): self-test and signatures 
     const seed = new Uint8Array(createHash('sha256').update(`module seed ${n}`).digest());
     const msg = new Uint8Array(createHash('sha512').update(`module msg ${n}`).digest()).subarray(0, 10 * n);
     const key = createPrivateKey({ key: Buffer.concat([PKCS8, seed]), format: 'der', type: 'pkcs8' });
-    assert.is(hex(m.ed25519Sign(msg, seed)), sign(null, msg, key).toString('hex'), `pair ${n}`);
+    assert.is(toHex(m.ed25519Sign(msg, seed)), sign(null, msg, key).toString('hex'), `pair ${n}`);
   }
   assert.throws(() => m.setBaseTable(new Uint8Array(m.BASE_TABLE_BYTES)), /not the Ed25519 comb table/);
 });

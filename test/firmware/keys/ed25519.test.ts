@@ -6,10 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ed25519PublicKey, ed25519Sign, ed25519SignSteps, setSha512, setConvolve, setBaseTable, base64Decode, BASE_TABLE_BYTES } from '../../../firmware/keys/ed25519';
 import { baseTableB64 } from '#ed25519-table';
+import { fromHex, toHex } from '../../../protocol/bytes';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-const bytes = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 
 // RFC 8032 PKCS#8 / SPKI prefixes (RFC 8410 §7) so node:crypto takes raw keys.
 const PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -51,19 +50,19 @@ const RFC8032 = [
 
 for (const v of RFC8032) {
   test(`RFC 8032 §7.1 ${v.name}: public key and signature`, () => {
-    const seed = bytes(v.sk);
-    assert.is(hex(ed25519PublicKey(seed)), v.pk);
-    assert.is(hex(ed25519Sign(bytes(v.msg), seed)), v.sig);
-    assert.is(hex(ed25519Sign(bytes(v.msg), seed, bytes(v.pk))), v.sig);
+    const seed = fromHex(v.sk);
+    assert.is(toHex(ed25519PublicKey(seed)), v.pk);
+    assert.is(toHex(ed25519Sign(fromHex(v.msg), seed)), v.sig);
+    assert.is(toHex(ed25519Sign(fromHex(v.msg), seed, fromHex(v.pk))), v.sig);
   });
 }
 
 test('COSE EdDSA-01 (cose-wg/Examples): signs the ToBeSigned to the published signature', () => {
   const v = JSON.parse(readFileSync(path.resolve(ROOT, 'test/vectors/cose_eddsa_sign1_01.json'), 'utf8'));
-  const seed = bytes(v.input.sign0.key.d_hex);
-  assert.is(hex(ed25519PublicKey(seed)), v.input.sign0.key.x_hex);
+  const seed = fromHex(v.input.sign0.key.d_hex);
+  assert.is(toHex(ed25519PublicKey(seed)), v.input.sign0.key.x_hex);
   const cbor: string = v.output.cbor.toLowerCase();
-  assert.is(hex(ed25519Sign(bytes(v.intermediates.ToBeSign_hex), seed)), cbor.slice(cbor.length - 128));
+  assert.is(toHex(ed25519Sign(fromHex(v.intermediates.ToBeSign_hex), seed)), cbor.slice(cbor.length - 128));
 });
 
 /** Deterministic pseudo-random bytes: SHA-512 in counter mode over a label. */
@@ -80,9 +79,9 @@ test('1,000 (seed, message) pairs: bit-exact with node:crypto, public keys too',
     const seed = det(`seed ${i}`, 32);
     const msg = det(`msg ${i}`, (i * 37) % 400);
     const want = new Uint8Array(sign(null, msg, nodeKey(seed)));
-    if (i % 10 === 0) assert.is(hex(ed25519PublicKey(seed)), hex(nodePub(seed)), `public key ${i}`);
+    if (i % 10 === 0) assert.is(toHex(ed25519PublicKey(seed)), toHex(nodePub(seed)), `public key ${i}`);
     const got = ed25519Sign(msg, seed, i % 2 ? nodePub(seed) : undefined);
-    assert.is(hex(got), hex(want), `pair ${i}`);
+    assert.is(toHex(got), toHex(want), `pair ${i}`);
   }
 });
 
@@ -91,7 +90,7 @@ test('edge seeds (all zero, all 0xff) and signatures verify under node:crypto', 
     const seed = new Uint8Array(32).fill(fill);
     const msg = new Uint8Array(150).fill(fill ^ 0x5a);
     const sig = ed25519Sign(msg, seed);
-    assert.is(hex(sig), hex(new Uint8Array(sign(null, msg, nodeKey(seed)))));
+    assert.is(toHex(sig), toHex(new Uint8Array(sign(null, msg, nodeKey(seed)))));
     assert.ok(verify(null, msg, createPublicKey(nodeKey(seed)), sig));
   }
 });
@@ -107,7 +106,7 @@ test('stepped signing equals one-shot signing, with and without the public key',
     while (!s.step()) steps++;
     assert.ok(steps > 4, `signing took ${steps} steps: expected it split into several`);
     assert.ok(s.step(), 'step() after the end keeps returning true');
-    assert.is(hex(s.signature()), hex(ed25519Sign(msg, seed, pub)));
+    assert.is(toHex(s.signature()), toHex(ed25519Sign(msg, seed, pub)));
   }
 });
 
@@ -116,7 +115,7 @@ test('an injected SHA-512 is used, and null restores the fallback', () => {
   setSha512((d) => { calls++; return new Uint8Array(createHash('sha512').update(d).digest()); });
   try {
     const v = RFC8032[2];
-    assert.is(hex(ed25519Sign(bytes(v.msg), bytes(v.sk))), v.sig);
+    assert.is(toHex(ed25519Sign(fromHex(v.msg), fromHex(v.sk))), v.sig);
     assert.ok(calls >= 3, `injected hash called ${calls} times`);
   } finally {
     setSha512(null);
@@ -144,11 +143,11 @@ test('two stepped signatures interleaved (and a one-shot one in between) are eac
   let da = false, db = false, turn = 0;
   while (!da || !db) {
     if (turn % 3 !== 2) { if (!da) da = a.step(); } else if (!db) db = b.step();
-    if (turn === 7) assert.is(hex(ed25519Sign(msgs[1], seeds[0])), hex(new Uint8Array(sign(null, msgs[1], nodeKey(seeds[0])))));
+    if (turn === 7) assert.is(toHex(ed25519Sign(msgs[1], seeds[0])), toHex(new Uint8Array(sign(null, msgs[1], nodeKey(seeds[0])))));
     turn++;
   }
-  assert.is(hex(a.signature()), hex(new Uint8Array(sign(null, msgs[0], nodeKey(seeds[0])))));
-  assert.is(hex(b.signature()), hex(new Uint8Array(sign(null, msgs[1], nodeKey(seeds[1])))));
+  assert.is(toHex(a.signature()), toHex(new Uint8Array(sign(null, msgs[0], nodeKey(seeds[0])))));
+  assert.is(toHex(b.signature()), toHex(new Uint8Array(sign(null, msgs[1], nodeKey(seeds[1])))));
 });
 
 test('an injected dot product (E.convolve semantics) is used; results unchanged', () => {
@@ -161,7 +160,7 @@ test('an injected dot product (E.convolve semantics) is used; results unchanged'
   });
   try {
     const v = RFC8032[1];
-    assert.is(hex(ed25519Sign(bytes(v.msg), bytes(v.sk))), v.sig);
+    assert.is(toHex(ed25519Sign(fromHex(v.msg), fromHex(v.sk))), v.sig);
     assert.ok(calls > 1000, `dot product called ${calls} times`);
   } finally {
     setConvolve(null);
@@ -175,9 +174,9 @@ test('setBaseTable: takes the table as bytes at an offset, rejects a wrong size'
   padded.set(t, 4);
   setBaseTable(padded.subarray(4, 4 + t.length));
   const v = RFC8032[0];
-  assert.is(hex(ed25519Sign(bytes(v.msg), bytes(v.sk))), v.sig);
+  assert.is(toHex(ed25519Sign(fromHex(v.msg), fromHex(v.sk))), v.sig);
   setBaseTable(t.buffer.slice(0) as ArrayBuffer);
-  assert.is(hex(ed25519Sign(bytes(v.msg), bytes(v.sk))), v.sig);
+  assert.is(toHex(ed25519Sign(fromHex(v.msg), fromHex(v.sk))), v.sig);
   assert.throws(() => setBaseTable(new Uint8Array(BASE_TABLE_BYTES - 2)), /expected 65536 bytes, got 65534/);
   assert.throws(() => setBaseTable(padded.subarray(3, 3 + t.length)), /even byte offset, got 3/);
   assert.throws(() => setBaseTable([] as unknown as Uint8Array), /expected ArrayBuffer or Uint8Array/);

@@ -7,11 +7,13 @@ import { createSigner } from '../../../firmware/keys/signer';
 import * as ed from '../../../firmware/keys/ed25519';
 import { sha512js } from '../../../firmware/keys/sha512';
 import { createFaultLog, FAULT } from '../../../firmware/app/faults';
+import { toHex } from '../../../protocol/bytes';
+import { Prng } from '../../../host-tools/sim/prng';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+/** A seeded stand-in for E.hwRand (an int32). */
 function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x | 0; };
+  const p = new Prng(seed);
+  return () => p.u32() | 0;
 }
 const nodeSha512 = (d: Uint8Array) => new Uint8Array(createHash('sha512').update(d).digest());
 /** A board with one strong source (a hardware RNG register, the OS random device). */
@@ -43,10 +45,10 @@ test('first boot: seed = SHA-512(strong source samples || "deep-key/1")[0..32), 
   drawn.forEach((v, i) => raw.writeUInt32LE(v >>> 0, i * 4));
   raw.write('deep-key/1', 1024, 'latin1');
   const expectSeed = nodeSha512(raw).subarray(0, 32);
-  assert.is(hex(a.signer!.publicKey()), hex(createSigner(expectSeed, ed).publicKey()));
+  assert.is(toHex(a.signer!.publicKey()), toHex(createSigner(expectSeed, ed).publicKey()));
   const b = openKeystore({ flash, ed25519: ed, entropy: strong(() => { throw new Error('must not draw again'); }), sha512: nodeSha512 });
   assert.is(b.status, KEY_LOADED);
-  assert.is(hex(b.signer!.publicKey()), hex(a.signer!.publicKey()));
+  assert.is(toHex(b.signer!.publicKey()), toHex(a.signer!.publicKey()));
   assert.is(flash.read(KEY_FILE)!.length, 41);
 });
 
@@ -63,7 +65,7 @@ test('power cut at every byte of the key creation: next boot has exactly one usa
     assert.is(r.status, KEY_CREATED, `cut ${cut}: the unfinished key is replaced, never half-used`);
     const again = openKeystore({ flash, ed25519: ed, entropy: strong(rng(3)), sha512: nodeSha512 });
     assert.is(again.status, KEY_LOADED);
-    assert.is(hex(again.signer!.publicKey()), hex(r.signer!.publicKey()));
+    assert.is(toHex(again.signer!.publicKey()), toHex(r.signer!.publicKey()));
   }
 });
 
@@ -82,7 +84,7 @@ test('a committed key file that is damaged is KEY_CORRUPT (fault), never silentl
   assert.is(faults.count(FAULT.KEY_CORRUPT), 1);
   const re = openKeystore({ flash, ed25519: ed, entropy: strong(rng(6)), sha512: nodeSha512, faults, rekey: true });
   assert.is(re.status, KEY_CREATED);
-  assert.is.not(hex(re.signer!.publicKey()), hex(first.signer!.publicKey()));
+  assert.is.not(toHex(re.signer!.publicKey()), toHex(first.signer!.publicKey()));
 });
 
 test('a stuck RNG makes no key; a failing flash makes no key', () => {
@@ -101,7 +103,7 @@ test('a stuck RNG makes no key; a failing flash makes no key', () => {
 test('the keystore result reveals nothing of the seed', () => {
   const flash = new EmuFlash({ size: 4096, pageSize: 4096 });
   const r = openKeystore({ flash, ed25519: ed, entropy: strong(rng(11)), sha512: nodeSha512 });
-  const seedHex = hex(flash.read(KEY_FILE)!.subarray(4, 36));
+  const seedHex = toHex(flash.read(KEY_FILE)!.subarray(4, 36));
   for (const t of [JSON.stringify(r), String(r.signer), JSON.stringify(r.signer)]) assert.not.ok(t.includes(seedHex), t);
   for (const k of Object.keys(r)) assert.not.ok(JSON.stringify((r as any)[k] ?? null).includes(seedHex));
 });
@@ -141,7 +143,7 @@ test('two fresh devices with the same E.hwRand sequence and clock never share a 
       { name: 'jitter', strong: false, sample: () => 0 },
     ] });
     assert.is(r.status, KEY_CREATED);
-    keys.add(hex(r.signer!.publicKey()));
+    keys.add(toHex(r.signer!.publicKey()));
   }
   assert.is(keys.size, 20);
 });

@@ -5,8 +5,8 @@ import { createSigner } from '../../../firmware/keys/signer';
 import * as ed from '../../../firmware/keys/ed25519';
 import { kidFromPublicKey } from '../../../protocol/kid';
 import { sign1Stepped, decodeSign1, sign1ToBeSigned } from '../../../protocol/cose';
+import { toHex } from '../../../protocol/bytes';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 // RFC 8032 §7.1 TEST 1
 const SEED = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
 const PUB = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
@@ -19,14 +19,14 @@ function nodeVerify(pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean 
 
 test('RFC 8032 §7.1 test 1: public key and signature, one-shot and stepped', () => {
   const s = createSigner(new Uint8Array(SEED), ed);
-  assert.is(hex(s.publicKey()), PUB);
-  assert.is(hex(s.kid()), hex(kidFromPublicKey(s.publicKey())));
-  assert.is(hex(s.sign(new Uint8Array(0))), SIG);
+  assert.is(toHex(s.publicKey()), PUB);
+  assert.is(toHex(s.kid()), toHex(kidFromPublicKey(s.publicKey())));
+  assert.is(toHex(s.sign(new Uint8Array(0))), SIG);
   const st = s.signSteps(new Uint8Array(0));
   let steps = 0;
   while (!st.step()) steps++;
   assert.ok(steps > 4, 'really stepped');
-  assert.is(hex(st.signature()), SIG);
+  assert.is(toHex(st.signature()), SIG);
 });
 
 test('COSE_Sign1 through the stepped signer verifies with node:crypto', () => {
@@ -40,7 +40,7 @@ test('COSE_Sign1 through the stepped signer verifies with node:crypto', () => {
 test('nothing reachable from the signer reveals the seed', () => {
   const seed = new Uint8Array(32);
   for (let i = 0; i < 32; i++) seed[i] = (i * 73 + 11) & 255;
-  const seedHex = hex(seed);
+  const seedHex = toHex(seed);
   const s = createSigner(seed, ed);
   seed.fill(0); // the caller's copy is wiped; the signer still works
   assert.ok(nodeVerify(s.publicKey(), new Uint8Array([9]), s.sign(new Uint8Array([9]))));
@@ -53,7 +53,7 @@ test('nothing reachable from the signer reveals the seed', () => {
   const walk = (v: unknown, depth: number): void => {
     if (v === null || v === undefined || depth > 4 || seen.has(v)) return;
     seen.add(v);
-    if (v instanceof Uint8Array) { assert.not.ok(hex(v).includes(seedHex), 'a byte array holds the seed'); return; }
+    if (v instanceof Uint8Array) { assert.not.ok(toHex(v).includes(seedHex), 'a byte array holds the seed'); return; }
     if (typeof v === 'object' || typeof v === 'function') {
       for (const k of Object.getOwnPropertyNames(v)) {
         if (typeof v === 'function' && (k === 'caller' || k === 'arguments')) continue;
@@ -66,8 +66,8 @@ test('nothing reachable from the signer reveals the seed', () => {
   walk(s.signSteps(new Uint8Array(3)), 0);
   // Results given out are copies: changing them changes nothing inside.
   const pk = s.publicKey(); pk.fill(0);
-  assert.is(hex(s.publicKey()), hex(createSigner(orig, ed).publicKey()));
-  assert.equal(s.toJSON(), { publicKey: hex(s.publicKey()), kid: hex(s.kid()) });
+  assert.is(toHex(s.publicKey()), toHex(createSigner(orig, ed).publicKey()));
+  assert.equal(s.toJSON(), { publicKey: toHex(s.publicKey()), kid: toHex(s.kid()) });
 });
 
 test('misuse throws', () => {
@@ -91,7 +91,7 @@ test('signs with the implementation it was given (the device passes the Storage 
   const sig = s.sign(msg);
   const st = s.signSteps(msg);
   while (!st.step()) { /* step */ }
-  assert.is(hex(st.signature()), hex(sig));
+  assert.is(toHex(st.signature()), toHex(sig));
   assert.ok(nodeVerify(s.publicKey(), msg, sig));
   assert.equal(calls, ['pub', 'sign', 'steps']);
 });

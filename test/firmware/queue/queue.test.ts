@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EmuFlash, PowerCutError } from '../../../host-tools/emu/flash';
+import { Prng } from '../../../host-tools/sim/prng';
 import { createQueue, QUEUE_OK, QUEUE_FULL, type QueueItem } from '../../../firmware/queue/queue';
 import { createFaultLog, FAULT } from '../../../firmware/app/faults';
 
@@ -98,8 +99,8 @@ test('power cut at every byte of every write: committed reports intact, nothing 
   assert.ok(ref.stats.compacts >= 1, 'the script goes through a compaction');
   let cutsInAppend = 0;
   for (let cut = 0; cut < total; cut++) {
-    let seed = cut * 2654435761 % 4294967296;
-    const flash = new EmuFlash({ size: 4096, pageSize: 1024, rng: () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; } });
+    const torn = new Prng(cut);
+    const flash = new EmuFlash({ size: 4096, pageSize: 1024, rng: () => torn.next() });
     const out: Outcome = { committed: new Map(), removed: new Set(), removing: new Set() };
     flash.armCut(cut);
     let threw = false;

@@ -1,7 +1,7 @@
 // Shared by the flash and pair tests: one emulated board on a virtual clock driven in real
 // time, its console reachable over TCP (like a board on the network) and, through a
-// pseudo-terminal made by python3's pty module, as a serial port path (like USB serial).
-import { spawn, type ChildProcess } from 'node:child_process';
+// pseudo-terminal (the simulator's python relay), as a serial port path (like USB serial).
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { EmuNetwork } from '../../../host-tools/emu/network';
 import { createEmulatedBike, type EmulatedBike } from '../../../host-tools/emu/bike';
 import { serveConsole, runRealtime } from '../../../host-tools/emu/serve';
 import { createSimBike } from '../../../host-tools/sim/index';
+import { openPtyRelay } from '../../../host-tools/sim/transport';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const DEEP = path.join(ROOT, 'host-tools/bin/deep.js');
@@ -70,49 +71,17 @@ export function deep(args: string[], opts: { stdin?: string; timeoutMs?: number 
   });
 }
 
-// A pseudo-terminal pair: python3 opens it, prints the slave's path, then copies bytes
-// between the master and its own stdin/stdout, which we wire to the device console.
-const PTY_BRIDGE = `
-import os, sys, tty, select
-m, s = os.openpty()
-tty.setraw(s)
-os.write(1, (os.ttyname(s) + "\\n").encode())
-while True:
-    r, _, _ = select.select([m, 0], [], [])
-    if m in r:
-        try:
-            d = os.read(m, 4096)
-        except OSError:
-            d = b""
-        if d:
-            os.write(1, d)
-    if 0 in r:
-        d = os.read(0, 4096)
-        if not d:
-            break
-        os.write(m, d)
-`;
-
-export function ptyFor(b: Board): Promise<{ path: string; close(): void; child: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', PTY_BRIDGE], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let path: string | undefined;
-    let head = '';
-    const off = b.bike.device.console.onOutput((t) => { if (path && !child.stdin.destroyed) child.stdin.write(Buffer.from(t, 'latin1')); });
-    child.stdout.on('data', (d: Buffer) => {
-      if (path) {
-        b.bike.device.console.input(d.toString('latin1'));
-        return;
-      }
-      head += d.toString('latin1');
-      const nl = head.indexOf('\n');
-      if (nl < 0) return;
-      path = head.slice(0, nl);
-      const rest = head.slice(nl + 1);
-      if (rest) b.bike.device.console.input(rest);
-      resolve({ path, child, close: () => { off(); child.kill(); } });
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => { if (!path) reject(new Error(`python3 pty bridge exited ${code}`)); });
-  });
+/** The board's console on a pseudo-terminal (host-tools/sim/transport's relay). */
+export async function ptyFor(b: Board): Promise<{ path: string; close(): Promise<void> }> {
+  const relay = await openPtyRelay();
+  const con = b.bike.device.console;
+  relay.onData((d) => con.input(Buffer.from(d).toString('latin1')));
+  const off = con.onOutput((t) => relay.write(Buffer.from(t, 'latin1')));
+  return {
+    path: relay.path,
+    close: () => {
+      off();
+      return relay.close();
+    },
+  };
 }

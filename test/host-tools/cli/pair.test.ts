@@ -10,6 +10,7 @@ import path from 'node:path';
 import { board, deep, firmware, ptyFor, DEEP, ROOT } from './_emu';
 import { startIngestNode, type IngestNode } from '../../../host-tools/ingest/node';
 import { silentLogger } from '../../../host-tools/ingest/log';
+import { defaultPython } from '../../../host-tools/sim/transport';
 
 const AP = { ssid: 'home-net', password: 'correct-horse-battery' };
 
@@ -40,7 +41,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 function onTerminal(args: string[], password: string): Promise<{ code: number | null; screen: string }> {
   return new Promise((resolve) => {
-    const child = spawn('python3', ['-c', PTY_RUN, process.execPath, DEEP, ...args], { cwd: ROOT, env: { ...process.env, PW: password } });
+    const child = spawn(defaultPython(), ['-c', PTY_RUN, process.execPath, DEEP, ...args], { cwd: ROOT, env: { ...process.env, PW: password } });
     let screen = '';
     child.stdout.on('data', (d) => { screen += d; });
     child.stderr.on('data', (d) => { screen += d; });

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createSimBike } from '../../../host-tools/sim/index';
-import { serveTcp, servePty, runRealtime, defaultPython } from '../../../host-tools/sim/transport';
+import { serveTcp, servePty, runRealtime, defaultPython, openPtyRelay } from '../../../host-tools/sim/transport';
 import { encodeFrame, FrameDecoder } from '../../../protocol/vesc/packet';
 import { encodeFwVersionRequest, decodeFwVersion, encodeForwardCan, encodeBmsGetValuesRequest, decodeBmsValues } from '../../../protocol/vesc/commands';
 import { PARKED } from './_helpers';
@@ -86,6 +86,23 @@ test('pseudo-terminal endpoint: a serial client opens the slave path and talks V
   } finally {
     rt.stop();
     await ep.close();
+  }
+});
+
+test('the pty relay runs the interpreter DEEP_PYTHON names, and says which one failed', async () => {
+  const saved = process.env.DEEP_PYTHON;
+  process.env.DEEP_PYTHON = '/nonexistent/deep-python';
+  try {
+    assert.is(defaultPython(), '/nonexistent/deep-python');
+    let msg = '';
+    await openPtyRelay().then(
+      (r) => r.close(),
+      (e: Error) => { msg = e.message; },
+    );
+    assert.match(msg, /cannot start \/nonexistent\/deep-python for the pseudo-terminal/);
+  } finally {
+    if (saved === undefined) delete process.env.DEEP_PYTHON;
+    else process.env.DEEP_PYTHON = saved;
   }
 });
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash, createPrivateKey, sign } from 'node:crypto';
 import { ed25519Verify, pointIsCanonical, scalarIsCanonical } from '../../../host-tools/verify/ed25519';
-import { fromHex, toHex } from '../../../protocol/cbor';
+import { fromHex, toHex } from '../../../protocol/bytes';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const wp = JSON.parse(readFileSync(path.resolve(ROOT, 'test/vectors/wycheproof_ed25519_test.json'), 'utf8'));

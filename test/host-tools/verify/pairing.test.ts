@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CborMap, encode, fromHex } from '../../../protocol/cbor';
+import { CborMap, encode } from '../../../protocol/cbor';
+import { fromHex } from '../../../protocol/bytes';
 import { sign1 } from '../../../protocol/cose';
 import { kidFromPublicKey } from '../../../protocol/kid';
 import { encodePairingPayload, makePairingProof } from '../../../protocol/pairing';

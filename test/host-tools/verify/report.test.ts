@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CborMap, encode, fromHex, toHex } from '../../../protocol/cbor';
+import { CborMap, encode } from '../../../protocol/cbor';
+import { fromHex, toHex } from '../../../protocol/bytes';
 import { sign1, sign1BeginHeaders } from '../../../protocol/cose';
 import { kidFromPublicKey } from '../../../protocol/kid';
 import { decodeReport, encodeReport, prevOf, signReport, zeroPrev, type EnergyReport } from '../../../protocol/report';

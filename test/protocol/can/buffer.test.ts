@@ -5,10 +5,11 @@ import { encodeCanBuffer, CanBufferRx } from '../../../protocol/can/buffer';
 import { crc16 } from '../../../protocol/vesc/crc16';
 import { WIRE_ERR } from '../../../protocol/vesc/enums';
 import type { CanFrame } from '../../../protocol/can/id';
+import { fromHex, toHex } from '../../../protocol/bytes';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
-const show = (fs: CanFrame[]) => fs.map((f) => f.id.toString(16) + ':' + hex(f.data));
+/** Test vectors are written with spaces between fields. */
+const bytes = (h: string) => fromHex(h.replace(/\s+/g, ''));
+const show = (fs: CanFrame[]) => fs.map((f) => f.id.toString(16) + ':' + toHex(f.data));
 
 function feed(rx: CanBufferRx, frames: CanFrame[]) {
   const out = [];
@@ -42,7 +43,7 @@ test('offsets: FILL_RX_BUFFER up to 252, FILL_RX_BUFFER_LONG from 259 (comm_can_
   assert.is(longs[6].data.length, 2 + (300 - 259 - 36));
   const r = feed(new CanBufferRx(), fs);
   assert.is(r.length, 1);
-  assert.ok(r[0].ok && hex(r[0].value.payload) === hex(p) && r[0].value.senderId === 4 && !r[0].value.short);
+  assert.ok(r[0].ok && toHex(r[0].value.payload) === toHex(p) && r[0].value.senderId === 4 && !r[0].value.short);
 });
 
 test('repeated frames are harmless; a lost frame gives MISSING_FRAMES, then the next transfer works', () => {
@@ -51,7 +52,7 @@ test('repeated frames are harmless; a lost frame gives MISSING_FRAMES, then the 
   const rx = new CanBufferRx();
   const doubled = fs.flatMap((f, i) => (i % 3 === 0 ? [f, f] : [f]));
   let r = feed(rx, doubled);
-  assert.ok(r.length === 1 && r[0].ok && hex(r[0].value.payload) === hex(p));
+  assert.ok(r.length === 1 && r[0].ok && toHex(r[0].value.payload) === toHex(p));
   r = feed(rx, fs.filter((_, i) => i !== 5));
   assert.is(r.length, 1);
   assert.is(!r[0].ok && r[0].error.code, WIRE_ERR.MISSING_FRAMES);
@@ -59,7 +60,7 @@ test('repeated frames are harmless; a lost frame gives MISSING_FRAMES, then the 
   assert.is(rx.stats.missing, 1);
   assert.ok(rx.stats.ignored > 0);
   r = feed(rx, fs);
-  assert.ok(r.length === 1 && r[0].ok && hex(r[0].value.payload) === hex(p));
+  assert.ok(r.length === 1 && r[0].ok && toHex(r[0].value.payload) === toHex(p));
 });
 
 test('a PROCESS_RX_BUFFER repeated after completing is ignored, not reported as missing frames', () => {
@@ -111,7 +112,7 @@ test('property: any payload survives duplicated frames and comes out intact', ()
     const stream = [...fs];
     for (const d of dups) { const k = d % fs.length; if (k < fs.length - 1) stream.splice(stream.indexOf(fs[k]) + 1, 0, fs[k]); }
     const r = feed(new CanBufferRx(), stream);
-    return r.length === 1 && r[0].ok && hex(r[0].value.payload) === hex(p);
+    return r.length === 1 && r[0].ok && toHex(r[0].value.payload) === toHex(p);
   }), { numRuns: 200 });
 });
 

@@ -3,9 +3,10 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { decodeCanFrame, encodeCanMessage, encodeBmsBroadcast, type CanMessage } from '../../../protocol/can/messages';
 import { WIRE_ERR } from '../../../protocol/vesc/enums';
+import { fromHex, toHex } from '../../../protocol/bytes';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
+/** Test vectors are written with spaces between fields. */
+const bytes = (h: string) => fromHex(h.replace(/\s+/g, ''));
 function ok(id: number, h: string): CanMessage {
   const d = decodeCanFrame(id, bytes(h));
   if (!d.ok) throw new Error(d.error.message);
@@ -55,7 +56,7 @@ test('every message decodes its hand-built vector and encodes back to the same b
     const f = encodeCanMessage(m);
     assert.is(f.id, id, m.type);
     assert.ok(f.ext);
-    assert.is(hex(f.data), h.replace(/\s+/g, ''), m.type);
+    assert.is(toHex(f.data), h.replace(/\s+/g, ''), m.type);
   }
 });
 

@@ -3,9 +3,10 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import * as C from '../../../protocol/vesc/commands';
 import { COMM, WIRE_ERR } from '../../../protocol/vesc/enums';
+import { fromHex, toHex } from '../../../protocol/bytes';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
+/** Test vectors are written with spaces between fields. */
+const bytes = (h: string) => fromHex(h.replace(/\s+/g, ''));
 function ok<T>(d: { ok: true; value: T } | { ok: false; error: { message: string } }): T {
   if (!d.ok) throw new Error('decode failed: ' + d.error.message);
   return d.value;
@@ -16,11 +17,11 @@ function err(d: { ok: boolean; error?: { code: string; field: string; offset: nu
 }
 
 test('bare requests: FW_VERSION, GET_VALUES, BMS_GET_VALUES, PING_CAN, ALIVE (protocol/BUS.md §2)', () => {
-  assert.is(hex(C.encodeFwVersionRequest()), '00');
-  assert.is(hex(C.encodeGetValuesRequest()), '04');
-  assert.is(hex(C.encodeBmsGetValuesRequest()), '60');
-  assert.is(hex(C.encodePingCanRequest()), '3e');
-  assert.is(hex(C.encodeAlive()), '1e');
+  assert.is(toHex(C.encodeFwVersionRequest()), '00');
+  assert.is(toHex(C.encodeGetValuesRequest()), '04');
+  assert.is(toHex(C.encodeBmsGetValuesRequest()), '60');
+  assert.is(toHex(C.encodePingCanRequest()), '3e');
+  assert.is(toHex(C.encodeAlive()), '1e');
   assert.equal(ok(C.decodeAlive(bytes('1e'))), { command: 30 });
   assert.is(err(C.decodeAlive(bytes('1e00'))).code, WIRE_ERR.TRAILING_BYTES);
   assert.is(err(C.decodeAlive(bytes('04'))).code, WIRE_ERR.WRONG_TYPE);
@@ -29,7 +30,7 @@ test('bare requests: FW_VERSION, GET_VALUES, BMS_GET_VALUES, PING_CAN, ALIVE (pr
 
 test('GET_VALUES_SELECTIVE: hand-checked request and reply for the energy-meter fields', () => {
   const mask = C.VALUE_BIT.INPUT_CURRENT | C.VALUE_BIT.V_IN | C.VALUE_BIT.WATT_HOURS | C.VALUE_BIT.WATT_HOURS_CHARGED;
-  assert.is(hex(C.encodeGetValuesSelectiveRequest(mask)), '3200001908');
+  assert.is(toHex(C.encodeGetValuesSelectiveRequest(mask)), '3200001908');
   assert.equal(ok(C.decodeGetValuesRequest(bytes('3200001908'))), { command: 50, mask: 0x1908 });
   assert.equal(ok(C.decodeGetValuesRequest(bytes('04'))), { command: 4, mask: 0xffffffff });
   // bit 3 input current 12.34 A, bit 8 v_in 48.2 V, bit 11 12.3456 Wh, bit 12 0.5 Wh
@@ -37,7 +38,7 @@ test('GET_VALUES_SELECTIVE: hand-checked request and reply for the energy-meter 
   assert.equal(ok(C.decodeValues(reply)), {
     command: 50, mask: 0x1908, inputCurrentMa: 12340, vInMv: 48200, wattHoursUwh: 12345600, wattHoursChargedUwh: 500000,
   });
-  assert.is(hex(C.encodeValues({ inputCurrentMa: 12340, vInMv: 48200, wattHoursUwh: 12345600, wattHoursChargedUwh: 500000 }, mask)), hex(reply));
+  assert.is(toHex(C.encodeValues({ inputCurrentMa: 12340, vInMv: 48200, wattHoursUwh: 12345600, wattHoursChargedUwh: 500000 }, mask)), toHex(reply));
 });
 
 test('GET_VALUES: full reply is 74 bytes (protocol/BUS.md §2) with every field in bit order', () => {
@@ -51,7 +52,7 @@ test('GET_VALUES: full reply is 74 bytes (protocol/BUS.md §2) with every field 
   assert.is(p.length, 74);
   assert.is(p[0], 4);
   // temp_fet 31.5 °C = 013b, temp_motor -5.2 °C = ffcc, motor current -0.29 A = ffffffe3
-  assert.is(hex(p.subarray(1, 9)), '013bffccffffffe3');
+  assert.is(toHex(p.subarray(1, 9)), '013bffccffffffe3');
   assert.is(p[1 + 2 + 2 + 4 * 4 + 2 + 4 + 2 + 4 * 6], 4, 'fault byte after 15 fields');
   assert.equal(ok(C.decodeValues(p)), { command: 4, mask: 0xffffffff, ...v });
 });
@@ -101,7 +102,7 @@ test('FW_VERSION: bldc reply (hand-built per commands.c L231-296) decodes and re
     major: 6, minor: 5, hwName: '60', uuid: '000102030405060708090a0b', pairingDone: 0, testVersion: 0, hwType: 0,
     customConfigCount: 1, hasPhaseFilters: 0, qmlHw: 0, qmlApp: 0, nrfFlags: 0, fwName: '', hwCrc: 0x12345678,
   });
-  assert.is(hex(C.encodeFwVersion(v)), hex(FW_BLDC));
+  assert.is(toHex(C.encodeFwVersion(v)), toHex(FW_BLDC));
 });
 
 test('FW_VERSION: VESC-BMS short variant, older layouts and negative cases', () => {
@@ -109,7 +110,7 @@ test('FW_VERSION: VESC-BMS short variant, older layouts and negative cases', () 
   assert.equal(ok(C.decodeFwVersion(bms)), {
     major: 6, minor: 0, hwName: 'vbs16', uuid: 'aabbccddeeff001122334455', pairingDone: 0, testVersion: 0, hwType: 1, customConfigCount: 1,
   });
-  assert.is(hex(C.encodeFwVersion(ok(C.decodeFwVersion(bms)))), hex(bms));
+  assert.is(toHex(C.encodeFwVersion(ok(C.decodeFwVersion(bms)))), toHex(bms));
   assert.equal(ok(C.decodeFwVersion(bytes('00 03 28 4100 000000000000000000000000'))).hwName, 'A');
   let e = err(C.decodeFwVersion(bytes('00 06 05 3630')));
   assert.equal([e.code, e.field], [WIRE_ERR.TRUNCATED, 'hwName']);
@@ -135,7 +136,7 @@ test('BMS_GET_VALUES: BMS-firmware variant, hand-built per vesc_bms_fw commands.
     tempMaxCellCentiC: 2800, socPermille: 800, sohPermille: 990, canId: 10,
     ahChgTotalMah: 100000, whChgTotalMwh: 5000000, ahDisTotalMah: 90000, whDisTotalMwh: 4500000, pressurePa: 101320,
   });
-  assert.is(hex(C.encodeBmsValues(v)), hex(BMS_FW));
+  assert.is(toHex(C.encodeBmsValues(v)), toHex(BMS_FW));
 });
 
 test('BMS_GET_VALUES: VESC variant adds data_version and the status string; 13S/4 temps sizes 105/107 (protocol/BUS.md §2)', () => {
@@ -144,7 +145,7 @@ test('BMS_GET_VALUES: VESC variant adds data_version and the status string; 13S/
   assert.is(v.variant, 'vesc');
   assert.is(v.dataVersion, 1);
   assert.is(v.status, 'OK');
-  assert.is(hex(C.encodeBmsValues(v)), hex(vesc));
+  assert.is(toHex(C.encodeBmsValues(v)), toHex(vesc));
   const big = { ...v, cellsMv: Array(13).fill(3900), balancing: Array(13).fill(0), tempsCentiC: [1, 2, 3, 4], status: '' };
   assert.is(C.encodeBmsValues(big, 'bms').length, 105);
   assert.is(C.encodeBmsValues(big, 'vesc').length, 107);
@@ -204,14 +205,14 @@ test('BMS_GET_VALUES: property round trip of both variants', () => {
 });
 
 test('FORWARD_CAN and PING_CAN: both directions', () => {
-  assert.is(hex(C.encodeForwardCan(10, C.encodeBmsGetValuesRequest())), '220a60');
+  assert.is(toHex(C.encodeForwardCan(10, C.encodeBmsGetValuesRequest())), '220a60');
   const f = ok(C.decodeForwardCan(bytes('220a60')));
   assert.is(f.canId, 10);
-  assert.is(hex(f.inner), '60');
+  assert.is(toHex(f.inner), '60');
   assert.is(err(C.decodeForwardCan(bytes('220a'))).field, 'inner');
   assert.is(err(C.decodeForwardCan(bytes('22'))).field, 'canId');
   assert.throws(() => C.encodeForwardCan(256, bytes('60')), /"canId" expected integer in \[0, 255\]/);
-  assert.is(hex(C.encodePingCanReply([10, 11, 104])), '3e0a0b68');
+  assert.is(toHex(C.encodePingCanReply([10, 11, 104])), '3e0a0b68');
   assert.equal(ok(C.decodePingCanReply(bytes('3e0a0b68'))).ids, [10, 11, 104]);
   assert.equal(ok(C.decodePingCanReply(bytes('3e'))).ids, []);
   assert.is(err(C.decodePingCanReply(bytes('04'))).code, WIRE_ERR.WRONG_TYPE);

@@ -3,20 +3,21 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { encodeFrame, writeFrame, FrameDecoder, PACKET_MAX_PAYLOAD } from '../../../protocol/vesc/packet';
 import { crc16 } from '../../../protocol/vesc/crc16';
+import { fromHex, toHex } from '../../../protocol/bytes';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
+/** Test vectors are written with spaces between fields. */
+const bytes = (h: string) => fromHex(h.replace(/\s+/g, ''));
 
 function collect(dec: FrameDecoder, chunks: Uint8Array[]): string[] {
   const out: string[] = [];
-  for (const c of chunks) dec.feed(c, (p) => out.push(hex(p)));
+  for (const c of chunks) dec.feed(c, (p) => out.push(toHex(p)));
   return out;
 }
 
 test('short frames of the requests of protocol/BUS.md §1', () => {
-  assert.is(hex(encodeFrame(bytes('04'))), '020104408403');
-  assert.is(hex(encodeFrame(bytes('00'))), '020100000003');
-  assert.is(hex(encodeFrame(bytes('1e'))), '02011ef3ff03');
+  assert.is(toHex(encodeFrame(bytes('04'))), '020104408403');
+  assert.is(toHex(encodeFrame(bytes('00'))), '020100000003');
+  assert.is(toHex(encodeFrame(bytes('1e'))), '02011ef3ff03');
 });
 
 test('frame length boundaries: 255 is short, 256 is long with a big-endian length', () => {
@@ -40,7 +41,7 @@ test('encoder refuses empty and oversized payloads, and writes into a caller buf
   assert.is(encodeFrame(new Uint8Array(600), 1000).length, 606);
   const out = new Uint8Array(10).fill(0xee);
   assert.is(writeFrame(bytes('04'), out, 2), 6);
-  assert.is(hex(out), 'eeee020104408403eeee');
+  assert.is(toHex(out), 'eeee020104408403eeee');
   assert.throws(() => writeFrame(bytes('0405'), out, 5), /no room/);
 });
 
@@ -55,7 +56,7 @@ test('decoder: one frame in any chunking, including byte by byte', () => {
 test('decoder: long frames and frames at the 512-byte limit', () => {
   const p = new Uint8Array(512).map((_, i) => i * 7);
   const dec = new FrameDecoder();
-  assert.equal(collect(dec, [encodeFrame(p), encodeFrame(p.subarray(0, 300))]), [hex(p), hex(p.subarray(0, 300))]);
+  assert.equal(collect(dec, [encodeFrame(p), encodeFrame(p.subarray(0, 300))]), [toHex(p), toHex(p.subarray(0, 300))]);
   assert.is(dec.pending(), 0);
 });
 
@@ -108,7 +109,7 @@ test('flush() gives up a frame that never completes and recovers whole frames be
   assert.equal(got, []);
   assert.is(dec.pending(), 8);
   const flushed: string[] = [];
-  dec.flush((p) => flushed.push(hex(p)));
+  dec.flush((p) => flushed.push(toHex(p)));
   assert.equal(flushed, ['1e']);
   assert.is(dec.pending(), 0);
   assert.ok(dec.stats.flushed >= 1);
@@ -121,7 +122,7 @@ test('payload views stay valid during the callback; reset() drops a partial fram
   dec.reset();
   assert.is(dec.pending(), 0);
   const seen: string[] = [];
-  dec.feed(f, (p) => seen.push(hex(p.slice())));
+  dec.feed(f, (p) => seen.push(toHex(p.slice())));
   assert.equal(seen, ['0a0b0c']);
 });
 
@@ -140,7 +141,7 @@ test('property: any payloads framed and split at random points come out in order
           at += n;
         }
         const got = collect(new FrameDecoder(), chunks);
-        return JSON.stringify(got) === JSON.stringify(payloads.map(hex));
+        return JSON.stringify(got) === JSON.stringify(payloads.map(toHex));
       },
     ),
     { numRuns: 150 },

@@ -3,6 +3,9 @@
 // table keeps RAM small on Espruino. Every bitwise operand is a 32-bit value, made
 // unsigned with >>> 0 at the end, which Espruino computes exactly (firmware/README.md).
 //
+// It guards the device's own flash files (queue records, settings, key file); no wire
+// format or host tool uses it, hence firmware/util rather than protocol/.
+//
 // Public API
 //   crc32(bytes, start?, end?) -> unsigned 32-bit integer
 
