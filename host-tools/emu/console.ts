@@ -206,3 +206,25 @@ export function formatUncaught(err: unknown): string {
   }
   return `Uncaught ${JSON.stringify(err) ?? String(err)}`;
 }
+
+/** Espruino-like printing of a value for console.log and "=result". */
+export function formatValue(v: unknown, quoteStrings: boolean, depth = 0): string {
+  if (v === undefined) return 'undefined';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return quoteStrings ? JSON.stringify(v) : v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'function') return 'function () { [code] }';
+  if (depth > 4) return '...';
+  if (ArrayBuffer.isView(v)) {
+    const name = Object.prototype.toString.call(v).slice(8, -1);
+    return `new ${name}([${Array.from(v as unknown as ArrayLike<number>).join(', ')}])`;
+  }
+  if (Array.isArray(v)) return '[ ' + v.map((x) => formatValue(x, true, depth + 1)).join(', ') + ' ]';
+  if (typeof v === 'object') {
+    if (v instanceof Error || Object.prototype.toString.call(v) === '[object Error]') return String(v);
+    const keys = Object.keys(v as object);
+    if (keys.length === 0) return '{ }';
+    return '{\n' + keys.map((k) => `  ${JSON.stringify(k).slice(1, -1)}: ${formatValue((v as Record<string, unknown>)[k], true, depth + 1)}`).join(',\n') + '\n }';
+  }
+  return String(v);
+}
