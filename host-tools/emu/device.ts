@@ -8,14 +8,15 @@
 // stays (and is torn where the model cut it). A watchdog that is not kicked in time, an
 // E.reboot() and load() do the same as a power cycle without tearing flash.
 //
-// What the emulated APIs do (Espruino reference, ESP32 build), one file each in modules/:
+// What the emulated APIs do (Espruino reference; the board's "espruino" says which build:
+// its modules, whether it can reboot), one file each in modules/:
 //   e.ts        E: hwRand (seeded, different per boot), watchdog, error flags, byte
 //               conversions, setBootCode, reboot; events 'init', 'errorFlag' from here
 //   process.ts  process: env, version, memory() (an estimate); 'uncaughtException'
 //   storage.ts  require("Storage") over the flash model
 //   wifi.ts     require("Wifi"): station, SNTP;  http.ts  require("http"), url.parse
 //   crypto.ts   require("crypto"): SHA1/224/256/384/512;  flash.ts  require("Flash")
-//   require.ts  require: the modules above, else a Storage file of that name
+//   require.ts  require: the build's modules, else a Storage file, else not found
 //   serial.ts   Serial1..3;  spi.ts  SPI1/SPI2;  pins.ts  D0..D39, digital*, setWatch
 //   timers.ts   setTimeout/setInterval/clear*;  date.ts  getTime/setTime, Date
 //   globals.ts  print, console, reset, save, load, echo, atob/btoa
@@ -28,6 +29,8 @@ import { EspruinoConsole, formatUncaught, formatValue } from './console';
 import type { EmuNetwork } from './network';
 import type { FlashStore } from '../../firmware/hal/flash';
 import type { DigitalInIO, SerialIO, SpiIO } from '../../firmware/hal/io';
+import type { Board } from '../../firmware/hal/espruino/board';
+import { loadBoard } from './boards';
 import { toBytes } from './modules/bytes';
 import { makeCrypto } from './modules/crypto';
 import { installDate, makeTime } from './modules/date';
@@ -66,6 +69,8 @@ export interface EmulatedDeviceOptions {
   seed?: number;
   /** A name for logs. */
   name?: string;
+  /** The board's Espruino build (boards/NAME.json "espruino"); default: esp32-devkitc's. */
+  espruino?: Board['espruino'];
   /** process.env overrides. */
   env?: Record<string, string>;
   /** Echo console output to this function as well (e.g. process.stdout.write). */
@@ -113,6 +118,8 @@ export class EmulatedDevice {
   readonly console: EspruinoConsole;
   readonly name: string;
   readonly mac: string;
+  /** The Espruino build it imitates: its modules, whether E.reboot() works. */
+  readonly espruino: Board['espruino'];
   /** Added to the true time when SNTP sets the clock (tests of a lying time server). */
   clockSkewMs = 0;
   /** Every power-on so far (1 after the first boot). */
@@ -137,6 +144,7 @@ export class EmulatedDevice {
     this.flash = opts.flash;
     this.network = opts.network;
     this.name = opts.name ?? 'bike';
+    this.espruino = opts.espruino ?? loadBoard('esp32-devkitc').espruino;
     this.seed = (opts.seed ?? 1) >>> 0;
     const r = rng32(this.seed ^ 0x5eed);
     this.mac = Array.from({ length: 6 }, (_, i) => ((i === 0 ? 0x24 : r() & 0xff) >>> 0).toString(16).padStart(2, '0')).join(':');
@@ -179,7 +187,7 @@ export class EmulatedDevice {
     const s = new Session(this.boots, this.clock);
     this.session = s;
     this.makeContext(s);
-    this.console.start('\r\n ____                 _\r\n|  __|___ ___ ___ _ _|_|___ ___\r\n(emulated) 2v25 ESP32\r\n\r\n');
+    this.console.start('\r\n ____                 _\r\n|  __|___ ___ ___ _ _|_|___ ___\r\n(emulated) 2v25 ' + this.espruino.build + '\r\n\r\n');
     this.runBootCode(s);
   }
 
@@ -339,6 +347,7 @@ export class EmulatedDevice {
     const CtxUint8Array = vm.runInContext('Uint8Array', ctx) as Uint8ArrayConstructor;
     const hw = rng32((this.seed * 0x9e3779b1 + s.boot * 0x85ebca6b) >>> 0);
 
+    const build = this.espruino;
     const alive = (): void => dev.alive(s);
     const loop: DeviceLoop = { alive, later: (fn, ms) => dev.later(s, fn, ms), clearTimer: (id) => dev.clearTimer(id) };
     const u8 = (b: Uint8Array): Uint8Array => { const u = new CtxUint8Array(b.length); u.set(b); return u; };
@@ -363,13 +372,13 @@ export class EmulatedDevice {
       env: {
         VERSION: '2v25',
         GIT_COMMIT: 'c5ff787b',
-        BOARD: 'ESP32',
+        BOARD: build.build,
         RAM: 520192,
         FLASH: 0,
         STORAGE: 0,
         SERIAL: this.mac.replace(/:/g, ''),
         CONSOLE: 'Serial1',
-        MODULES: 'Flash,Storage,heatshrink,fs,net,dgram,http,NetworkJS,Wifi,ESP32,TelnetServer,crypto,neopixel',
+        MODULES: build.modules.join(','),
         EXPTR: 0,
         EMULATED: 1,
         ...this.opts.env,
@@ -378,20 +387,24 @@ export class EmulatedDevice {
       codeChars: () => s.savedCode.reduce((n, c) => n + c.length, 0),
     });
 
-    s.wifi ??= new WifiModule({
-      loop,
-      network: this.network,
-      boot: s.boot,
-      mac: this.mac,
-      sntpSync: () => { s.wallOffsetMs = clock.trueWallMs() - clock.now() + dev.clockSkewMs; },
-    });
-    const modules: Record<string, unknown> = {
+    // Only a build with a Wifi module has a radio to join; the Linux build uses the host's
+    // network, up whenever the network is.
+    const wifi = build.modules.includes('Wifi')
+      ? (s.wifi = new WifiModule({
+        loop,
+        network: this.network,
+        boot: s.boot,
+        mac: this.mac,
+        sntpSync: () => { s.wallOffsetMs = clock.trueWallMs() - clock.now() + dev.clockSkewMs; },
+      }))
+      : undefined;
+    const emulated: Record<string, unknown> = {
       Storage: storage,
       crypto: makeCrypto(u8),
-      http: makeHttp({ loop, network: this.network, linkUp: () => s.wifi?.status === 'connected' }),
-      Wifi: s.wifi,
+      http: makeHttp({ loop, network: this.network, linkUp: () => (wifi ? wifi.status === 'connected' : true) }),
       Flash: makeFlashModule(),
     };
+    if (wifi) emulated.Wifi = wifi;
 
     const pins = makePins({
       alive,
@@ -422,7 +435,7 @@ export class EmulatedDevice {
       ...s.serials,
       E,
       process: proc,
-      require: makeRequire({ alive, modules, readStorage: (n) => storage.read(n), ctx }),
+      require: makeRequire({ alive, build: build.build, builtIn: build.modules, emulated, readStorage: (n) => storage.read(n), ctx }),
       ...makeGlobals({
         print: (text) => dev.console.print(text),
         setEcho: (on) => dev.console.setEcho(on),

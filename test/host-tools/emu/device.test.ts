@@ -6,11 +6,25 @@ import { VirtualClock } from '../../../host-tools/emu/clock';
 import { EmulatedDevice } from '../../../host-tools/emu/device';
 import { EmuFlash } from '../../../host-tools/emu/flash';
 import { EmuNetwork } from '../../../host-tools/emu/network';
+import { loadBoard } from '../../../host-tools/emu/boards';
 import type { SerialIO } from '../../../firmware/hal/io';
 
 /** Values from the device realm, made plain (arrays of another realm do not deep-equal). */
 function val(dev: EmulatedDevice, expr: string): unknown {
   return JSON.parse(JSON.stringify(dev.eval(expr)) ?? 'null');
+}
+
+const ESP32 = loadBoard('esp32-devkitc').espruino;
+const LINUX = loadBoard('espruino-linux').espruino;
+
+/** What evaluating `code` throws, as a string ("no error" when nothing). */
+function thrown(dev: EmulatedDevice, code: string): string {
+  try {
+    dev.eval(code);
+  } catch (e) {
+    return String(e);
+  }
+  return 'no error';
 }
 
 function setup(code?: string, extra: Partial<ConstructorParameters<typeof EmulatedDevice>[0]> = {}) {
@@ -172,7 +186,40 @@ test('require finds modules stored in Storage (how a large library is loaded)', 
   assert.is(dev.eval('require("sq").sq(9)'), 81);
   let msg = '';
   try { dev.eval('require("missing")'); } catch (e) { msg = String(e); }
-  assert.match(msg, /Module missing not found/);
+  assert.match(msg, /Error: Module "missing" not found/);
+});
+
+test('require: what the board\'s build lacks is not found, as on Espruino (Linux has no Wifi; ESP32 is a global, not a module)', () => {
+  const linux = setup('', { espruino: LINUX }).dev;
+  assert.is(thrown(linux, 'require("Wifi")'), 'Error: Module "Wifi" not found');
+  assert.is(thrown(linux, 'require("ESP32")'), 'Error: Module "ESP32" not found');
+  assert.is(linux.eval('typeof require("Storage").read'), 'function');
+  assert.is(linux.eval('typeof require("crypto").SHA256'), 'function');
+  assert.is(linux.eval('process.env.BOARD'), 'ESP32LIKE_LINUX');
+  assert.is(linux.eval('process.env.MODULES'), LINUX.modules.join(','));
+  // Espruino looks in Storage for what is not built in, whatever the name.
+  linux.eval('require("Storage").write("Wifi", "exports.fromStorage = 1;")');
+  assert.is(linux.eval('require("Wifi").fromStorage'), 1);
+
+  const esp = setup('', { espruino: ESP32 }).dev;
+  assert.is(esp.eval('typeof require("Wifi").connect'), 'function');
+  assert.is(esp.eval('process.env.MODULES'), ESP32.modules.join(','));
+  assert.is(thrown(esp, 'require("ESP32")'), 'Error: Module "ESP32" not found');
+  assert.is(thrown(esp, 'require(5)'), 'TypeError: Expecting module name as a string, got Number');
+  // Built into the build but not imitated by the emulator: an error that says so.
+  assert.match(thrown(esp, 'require("tls")'), /the ESP32 build has this module but the emulator does not imitate it/);
+});
+
+test('a build without Wifi (Linux) is on the host\'s network: http works while the network is up', async () => {
+  const { clock, dev, network } = setup('', { espruino: LINUX });
+  dev.eval(`var log=[]; function get(tag){ var r=require("http").request({host:"127.0.0.1",port:8080,path:"/l",method:"GET",protocol:"http:"}, function(res){
+      var b=""; res.on("data",function(d){b+=d;}); res.on("close",function(){ log.push(tag+":"+res.statusCode+":"+b); }); });
+    r.on("error", function(e){ log.push(tag+":"+e.message); }); r.end(); } get("up");`);
+  await clock.advance(100);
+  network.setUp(false);
+  dev.eval('get("down")');
+  await clock.advance(100);
+  assert.equal(val(dev, 'log'), ['up:200:got GET http://127.0.0.1:8080/l 0', 'down:Not connected']);
 });
 
 test.run();
