@@ -14,8 +14,12 @@
 //   and puts it back afterwards.
 
 export interface ConsoleHost {
-  /** Evaluates one complete input (may contain newlines) in the device. */
-  evaluate(code: string): { value?: unknown; error?: unknown };
+  /**
+   * Evaluates one complete input (may contain newlines) in the device: its value, or the
+   * error it threw (printed "Uncaught ..."), or `silent` when there is nothing to print
+   * (the host reported the error itself, or the device stopped).
+   */
+  evaluate(code: string): { value?: unknown; error?: unknown; silent?: boolean };
   /** Formats a result for "=..." the way Espruino prints it. */
   format(value: unknown): string;
 }
@@ -189,7 +193,9 @@ export class EspruinoConsole {
     const code = this.line.replace(/\s+$/, '');
     this.line = '';
     const r = code.length ? this.host.evaluate(code) : { value: undefined };
-    if (r.error !== undefined) {
+    if (r.silent) {
+      // reported by the host already, or nothing left to answer
+    } else if (r.error !== undefined) {
       this.print(formatUncaught(r.error) + '\n');
     } else if (shown && code.length) {
       this.removePrompt();

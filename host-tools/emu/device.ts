@@ -77,8 +77,19 @@ export interface EmulatedDeviceOptions {
   tee?: (text: string) => void;
 }
 
-/** Why the device last stopped. */
-export type StopReason = 'power-cut' | 'watchdog' | 'reboot' | 'load';
+/** Why the device last stopped ('exit': the interpreter process ended, nothing restarts it). */
+export type StopReason = 'power-cut' | 'watchdog' | 'reboot' | 'load' | 'exit';
+
+/**
+ * Thrown where the interpreter process ends (E.reboot() on Espruino's Linux build), so the
+ * calling code goes no further; the device has stopped by then.
+ */
+export class DeviceExitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeviceExitError';
+  }
+}
 
 /** A 32-bit PRNG (mulberry32) for E.hwRand: deterministic per seed and boot. */
 function rng32(seed: number): () => number {
@@ -124,8 +135,8 @@ export class EmulatedDevice {
   clockSkewMs = 0;
   /** Every power-on so far (1 after the first boot). */
   boots = 0;
-  /** Why each stop happened, in order. */
-  stops: { at: number; reason: StopReason }[] = [];
+  /** Why each stop happened, in order (`detail`: what an exiting interpreter printed). */
+  stops: { at: number; reason: StopReason; detail?: string }[] = [];
   /** Errors no handler caught (printed "Uncaught ..." like Espruino). */
   uncaught: unknown[] = [];
   /** Counters of what the emulated hardware did (tests, benchmarks). */
@@ -195,11 +206,27 @@ export class EmulatedDevice {
   powerCut(reason: StopReason = 'power-cut'): void {
     const s = this.session;
     if (!s || s.dead) return;
+    this.stop(s, reason);
+    this.console.print(`\r\n[power ${reason}]\r\n`);
+  }
+
+  private stop(s: Session, reason: StopReason, detail?: string): void {
     s.dead = true;
     s.wifi?.detach();
     this.clock.clearOwner(s);
-    this.stops.push({ at: this.clock.now(), reason });
-    this.console.print(`\r\n[power ${reason}]\r\n`);
+    this.stops.push(detail === undefined ? { at: this.clock.now(), reason } : { at: this.clock.now(), reason, detail });
+  }
+
+  /**
+   * The interpreter process ends, as Espruino's Linux build does on E.reboot() (it prints
+   * "Not implemented" and exits): the device stops for good, nothing powers it on again,
+   * and the caller is unwound by a DeviceExitError.
+   */
+  private exit(s: Session, printed: string, why: string): never {
+    this.console.print(printed + '\n');
+    this.stop(s, 'exit', printed);
+    this.console.print('\r\n[interpreter exited]\r\n');
+    throw new DeviceExitError(`${this.name}: ${why}: the interpreter printed "${printed}" and exited`);
   }
 
   /** Evaluates code in the running device (host-side, like typing it without echo). */
@@ -294,7 +321,7 @@ export class EmulatedDevice {
     this.console.print(formatUncaught(err) + '\n');
   }
 
-  private evalConsole(code: string): { value?: unknown; error?: unknown } {
+  private evalConsole(code: string): { value?: unknown; error?: unknown; silent?: boolean } {
     const s = this.session;
     if (!s || s.dead) return { error: new Error('device is not powered') };
     try {
@@ -304,8 +331,9 @@ export class EmulatedDevice {
     } catch (err) {
       if (isPowerCut(err) || this.flash.dead) {
         this.powerCut('power-cut');
-        return { value: undefined };
+        return { silent: true };
       }
+      if (s.dead) return { silent: true }; // the line stopped the interpreter (exit)
       return { error: err };
     }
   }
@@ -365,7 +393,10 @@ export class EmulatedDevice {
       hwRand: () => hw(),
       u8,
       setBootCode: (code) => { storage.write('.bootcde', code); },
-      reboot: () => dev.restart('reboot', true),
+      reboot: () => {
+        if (build.reboot) dev.restart('reboot', true);
+        else dev.exit(s, 'Not implemented', `E.reboot() on the ${build.build} build`);
+      },
     });
     const proc = makeProcess({
       emitter: s.process,

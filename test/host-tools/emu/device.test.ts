@@ -104,6 +104,38 @@ test('uncaught errors go to process uncaughtException, else are printed', async 
   assert.equal(val(dev, 'flags'), ['FIFO_FULL']);
 });
 
+test('E.reboot() on a build that cannot (Linux) ends the interpreter: "Not implemented", stopped for good', async () => {
+  const a = setup('setTimeout(function(){ E.reboot(); }, 10);', { espruino: LINUX });
+  await a.clock.advance(60_000);
+  assert.not.ok(a.dev.running);
+  assert.equal(a.dev.stops.map((x) => [x.reason, x.detail]), [['exit', 'Not implemented']]);
+  assert.match(a.dev.output, /Not implemented/);
+  assert.is(a.dev.boots, 1, 'nothing powered it on again');
+  assert.equal(a.dev.uncaught, [], 'the exit is not an uncaught exception');
+  assert.throws(() => a.dev.eval('1'), /not powered/);
+
+  const b = setup('', { espruino: LINUX });
+  assert.throws(() => b.dev.eval('E.reboot(); var after = 1;'), /E\.reboot\(\) on the ESP32LIKE_LINUX build: the interpreter printed "Not implemented" and exited/);
+  assert.not.ok(b.dev.running);
+
+  const c = setup('', { espruino: LINUX });
+  let out = '';
+  c.dev.console.onOutput((t) => { out += t; });
+  c.dev.console.input('E.reboot()\r');
+  assert.match(out, /Not implemented/);
+  assert.not.match(out, /Uncaught|=undefined/);
+  assert.not.ok(c.dev.running);
+
+  // The ESP32 build reboots: the boot code runs again.
+  const e = setup('var booted = getTime();', { espruino: ESP32 });
+  e.dev.eval('E.reboot()');
+  await e.clock.advance(10);
+  assert.ok(e.dev.running);
+  assert.is(e.dev.boots, 2);
+  assert.is(e.dev.stops.at(-1)!.reason, 'reboot');
+  assert.is(e.dev.eval('typeof booted'), 'number');
+});
+
 test('Wifi connects, drops with the network, http reaches the handler only when connected', async () => {
   const { clock, dev, network } = setup('');
   dev.eval(`var W=require("Wifi"), log=[]; W.on("disconnected", function(d){ log.push("down:"+d.reason); });
