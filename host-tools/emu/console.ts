@@ -205,12 +205,18 @@ export class EspruinoConsole {
   }
 }
 
+/**
+ * An exception as Espruino prints it at the top level: "Uncaught " and the thrown value as
+ * a string ("Error: msg", the text of a thrown string, "[object Object]", "5").
+ */
 export function formatUncaught(err: unknown): string {
-  if (err && typeof err === 'object' && 'message' in err) {
-    const e = err as { name?: string; message?: string };
-    return `Uncaught ${e.name ?? 'Error'}: ${e.message}`;
+  let text: string;
+  try {
+    text = String(err);
+  } catch {
+    text = Object.prototype.toString.call(err);
   }
-  return `Uncaught ${JSON.stringify(err) ?? String(err)}`;
+  return `Uncaught ${text}`;
 }
 
 /** Espruino-like printing of a value for console.log and "=result". */

@@ -80,6 +80,23 @@ export interface EmulatedDeviceOptions {
 /** Why the device last stopped ('exit': the interpreter process ended, nothing restarts it). */
 export type StopReason = 'power-cut' | 'watchdog' | 'reboot' | 'load' | 'exit';
 
+/** An exception that reached the top level of the device (a timer, an event, a console line). */
+export interface UncaughtException {
+  /** Virtual ms when it happened. */
+  atMs: number;
+  /** The power-on it happened in (EmulatedDevice.boots then). */
+  boot: number;
+  /** What was thrown. */
+  error: unknown;
+  /** As Espruino prints it: "Uncaught Error: ...". */
+  text: string;
+  /**
+   * Handed to process.on('uncaughtException') handlers, after which Espruino prints
+   * nothing (a handler that throws in turn adds its own record, not handled).
+   */
+  handled: boolean;
+}
+
 /**
  * Thrown where the interpreter process ends (E.reboot() on Espruino's Linux build), so the
  * calling code goes no further; the device has stopped by then.
@@ -137,8 +154,12 @@ export class EmulatedDevice {
   boots = 0;
   /** Why each stop happened, in order (`detail`: what an exiting interpreter printed). */
   stops: { at: number; reason: StopReason; detail?: string }[] = [];
-  /** Errors no handler caught (printed "Uncaught ..." like Espruino). */
-  uncaught: unknown[] = [];
+  /**
+   * Every exception that reached the top level, in order: printed "Uncaught ..." like
+   * Espruino unless a process 'uncaughtException' handler took it (`handled`). Tests
+   * assert it stays empty.
+   */
+  uncaught: UncaughtException[] = [];
   /** Counters of what the emulated hardware did (tests, benchmarks). */
   stats = { watchCalls: 0, afterFires: 0 };
   /** Every byte the console printed, for tests. */
@@ -303,6 +324,7 @@ export class EmulatedDevice {
     return (this.clock.now() + s.wallOffsetMs) / 1000;
   }
 
+  /** An exception reached the top level: to the program's handler, else printed (jsiCheckErrors). */
   private uncaughtIn(s: Session, err: unknown): void {
     if (s.dead) return;
     if (isPowerCut(err) || this.flash.dead) {
@@ -310,15 +332,27 @@ export class EmulatedDevice {
       return;
     }
     if (s.process.listenerCount('uncaughtException') > 0) {
+      this.recordUncaught(s, err, true);
       try {
         s.process.emit('uncaughtException', err);
         return;
       } catch (err2) {
+        if (s.dead) return;
+        if (isPowerCut(err2) || this.flash.dead) {
+          this.powerCut('power-cut');
+          return;
+        }
         err = err2;
       }
     }
-    this.uncaught.push(err);
-    this.console.print(formatUncaught(err) + '\n');
+    const u = this.recordUncaught(s, err, false);
+    this.console.print(u.text + '\n');
+  }
+
+  private recordUncaught(s: Session, error: unknown, handled: boolean): UncaughtException {
+    const u = { atMs: this.clock.now(), boot: s.boot, error, text: formatUncaught(error), handled };
+    this.uncaught.push(u);
+    return u;
   }
 
   private evalConsole(code: string): { value?: unknown; error?: unknown; silent?: boolean } {
@@ -329,12 +363,10 @@ export class EmulatedDevice {
       s.savedCode.push(code);
       return { value };
     } catch (err) {
-      if (isPowerCut(err) || this.flash.dead) {
-        this.powerCut('power-cut');
-        return { silent: true };
-      }
-      if (s.dead) return { silent: true }; // the line stopped the interpreter (exit)
-      return { error: err };
+      // Like any top-level exception: to the program's handler, else printed (by
+      // uncaughtIn, so nothing more for the console to print).
+      this.uncaughtIn(s, err);
+      return { silent: true };
     }
   }
 

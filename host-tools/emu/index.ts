@@ -9,7 +9,7 @@
 export { VirtualClock, type TimeFollower } from './clock';
 export { EmuNetwork, type EmuHttpHandler, type EmuHttpRequest, type EmuHttpResponse } from './network';
 export { EmuFlash, PowerCutError } from './flash';
-export { EmulatedDevice, DeviceExitError, isPowerCut, type EmulatedDeviceOptions, type StopReason } from './device';
+export { EmulatedDevice, DeviceExitError, isPowerCut, type EmulatedDeviceOptions, type StopReason, type UncaughtException } from './device';
 export { createEmulatedBike, DEFAULT_BUNDLE, type EmulatedBike, type EmulatedBikeOptions, type BikeSettings } from './bike';
 export { serveConsole, attachConsole, runRealtime } from './serve';
 export { loadBoard, checkBoard, listBoards } from './boards';

@@ -136,6 +136,47 @@ test('E.reboot() on a build that cannot (Linux) ends the interpreter: "Not imple
   assert.is(e.dev.eval('typeof booted'), 'number');
 });
 
+test('exceptions reaching the top level are recorded and printed as Espruino prints them, and the device carries on', async () => {
+  const { clock, dev } = setup(`var ticks = 0; setInterval(function(){ ticks++; }, 100);
+    setTimeout(function(){ throw new Error("t1"); }, 5);
+    setTimeout(function(){ throw "s2"; }, 6);
+    setTimeout(function(){ throw {a:1}; }, 7);
+    E.on("init", function(){ throw new TypeError("in init"); });`);
+  await clock.advance(10);
+  dev.console.input('nope()\r');
+  await clock.advance(1000);
+  const seen = dev.uncaught.map((u) => [u.text, u.handled, u.boot]);
+  assert.equal(seen, [
+    ['Uncaught TypeError: in init', false, 1],
+    ['Uncaught Error: t1', false, 1],
+    ['Uncaught s2', false, 1],
+    ['Uncaught [object Object]', false, 1],
+    ['Uncaught ReferenceError: nope is not defined', false, 1],
+  ]);
+  for (const [text] of seen) assert.ok(dev.output.includes(text as string), `printed: ${text}`);
+  assert.is(dev.uncaught[1].atMs, 5);
+  assert.ok(dev.running);
+  assert.ok((dev.eval('ticks') as number) >= 9, 'the program carries on');
+});
+
+test('a process uncaughtException handler takes top-level exceptions (console lines too): recorded as handled, not printed', async () => {
+  const { clock, dev } = setup('var got = []; process.on("uncaughtException", function(e){ got.push(String(e)); if (e === "again") throw new Error("in handler"); });');
+  const before = dev.output.length;
+  dev.eval('setTimeout(function(){ throw new Error("h1"); }, 5); setTimeout(function(){ throw "again"; }, 6);');
+  await clock.advance(10);
+  dev.console.input('nope2()\r');
+  assert.equal(val(dev, 'got'), ['Error: h1', 'again', 'ReferenceError: nope2 is not defined']);
+  assert.equal(dev.uncaught.map((u) => [u.text, u.handled]), [
+    ['Uncaught Error: h1', true],
+    ['Uncaught again', true],
+    ['Uncaught Error: in handler', false],
+    ['Uncaught ReferenceError: nope2 is not defined', true],
+  ]);
+  const printed = dev.output.slice(before);
+  assert.match(printed, /Uncaught Error: in handler/);
+  assert.not.match(printed, /Uncaught (Error: h1|again|ReferenceError)/);
+});
+
 test('Wifi connects, drops with the network, http reaches the handler only when connected', async () => {
   const { clock, dev, network } = setup('');
   dev.eval(`var W=require("Wifi"), log=[]; W.on("disconnected", function(d){ log.push("down:"+d.reason); });
