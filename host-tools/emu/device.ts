@@ -175,8 +175,8 @@ export class EmulatedDevice {
     this.clock = opts.clock;
     this.flash = opts.flash;
     this.network = opts.network;
-    this.name = opts.name ?? 'bike';
     this.espruino = opts.espruino ?? loadBoard('esp32-devkitc').espruino;
+    this.name = opts.name ?? 'bike';
     this.seed = (opts.seed ?? 1) >>> 0;
     const r = rng32(this.seed ^ 0x5eed);
     this.mac = Array.from({ length: 6 }, (_, i) => ((i === 0 ? 0x24 : r() & 0xff) >>> 0).toString(16).padStart(2, '0')).join(':');
@@ -405,6 +405,7 @@ export class EmulatedDevice {
     const ctx = vm.createContext(sandbox, { name: `${this.name}#${s.boot}` });
     s.ctx = ctx;
     const CtxUint8Array = vm.runInContext('Uint8Array', ctx) as Uint8ArrayConstructor;
+    const CtxArrayBuffer = vm.runInContext('ArrayBuffer', ctx) as ArrayBufferConstructor;
     const hw = rng32((this.seed * 0x9e3779b1 + s.boot * 0x85ebca6b) >>> 0);
 
     const build = this.espruino;
