@@ -2,7 +2,8 @@
 //   VirtualClock        clock.ts    virtual time for devices, simulator and network
 //   EmuNetwork          network.ts  access points, outages, HTTP (real loopback or a handler)
 //   EmuFlash            flash.ts    (helper F1) Storage semantics on a NOR image, power cuts
-//   EmulatedDevice      device.ts   one board: globals, modules, console, power
+//   EmulatedDevice      device.ts   one board: power, context per power-on, uncaught exceptions
+//                       modules/    its Espruino modules and globals, one file each
 //   createEmulatedBike  bike.ts     bundle + device + simulated bike, power cuts with brown-out
 //   serveConsole, attachConsole, runRealtime   serve.ts   console over TCP/streams, real time
 //   loadBoard, checkBoard, listBoards          boards.ts  boards/*.json against schema.json
