@@ -110,7 +110,7 @@ export function createEmulatedBike(o: EmulatedBikeOptions): EmulatedBike {
     spi[board.can.spi] = sim.mcp2515Spi;
     inputs[board.can.int] = sim.canInt;
   }
-  const device = new EmulatedDevice({ clock, flash, network: o.network, serial, spi, inputs, seed, name: o.name, tee: o.tee });
+  const device = new EmulatedDevice({ clock, flash, network: o.network, serial, spi, inputs, seed, name: o.name, tee: o.tee, espruino: board.espruino });
 
   const follower: TimeFollower = {
     advance: (ms) => sim.advance(ms),

@@ -88,6 +88,9 @@ export function checkBoard(board: unknown, name: string, schema = loadSchema()):
       const dup = used.find((p, i) => used.indexOf(p) !== i);
       if (dup) errs.push(`$: pin ${dup} is used twice`);
     }
+    const mods = b.espruino.modules;
+    const dupMod = mods.find((m, i) => mods.indexOf(m) !== i);
+    if (dupMod) errs.push(`$.espruino.modules: "${dupMod}" is listed twice`);
     const ids = b.bms?.ids;
     if (ids && ids[0] === ids[1]) errs.push(`$.bms.ids: both BMS on CAN id ${ids[0]}`);
   }

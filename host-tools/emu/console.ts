@@ -14,8 +14,12 @@
 //   and puts it back afterwards.
 
 export interface ConsoleHost {
-  /** Evaluates one complete input (may contain newlines) in the device. */
-  evaluate(code: string): { value?: unknown; error?: unknown };
+  /**
+   * Evaluates one complete input (may contain newlines) in the device: its value, or the
+   * error it threw (printed "Uncaught ..."), or `silent` when there is nothing to print
+   * (the host reported the error itself, or the device stopped).
+   */
+  evaluate(code: string): { value?: unknown; error?: unknown; silent?: boolean };
   /** Formats a result for "=..." the way Espruino prints it. */
   format(value: unknown): string;
 }
@@ -189,7 +193,9 @@ export class EspruinoConsole {
     const code = this.line.replace(/\s+$/, '');
     this.line = '';
     const r = code.length ? this.host.evaluate(code) : { value: undefined };
-    if (r.error !== undefined) {
+    if (r.silent) {
+      // reported by the host already, or nothing left to answer
+    } else if (r.error !== undefined) {
       this.print(formatUncaught(r.error) + '\n');
     } else if (shown && code.length) {
       this.removePrompt();
@@ -199,10 +205,38 @@ export class EspruinoConsole {
   }
 }
 
+/**
+ * An exception as Espruino prints it at the top level: "Uncaught " and the thrown value as
+ * a string ("Error: msg", the text of a thrown string, "[object Object]", "5").
+ */
 export function formatUncaught(err: unknown): string {
-  if (err && typeof err === 'object' && 'message' in err) {
-    const e = err as { name?: string; message?: string };
-    return `Uncaught ${e.name ?? 'Error'}: ${e.message}`;
+  let text: string;
+  try {
+    text = String(err);
+  } catch {
+    text = Object.prototype.toString.call(err);
   }
-  return `Uncaught ${JSON.stringify(err) ?? String(err)}`;
+  return `Uncaught ${text}`;
+}
+
+/** Espruino-like printing of a value for console.log and "=result". */
+export function formatValue(v: unknown, quoteStrings: boolean, depth = 0): string {
+  if (v === undefined) return 'undefined';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return quoteStrings ? JSON.stringify(v) : v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'function') return 'function () { [code] }';
+  if (depth > 4) return '...';
+  if (ArrayBuffer.isView(v)) {
+    const name = Object.prototype.toString.call(v).slice(8, -1);
+    return `new ${name}([${Array.from(v as unknown as ArrayLike<number>).join(', ')}])`;
+  }
+  if (Array.isArray(v)) return '[ ' + v.map((x) => formatValue(x, true, depth + 1)).join(', ') + ' ]';
+  if (typeof v === 'object') {
+    if (v instanceof Error || Object.prototype.toString.call(v) === '[object Error]') return String(v);
+    const keys = Object.keys(v as object);
+    if (keys.length === 0) return '{ }';
+    return '{\n' + keys.map((k) => `  ${JSON.stringify(k).slice(1, -1)}: ${formatValue((v as Record<string, unknown>)[k], true, depth + 1)}`).join(',\n') + '\n }';
+  }
+  return String(v);
 }

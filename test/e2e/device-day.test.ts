@@ -138,7 +138,7 @@ test('a simulated day: every report once, verified, chained, and the energy adds
     assert.ok(drained, 'the queue drains once the network is back');
     const st = bike.eval<{ reporter: { nextSeq: number }; uplink: { dropped: number } }>('deep.status()');
     assert.is(st.uplink.dropped, 0, 'no report dropped as rejected');
-    assert.is(bike.device.uncaught.length, 0, `no uncaught errors: ${bike.device.uncaught.map(String).join('; ')}`);
+    assert.is(bike.device.uncaught.length, 0, `no uncaught errors: ${bike.device.uncaught.map((u) => u.text).join('; ')}`);
 
     // The ledger: every seq exactly once, each verifying on its own, prev chaining.
     const lines = (await (await fetch(`${node.url}/v1/export`)).text()).trim().split('\n').map((l) => JSON.parse(l) as { device: string; seq: number; cose: string });

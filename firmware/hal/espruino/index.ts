@@ -34,7 +34,7 @@ export interface Hal {
   /** Ed25519 from the Storage module "ed25519" (./ed25519.ts); call once at boot. */
   loadEd25519(): Ed25519Load;
   startWatchdog(timeoutS: number): Watchdog;
-  /** Records uncaught errors; resets after them where the board can (board.reboot). */
+  /** Records uncaught errors; resets after them where the board can (board.espruino.reboot). */
   onLastWords(record: (kind: 'errorFlag' | 'uncaught', detail: string) => void, resetAfterMs: number): void;
   memory(): { free: number; usage: number; total: number };
   interpreter: string;
@@ -71,7 +71,7 @@ export function createHal(board: Board): Hal {
     loadEd25519: function (): Ed25519Load { return loadEd25519(sha512); },
     startWatchdog: startWatchdog,
     onLastWords: function (record: (kind: 'errorFlag' | 'uncaught', detail: string) => void, resetAfterMs: number): void {
-      onLastWords(record, resetAfterMs, board.reboot !== false);
+      onLastWords(record, resetAfterMs, board.espruino.reboot);
     },
     memory: memoryUsage,
     interpreter: interpreterVersion(),

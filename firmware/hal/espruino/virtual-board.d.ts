@@ -32,9 +32,20 @@ interface DeepBoardCanVesc {
   via: 'vesc';
 }
 
+/** The Espruino build the board runs (boards/schema.json "espruino"). */
+interface DeepBoardEspruino {
+  /** process.env.BOARD of the build. */
+  build: string;
+  /** Built-in modules (process.env.MODULES); require() of any other name needs a Storage file. */
+  modules: string[];
+  /** E.reboot() restarts the interpreter (false on Linux: it prints "Not implemented" and exits). */
+  reboot: boolean;
+}
+
 interface DeepBoard {
   name: string;
   description: string;
+  espruino: DeepBoardEspruino;
   vesc: DeepBoardVesc;
   can: DeepBoardCanMcp2515 | DeepBoardCanVesc;
   bms?: { ids?: number[] };
@@ -42,6 +53,4 @@ interface DeepBoard {
   button: string | null;
   /** Strong entropy source for the device key (boards/schema.json). */
   rng?: 'esp32-rng-register' | 'os-random-device';
-  /** False where E.reboot() cannot reset the board (Espruino's Linux build). */
-  reboot?: boolean;
 }

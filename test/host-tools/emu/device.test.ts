@@ -6,11 +6,25 @@ import { VirtualClock } from '../../../host-tools/emu/clock';
 import { EmulatedDevice } from '../../../host-tools/emu/device';
 import { EmuFlash } from '../../../host-tools/emu/flash';
 import { EmuNetwork } from '../../../host-tools/emu/network';
+import { loadBoard } from '../../../host-tools/emu/boards';
 import type { SerialIO } from '../../../firmware/hal/io';
 
 /** Values from the device realm, made plain (arrays of another realm do not deep-equal). */
 function val(dev: EmulatedDevice, expr: string): unknown {
   return JSON.parse(JSON.stringify(dev.eval(expr)) ?? 'null');
+}
+
+const ESP32 = loadBoard('esp32-devkitc').espruino;
+const LINUX = loadBoard('espruino-linux').espruino;
+
+/** What evaluating `code` throws, as a string ("no error" when nothing). */
+function thrown(dev: EmulatedDevice, code: string): string {
+  try {
+    dev.eval(code);
+  } catch (e) {
+    return String(e);
+  }
+  return 'no error';
 }
 
 function setup(code?: string, extra: Partial<ConstructorParameters<typeof EmulatedDevice>[0]> = {}) {
@@ -88,6 +102,79 @@ test('uncaught errors go to process uncaughtException, else are printed', async 
   dev.eval('var flags; E.on("errorFlag", function(f){ flags = f; })');
   await clock.advance(1);
   assert.equal(val(dev, 'flags'), ['FIFO_FULL']);
+});
+
+test('E.reboot() on a build that cannot (Linux) ends the interpreter: "Not implemented", stopped for good', async () => {
+  const a = setup('setTimeout(function(){ E.reboot(); }, 10);', { espruino: LINUX });
+  await a.clock.advance(60_000);
+  assert.not.ok(a.dev.running);
+  assert.equal(a.dev.stops.map((x) => [x.reason, x.detail]), [['exit', 'Not implemented']]);
+  assert.match(a.dev.output, /Not implemented/);
+  assert.is(a.dev.boots, 1, 'nothing powered it on again');
+  assert.equal(a.dev.uncaught, [], 'the exit is not an uncaught exception');
+  assert.throws(() => a.dev.eval('1'), /not powered/);
+
+  const b = setup('', { espruino: LINUX });
+  assert.throws(() => b.dev.eval('E.reboot(); var after = 1;'), /E\.reboot\(\) on the ESP32LIKE_LINUX build: the interpreter printed "Not implemented" and exited/);
+  assert.not.ok(b.dev.running);
+
+  const c = setup('', { espruino: LINUX });
+  let out = '';
+  c.dev.console.onOutput((t) => { out += t; });
+  c.dev.console.input('E.reboot()\r');
+  assert.match(out, /Not implemented/);
+  assert.not.match(out, /Uncaught|=undefined/);
+  assert.not.ok(c.dev.running);
+
+  // The ESP32 build reboots: the boot code runs again.
+  const e = setup('var booted = getTime();', { espruino: ESP32 });
+  e.dev.eval('E.reboot()');
+  await e.clock.advance(10);
+  assert.ok(e.dev.running);
+  assert.is(e.dev.boots, 2);
+  assert.is(e.dev.stops.at(-1)!.reason, 'reboot');
+  assert.is(e.dev.eval('typeof booted'), 'number');
+});
+
+test('exceptions reaching the top level are recorded and printed as Espruino prints them, and the device carries on', async () => {
+  const { clock, dev } = setup(`var ticks = 0; setInterval(function(){ ticks++; }, 100);
+    setTimeout(function(){ throw new Error("t1"); }, 5);
+    setTimeout(function(){ throw "s2"; }, 6);
+    setTimeout(function(){ throw {a:1}; }, 7);
+    E.on("init", function(){ throw new TypeError("in init"); });`);
+  await clock.advance(10);
+  dev.console.input('nope()\r');
+  await clock.advance(1000);
+  const seen = dev.uncaught.map((u) => [u.text, u.handled, u.boot]);
+  assert.equal(seen, [
+    ['Uncaught TypeError: in init', false, 1],
+    ['Uncaught Error: t1', false, 1],
+    ['Uncaught s2', false, 1],
+    ['Uncaught [object Object]', false, 1],
+    ['Uncaught ReferenceError: nope is not defined', false, 1],
+  ]);
+  for (const [text] of seen) assert.ok(dev.output.includes(text as string), `printed: ${text}`);
+  assert.is(dev.uncaught[1].atMs, 5);
+  assert.ok(dev.running);
+  assert.ok((dev.eval('ticks') as number) >= 9, 'the program carries on');
+});
+
+test('a process uncaughtException handler takes top-level exceptions (console lines too): recorded as handled, not printed', async () => {
+  const { clock, dev } = setup('var got = []; process.on("uncaughtException", function(e){ got.push(String(e)); if (e === "again") throw new Error("in handler"); });');
+  const before = dev.output.length;
+  dev.eval('setTimeout(function(){ throw new Error("h1"); }, 5); setTimeout(function(){ throw "again"; }, 6);');
+  await clock.advance(10);
+  dev.console.input('nope2()\r');
+  assert.equal(val(dev, 'got'), ['Error: h1', 'again', 'ReferenceError: nope2 is not defined']);
+  assert.equal(dev.uncaught.map((u) => [u.text, u.handled]), [
+    ['Uncaught Error: h1', true],
+    ['Uncaught again', true],
+    ['Uncaught Error: in handler', false],
+    ['Uncaught ReferenceError: nope2 is not defined', true],
+  ]);
+  const printed = dev.output.slice(before);
+  assert.match(printed, /Uncaught Error: in handler/);
+  assert.not.match(printed, /Uncaught (Error: h1|again|ReferenceError)/);
 });
 
 test('Wifi connects, drops with the network, http reaches the handler only when connected', async () => {
@@ -172,7 +259,40 @@ test('require finds modules stored in Storage (how a large library is loaded)', 
   assert.is(dev.eval('require("sq").sq(9)'), 81);
   let msg = '';
   try { dev.eval('require("missing")'); } catch (e) { msg = String(e); }
-  assert.match(msg, /Module missing not found/);
+  assert.match(msg, /Error: Module "missing" not found/);
+});
+
+test('require: what the board\'s build lacks is not found, as on Espruino (Linux has no Wifi; ESP32 is a global, not a module)', () => {
+  const linux = setup('', { espruino: LINUX }).dev;
+  assert.is(thrown(linux, 'require("Wifi")'), 'Error: Module "Wifi" not found');
+  assert.is(thrown(linux, 'require("ESP32")'), 'Error: Module "ESP32" not found');
+  assert.is(linux.eval('typeof require("Storage").read'), 'function');
+  assert.is(linux.eval('typeof require("crypto").SHA256'), 'function');
+  assert.is(linux.eval('process.env.BOARD'), 'ESP32LIKE_LINUX');
+  assert.is(linux.eval('process.env.MODULES'), LINUX.modules.join(','));
+  // Espruino looks in Storage for what is not built in, whatever the name.
+  linux.eval('require("Storage").write("Wifi", "exports.fromStorage = 1;")');
+  assert.is(linux.eval('require("Wifi").fromStorage'), 1);
+
+  const esp = setup('', { espruino: ESP32 }).dev;
+  assert.is(esp.eval('typeof require("Wifi").connect'), 'function');
+  assert.is(esp.eval('process.env.MODULES'), ESP32.modules.join(','));
+  assert.is(thrown(esp, 'require("ESP32")'), 'Error: Module "ESP32" not found');
+  assert.is(thrown(esp, 'require(5)'), 'TypeError: Expecting module name as a string, got Number');
+  // Built into the build but not imitated by the emulator: an error that says so.
+  assert.match(thrown(esp, 'require("tls")'), /the ESP32 build has this module but the emulator does not imitate it/);
+});
+
+test('a build without Wifi (Linux) is on the host\'s network: http works while the network is up', async () => {
+  const { clock, dev, network } = setup('', { espruino: LINUX });
+  dev.eval(`var log=[]; function get(tag){ var r=require("http").request({host:"127.0.0.1",port:8080,path:"/l",method:"GET",protocol:"http:"}, function(res){
+      var b=""; res.on("data",function(d){b+=d;}); res.on("close",function(){ log.push(tag+":"+res.statusCode+":"+b); }); });
+    r.on("error", function(e){ log.push(tag+":"+e.message); }); r.end(); } get("up");`);
+  await clock.advance(100);
+  network.setUp(false);
+  dev.eval('get("down")');
+  await clock.advance(100);
+  assert.equal(val(dev, 'log'), ['up:200:got GET http://127.0.0.1:8080/l 0', 'down:Not connected']);
 });
 
 test.run();
