@@ -8,7 +8,7 @@ import { createLogger } from '../../../host-tools/ingest/log';
 import { verifyReportBytes, keyRegistry, kidFromPublicKey, sha256Host } from '../../../host-tools/verify';
 import { encodeReport } from '../../../protocol/report';
 import { encode, CborTag } from '../../../protocol/cbor';
-import { BASE_S, Ride, device, register, postOne, postReports, getJson, cborArray, cborSeq, signWithAlg, tempDir, type Device } from './_fixtures';
+import { BASE_S, Ride, device, register, postOne, postReports, getJson, cborArray, cborSeq, signWithAlg, tempDir, waitFor, type Device } from './_fixtures';
 
 const __dirname_ = path.dirname(fileURLToPath(import.meta.url));
 const logLines: string[] = [];
@@ -180,10 +180,10 @@ test('out of order: later reports wait pending (durably), the gap is reported, t
   assert.is(d.head.seq, 1);
   assert.equal({ ...d.gap, since: undefined }, { from: 2, to: 3, pending: 3, highestPending: 6, since: undefined });
   const gaps = (await getJson(`${url}/v1/gaps`)).json.gaps;
-  // A gap that stays open is reported in the structured log (JSON lines).
-  await new Promise((r) => setTimeout(r, 400));
-  const logged = logLines.map((l) => JSON.parse(l)).find((l) => l.msg === 'gap still open' && l.device === ride.dev.id);
-  assert.ok(logged, logLines.join(''));
+  // A gap that stays open (gapAlertMs 150) is reported in the structured log (JSON lines).
+  const logged = await waitFor('the "gap still open" warning', () =>
+    logLines.map((l) => JSON.parse(l)).find((l) => l.msg === 'gap still open' && l.device === ride.dev.id),
+  );
   assert.equal([logged.level, logged.missingFrom, logged.missingTo, logged.pending], ['warn', 2, 3, 3]);
   assert.ok(Date.parse(logged.t) > 0);
   assert.ok(gaps.some((g: any) => g.device === ride.dev.id && g.from === 2 && g.to === 3));
