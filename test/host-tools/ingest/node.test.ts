@@ -289,6 +289,17 @@ test('every path of openapi.yaml is served (documented API = implemented API)', 
     const body = await res.text();
     assert.not.match(body, /no route/, `${p} is documented but not served`);
   }
+  // Both ways, with the methods: the route table is what openapi.yaml documents.
+  const { ROUTE_TABLE } = await import('../../../host-tools/ingest/server');
+  const documented: string[] = [];
+  let at = '';
+  for (const line of spec.slice(0, spec.indexOf('\ncomponents:')).split('\n')) {
+    const p = /^  (\/[^:]+):$/.exec(line);
+    if (p) at = p[1];
+    const m = /^    (get|post|put|patch|delete):$/.exec(line);
+    if (m) documented.push(`${m[1].toUpperCase()} ${at}`);
+  }
+  assert.equal(ROUTE_TABLE.map((r) => `${r.method} ${r.path}`).sort(), documented.sort());
 });
 
 test('a deep report ride (device code path, unsynced then synced clock) goes in as a CBOR sequence', async () => {
