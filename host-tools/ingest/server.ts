@@ -4,6 +4,7 @@
 // ROUTES below is the whole API: method, path (openapi.yaml's syntax, `{id}` = a device id)
 // and the function that answers it. dispatch() finds the route, checks the method and the
 // operator token, parses the device id, runs the handler and maps errors to answers.
+import crypto from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BodyError, TooManyReports, parseMediaType, splitReports } from './body';
@@ -35,7 +36,8 @@ interface ServerState {
   metrics: IngestMetrics;
   maxBody: number;
   maxReports: number;
-  adminToken: string | undefined;
+  /** SHA-256 of the operator token; undefined: no token, loopback clients only. */
+  adminTokenDigest: Buffer | undefined;
   workers: number;
   schemaVersion: number;
 }
@@ -144,9 +146,32 @@ function deviceIdParam(raw: string): string {
   return id;
 }
 
+const sha256 = (text: string): Buffer => crypto.createHash('sha256').update(text, 'utf8').digest();
+
+/**
+ * The credentials of an `Authorization: Bearer TOKEN` header (RFC 6750 §2.1). The scheme
+ * is case-insensitive (RFC 7235 §2.1), the token is taken as sent.
+ */
+function bearerToken(header: string | undefined): string | undefined {
+  const m = /^bearer +(.*)$/i.exec(header ?? '');
+  return m ? m[1] : undefined;
+}
+
+/**
+ * Whether the token sent is the operator's, in time independent of how much of it is
+ * right: both sides are hashed to 32 bytes first, so timingSafeEqual (which needs equal
+ * lengths) also hides the length of the real token.
+ */
+function isOperatorToken(sent: string | undefined, digest: Buffer): boolean {
+  // Called through the module object so that a test can observe it.
+  return crypto.timingSafeEqual(sha256(sent ?? ''), digest) && sent !== undefined;
+}
+
 function requireOperator(s: ServerState, req: IncomingMessage): void {
-  if (s.adminToken !== undefined) {
-    if (req.headers.authorization !== `Bearer ${s.adminToken}`) throw new HttpError(401, 'operator route: missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
+  if (s.adminTokenDigest !== undefined) {
+    if (!isOperatorToken(bearerToken(req.headers.authorization), s.adminTokenDigest)) {
+      throw new HttpError(401, 'operator route: missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
+    }
     return;
   }
   const a = req.socket.remoteAddress ?? '';
@@ -400,7 +425,7 @@ export function createIngestServer(opts: ServerOptions): Server {
     metrics: opts.metrics,
     maxBody: opts.maxBodyBytes ?? 1 << 20,
     maxReports: opts.maxReports ?? 10_000,
-    adminToken: opts.adminToken,
+    adminTokenDigest: opts.adminToken === undefined ? undefined : sha256(opts.adminToken),
     workers: opts.workers,
     schemaVersion: opts.schemaVersion,
   };

@@ -241,6 +241,37 @@ test('revocation: operator only, then the device is rejected as unknown_key and 
   assert.is(res.status, 404);
 });
 
+test('operator token: the scheme is case-insensitive (RFC 7235 §2.1), the token is not', async () => {
+  const revoke = (authorization: string) => fetch(`${url}/v1/devices/0000000000000000/revoke`, { method: 'POST', headers: { authorization } });
+  // 404: past the operator check (no such device).
+  for (const scheme of ['bearer', 'BEARER', 'BeArEr']) assert.is((await revoke(`${scheme} op-secret`)).status, 404, scheme);
+  assert.is((await revoke('Bearer  op-secret')).status, 404, 'more than one space after the scheme');
+  for (const bad of ['Bearer OP-SECRET', 'Bearer op-secret2', 'Bearer op-secre', 'Bearer', 'Bearer ', 'Basic op-secret', 'op-secret', 'Bearerop-secret']) {
+    const res = await revoke(bad);
+    assert.is(res.status, 401, bad);
+    assert.is(res.headers.get('www-authenticate'), 'Bearer');
+  }
+});
+
+test('operator token: compared in constant time (timingSafeEqual over SHA-256 digests, any length)', async () => {
+  const crypto = (await import('node:crypto')).default;
+  const original = crypto.timingSafeEqual;
+  const calls: number[][] = [];
+  crypto.timingSafeEqual = (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
+    calls.push([a.byteLength, b.byteLength]);
+    return original(a, b);
+  };
+  try {
+    const revoke = (authorization: string) => fetch(`${url}/v1/devices/0000000000000000/revoke`, { method: 'POST', headers: { authorization } });
+    assert.is((await revoke('Bearer op-secret')).status, 404);
+    assert.is((await revoke('Bearer x')).status, 401);
+    assert.is((await revoke(`Bearer ${'y'.repeat(300)}`)).status, 401);
+  } finally {
+    crypto.timingSafeEqual = original;
+  }
+  assert.equal(calls, [[32, 32], [32, 32], [32, 32]]);
+});
+
 test('HTTP errors: 415 content type, 400 malformed CBOR with offsets, 413 oversized, 404, 405', async () => {
   let r = await postReports(url, new Uint8Array([1]), 'application/json');
   assert.is(r.status, 415);
