@@ -141,7 +141,14 @@ const DEVICE_ID = /^[0-9a-f]{16}$/;
 
 /** The `{id}` path segment: a device id (the kid, 16 hex digits), any case. */
 function deviceIdParam(raw: string): string {
-  const id = decodeURIComponent(raw).toLowerCase();
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    // URIError: a % not followed by two hex digits, or bytes that are not UTF-8.
+    throw new HttpError(400, `device id ${JSON.stringify(raw)} is not valid percent-encoded UTF-8 (RFC 3986 §2.1)`);
+  }
+  const id = decoded.toLowerCase();
   if (!DEVICE_ID.test(id)) throw new HttpError(400, `device id expected 16 hex digits (the kid), got ${JSON.stringify(raw)}`);
   return id;
 }
@@ -397,7 +404,19 @@ function findPath(method: string, path: string): { routes: Route[]; rawId: strin
   throw new HttpError(404, `no route ${method} ${path}`);
 }
 
-async function dispatch(s: ServerState, req: IncomingMessage, res: ServerResponse, url: URL, label: { route: string }): Promise<number> {
+/** The request target as a URL; node:http passes targets WHATWG URL refuses (`//[`). */
+function requestUrl(target: string): URL {
+  try {
+    return new URL(target, 'http://node');
+  } catch {
+    throw new HttpError(400, `request target ${JSON.stringify(target)} is not a valid URL path`);
+  }
+}
+
+/** Answers one request; `label` gets the route name and path for the metrics and the log. */
+async function dispatch(s: ServerState, req: IncomingMessage, res: ServerResponse, label: { route: string; path: string }): Promise<number> {
+  const url = requestUrl(req.url ?? '/');
+  label.path = url.pathname;
   const method = req.method ?? 'GET';
   const { routes, rawId } = findPath(method, url.pathname);
   label.route = routes[0].name;
@@ -431,11 +450,10 @@ export function createIngestServer(opts: ServerOptions): Server {
   };
   return createServer((req, res) => {
     const t0 = process.hrtime.bigint();
-    const url = new URL(req.url ?? '/', 'http://node');
-    const label = { route: 'unknown' };
-    dispatch(s, req, res, url, label)
+    const label = { route: 'unknown', path: req.url ?? '/' };
+    dispatch(s, req, res, label)
       .catch((err: unknown) => {
-        const e = errorAnswer(s, err, url.pathname);
+        const e = errorAnswer(s, err, label.path);
         if (!res.headersSent) send(res, e.status, { error: e.message }, e.headers);
         else res.destroy();
         return e.status;
@@ -443,7 +461,7 @@ export function createIngestServer(opts: ServerOptions): Server {
       .then((status) => {
         s.metrics.httpRequests.inc({ route: label.route, status: String(status) });
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-        s.logger.debug('http', { method: req.method, path: url.pathname, status, ms: Math.round(ms * 1000) / 1000 });
+        s.logger.debug('http', { method: req.method, path: label.path, status, ms: Math.round(ms * 1000) / 1000 });
       });
   });
 }

@@ -297,6 +297,32 @@ test('HTTP errors: 415 content type, 400 malformed CBOR with offsets, 413 oversi
   assert.equal({ ...h, queueDepth: 0 }, { status: 'ok', schemaVersion: 1, workers: 2, queueDepth: 0 });
 });
 
+test('bad percent-encoding in a device id answers 400 saying so, on every {id} route', async () => {
+  for (const p of ['/v1/devices/%E0%A4%A', '/v1/devices/%ZZ/reports', '/v1/devices/%/energy']) {
+    const r = await getJson(url + p);
+    assert.is(r.status, 400, p);
+    assert.match(r.json.error, /device id .* is not valid percent-encoded UTF-8/, p);
+  }
+  const res = await fetch(`${url}/v1/devices/%C3%28/revoke`, { method: 'POST', headers: { authorization: 'Bearer op-secret' } });
+  assert.is(res.status, 400);
+  assert.match(((await res.json()) as any).error, /"%C3%28" is not valid percent-encoded UTF-8/);
+});
+
+test('a request target that is no URL path answers 400 and the node carries on', async () => {
+  const { connect } = await import('node:net');
+  const u = new URL(url);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const sock = connect(Number(u.port), u.hostname, () => sock.write('GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    let text = '';
+    sock.on('data', (d) => (text += d));
+    sock.on('end', () => resolve(text));
+    sock.on('error', reject);
+  });
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  assert.match(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error, /request target "\/\/\[" is not a valid URL path/);
+  assert.is((await getJson(`${url}/healthz`)).status, 200);
+});
+
 test('CBOR sequences (deep report output) and byte-string-wrapped array elements are accepted', async () => {
   const ride = await fresh(device(40));
   const rs = ride.take(6);
