@@ -2,6 +2,7 @@
 // Durability: WAL journal with synchronous=FULL, so a transaction is on disk (the WAL is
 // fsynced) before transaction() returns; the ingest node answers a device only after that
 // (SQLite docs, "PRAGMA synchronous": FULL in WAL mode makes commits durable on power loss).
+// Exclusive: the node holds the file's lock while it runs (openDatabase).
 import { accessSync, constants as fsConstants, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -145,14 +146,25 @@ const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.b
 /** A refusal of ours while opening (schema too new): its message is the reason as is. */
 class OpenRefused extends Error {}
 
-/** Opens the file, sets the durability pragmas and migrates the schema. */
+/**
+ * Opens the file for this node alone, sets the durability pragmas and migrates the schema.
+ *
+ * One node per file: the node keeps chain heads and pending sets in memory, so a second
+ * writer would make the two disagree. In EXCLUSIVE locking mode the connection keeps the
+ * file's lock from its first access until it closes (SQLite docs, "PRAGMA locking_mode"),
+ * so a second node (or any other program) gets SQLITE_BUSY at once (timeout 0). The lock
+ * is an OS file lock: it dies with the process, so a killed node never blocks a restart.
+ * Set before WAL mode, it also means no -shm shared memory is used.
+ */
 function openDatabase(file: string): Database.Database {
-  const db = new Database(file);
+  const db = new Database(file, { timeout: 0 });
   try {
+    db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
+    // A write transaction takes the exclusive lock now, not at the first report.
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
     // 64 MiB of page cache (negative = KiB): chain heads and indexes stay in memory.
     db.pragma('cache_size = -65536');
     migrate(db);
@@ -181,6 +193,9 @@ function whyNotOpened(file: string, err: unknown): string {
   if (err instanceof OpenRefused) return err.message;
   const code = (err as { code?: unknown }).code;
   const message = (err as Error).message;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return 'another ingest node (or another program) has it open: one node per database file; stop the other one first';
+  }
   if (code === 'SQLITE_NOTADB') return 'it is not a SQLite database';
   if (code === 'SQLITE_CORRUPT') return `the database is corrupt (SQLite: ${message})`;
   if (code === 'SQLITE_FULL') return 'the disk is full';
