@@ -39,6 +39,7 @@
 import type { Timers } from '../hal/io';
 import type { Queue, QueueItem } from '../queue/queue';
 import { FAULT, FaultLog } from '../app/faults';
+import { REJECT } from '../../protocol/reasons';
 
 export interface UplinkNet {
   online(): boolean;
@@ -108,7 +109,7 @@ function ascii(b: Uint8Array | undefined): string {
   return s;
 }
 
-var KEEP_REASONS: { [r: string]: number } = { unknown_key: FAULT.UPLINK_NOT_PAIRED, gap: FAULT.UPLINK_GAP };
+var KEEP_REASONS: { [r: string]: number } = { [REJECT.UNKNOWN_KEY]: FAULT.UPLINK_NOT_PAIRED, [REJECT.GAP]: FAULT.UPLINK_GAP };
 
 export function createUplink(opts: UplinkOptions): Uplink {
   if (!opts || !opts.queue || !opts.net || !opts.timers || typeof opts.url !== 'function' || typeof opts.rand !== 'function') {

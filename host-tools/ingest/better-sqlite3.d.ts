@@ -20,7 +20,8 @@ declare module 'better-sqlite3' {
     }
   }
   const Database: {
-    new (file: string, opts?: { readonly?: boolean; fileMustExist?: boolean }): Database.Database;
+    /** timeout: ms to wait on a locked database before SQLITE_BUSY (better-sqlite3 default 5000). */
+    new (file: string, opts?: { readonly?: boolean; fileMustExist?: boolean; timeout?: number }): Database.Database;
   };
   export default Database;
 }

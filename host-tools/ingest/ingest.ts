@@ -14,7 +14,8 @@ import type { Store, StoredReport, DeviceRecord } from './store';
 import type { Logger } from './log';
 import type { Pool } from './pool';
 import type { IngestMetrics } from './metrics';
-import type { RejectReason, ReportAnswer, Verdict } from './types';
+import type { ReportAnswer, Verdict } from './types';
+import { REJECT, type RejectReason } from '../../protocol/reasons';
 import { bytesEqual, toHex } from '../../protocol/bytes';
 import { decodeSign1 } from '../../protocol/cose';
 import { decodeReport, type EnergyReport } from '../../protocol/report';
@@ -231,8 +232,8 @@ export function createIngest(opts: IngestOptions): Ingest {
     const dev = store.deviceState(f.deviceId);
     // Registration and revocation can race with verification in the workers: the store,
     // read inside this transaction, has the last word.
-    if (!dev) return reject('unknown_key', `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq);
-    if (dev.revokedAt !== null) return reject('unknown_key', `the key of kid ${f.deviceId} was revoked at ${iso(dev.revokedAt)}`, f.deviceId, f.seq);
+    if (!dev) return reject(REJECT.UNKNOWN_KEY, `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq);
+    if (dev.revokedAt !== null) return reject(REJECT.UNKNOWN_KEY, `the key of kid ${f.deviceId} was revoked at ${iso(dev.revokedAt)}`, f.deviceId, f.seq);
     const report: StoredReport = { ...f, bytes: item.bytes, receivedAt: item.receivedAt };
     const verdict = checkChain(verified(v.report, f.hash, item.bytes, dev.publicKey), view);
     const duplicate = (state: 'committed' | 'pending'): ReportAnswer => {
@@ -248,26 +249,26 @@ export function createIngest(opts: IngestOptions): Ingest {
       if (!pendingDevices || pendingDevices.has(f.deviceId)) promote(report, dev.publicKey, answers, counts);
       return { index: item.index, status: 'accepted', device: f.deviceId, seq: f.seq, state: 'committed' };
     }
-    if (verdict.reason === 'fork') {
+    if (verdict.reason === REJECT.FORK) {
       // A second history signed by the same key. Never overwrite: keep the evidence, flag the device.
       store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt);
       logger.warn('fork', { device: f.deviceId, seq: f.seq, head: dev.headSeq, detail: verdict.detail });
-      return reject('fork', verdict.detail, f.deviceId, f.seq);
+      return reject(REJECT.FORK, verdict.detail, f.deviceId, f.seq);
     }
-    if (verdict.reason !== 'gap') return reject(verdict.reason, verdict.detail, f.deviceId, f.seq);
+    if (verdict.reason !== REJECT.GAP) return reject(verdict.reason, verdict.detail, f.deviceId, f.seq);
     // seq beyond head + 1: hold it durably, answer it, and chain it once the gap fills.
     if (f.seq - dev.headSeq > maxAhead) {
-      return reject('gap', `seq ${f.seq} is more than ${maxAhead} ahead of the chain head ${dev.headSeq}`, f.deviceId, f.seq);
+      return reject(REJECT.GAP, `seq ${f.seq} is more than ${maxAhead} ahead of the chain head ${dev.headSeq}`, f.deviceId, f.seq);
     }
     const held = store.getPending(f.deviceId, f.seq);
     if (held && bytesEqual(held.hash, f.hash)) return duplicate('pending');
     if (held) {
       store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt);
       logger.warn('fork', { device: f.deviceId, seq: f.seq, pending: true });
-      return reject('fork', `seq ${f.seq} is already held pending with other bytes`, f.deviceId, f.seq);
+      return reject(REJECT.FORK, `seq ${f.seq} is already held pending with other bytes`, f.deviceId, f.seq);
     }
     if (store.pendingSummary(f.deviceId).count >= maxPending) {
-      return reject('gap', `${maxPending} reports already wait for seq ${dev.headSeq + 1}; send the missing ones first`, f.deviceId, f.seq);
+      return reject(REJECT.GAP, `${maxPending} reports already wait for seq ${dev.headSeq + 1}; send the missing ones first`, f.deviceId, f.seq);
     }
     store.insertPending(report);
     pendingDevices?.add(f.deviceId);
@@ -299,7 +300,7 @@ export function createIngest(opts: IngestOptions): Ingest {
         // It was answered as pending, but it does not continue the chain that filled the
         // gap (the device signed two histories, or its counters do not add up). Keep the
         // bytes as evidence, count it, flag the device; the chain stays at its head.
-        if (verdict.reason === 'fork') store.recordFork(next.deviceId, next.seq, next.hash, next.bytes, now());
+        if (verdict.reason === REJECT.FORK) store.recordFork(next.deviceId, next.seq, next.hash, next.bytes, now());
         store.countRejection(next.deviceId, verdict.reason, now());
         counts.rejected.set(verdict.reason, (counts.rejected.get(verdict.reason) ?? 0) + 1);
         const answer = answers.get(`${next.deviceId}/${next.seq}`);

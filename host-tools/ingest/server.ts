@@ -1,5 +1,11 @@
 // HTTP API of the ingest node, versioned under /v1 (documented in openapi.yaml and README).
 // node:http only: every route is small, and the body limits and error answers are ours.
+//
+// ROUTES below is the whole API: method, path (openapi.yaml's syntax, `{id}` = a device id)
+// and the function that answers it. dispatch() finds the route, checks the method and the
+// operator token, parses the device id, runs the handler and maps errors to answers.
+import { toHex } from '../../protocol/bytes';
+import crypto from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BodyError, TooManyReports, parseMediaType, splitReports } from './body';
@@ -7,7 +13,6 @@ import { StorageError, type Ingest } from './ingest';
 import type { Store } from './store';
 import type { Logger } from './log';
 import type { IngestMetrics } from './metrics';
-import { toHex } from '../../protocol/bytes';
 
 export interface ServerOptions {
   ingest: Ingest;
@@ -22,6 +27,41 @@ export interface ServerOptions {
   adminToken?: string;
   workers: number;
   schemaVersion: number;
+}
+
+/** Everything the handlers use, fixed when the server is created. */
+interface ServerState {
+  ingest: Ingest;
+  store: Store;
+  logger: Logger;
+  metrics: IngestMetrics;
+  maxBody: number;
+  maxReports: number;
+  /** SHA-256 of the operator token; undefined: no token, loopback clients only. */
+  adminTokenDigest: Buffer | undefined;
+  workers: number;
+  schemaVersion: number;
+}
+
+/** One request as a handler sees it. `id` is set on the routes whose path has `{id}`. */
+interface Call {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  id: string;
+}
+
+type Handler = (s: ServerState, c: Call) => number | Promise<number>;
+
+interface Route {
+  method: 'GET' | 'POST';
+  /** Path as in openapi.yaml; `{id}` matches one segment, a device id. */
+  path: string;
+  /** Label of deep_ingest_http_requests_total. */
+  name: string;
+  /** Operator route: bearer token, or loopback clients when the node has no token. */
+  operator?: boolean;
+  handle: Handler;
 }
 
 class HttpError extends Error {
@@ -99,274 +139,329 @@ function bucketParam(u: URL): number {
 
 const DEVICE_ID = /^[0-9a-f]{16}$/;
 
-export function createIngestServer(opts: ServerOptions): Server {
-  const { ingest, store, logger, metrics } = opts;
-  const maxBody = opts.maxBodyBytes ?? 1 << 20;
-  const maxReports = opts.maxReports ?? 10_000;
-
-  function deviceId(raw: string): string {
-    const id = decodeURIComponent(raw).toLowerCase();
-    if (!DEVICE_ID.test(id)) throw new HttpError(400, `device id expected 16 hex digits (the kid), got ${JSON.stringify(raw)}`);
-    return id;
+/** The `{id}` path segment: a device id (the kid, 16 hex digits), any case. */
+function deviceIdParam(raw: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    // URIError: a % not followed by two hex digits, or bytes that are not UTF-8.
+    throw new HttpError(400, `device id ${JSON.stringify(raw)} is not valid percent-encoded UTF-8 (RFC 3986 §2.1)`);
   }
+  const id = decoded.toLowerCase();
+  if (!DEVICE_ID.test(id)) throw new HttpError(400, `device id expected 16 hex digits (the kid), got ${JSON.stringify(raw)}`);
+  return id;
+}
 
-  function requireOperator(req: IncomingMessage): void {
-    if (opts.adminToken !== undefined) {
-      if (req.headers.authorization !== `Bearer ${opts.adminToken}`) throw new HttpError(401, 'operator route: missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
-      return;
+const sha256 = (text: string): Buffer => crypto.createHash('sha256').update(text, 'utf8').digest();
+
+/**
+ * The credentials of an `Authorization: Bearer TOKEN` header (RFC 6750 §2.1). The scheme
+ * is case-insensitive (RFC 7235 §2.1), the token is taken as sent.
+ */
+function bearerToken(header: string | undefined): string | undefined {
+  const m = /^bearer +(.*)$/i.exec(header ?? '');
+  return m ? m[1] : undefined;
+}
+
+/**
+ * Whether the token sent is the operator's, in time independent of how much of it is
+ * right: both sides are hashed to 32 bytes first, so timingSafeEqual (which needs equal
+ * lengths) also hides the length of the real token.
+ */
+function isOperatorToken(sent: string | undefined, digest: Buffer): boolean {
+  // Called through the module object so that a test can observe it.
+  return crypto.timingSafeEqual(sha256(sent ?? ''), digest) && sent !== undefined;
+}
+
+function requireOperator(s: ServerState, req: IncomingMessage): void {
+  if (s.adminTokenDigest !== undefined) {
+    if (!isOperatorToken(bearerToken(req.headers.authorization), s.adminTokenDigest)) {
+      throw new HttpError(401, 'operator route: missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
     }
-    const a = req.socket.remoteAddress ?? '';
-    if (a !== '127.0.0.1' && a !== '::1' && a !== '::ffff:127.0.0.1') {
-      throw new HttpError(403, 'operator route: only loopback clients may call it when the node runs without --admin-token');
-    }
+    return;
   }
-
-  async function postReports(req: IncomingMessage, res: ServerResponse): Promise<number> {
-    const type = parseMediaType(req.headers['content-type']);
-    if (!type) {
-      throw new HttpError(415, `content type ${JSON.stringify(req.headers['content-type'] ?? '')} not supported: send application/cose (one COSE_Sign1), application/cbor (an array of them) or application/cbor-seq`, {
-        accept: 'application/cose, application/cbor, application/cbor-seq',
-      });
-    }
-    const body = await readBody(req, maxBody);
-    let spans;
-    try {
-      spans = splitReports(body, type, maxReports);
-    } catch (e) {
-      if (e instanceof BodyError) throw new HttpError(400, `malformed CBOR: ${e.message}`);
-      if (e instanceof TooManyReports) throw new HttpError(413, e.message);
-      throw e;
-    }
-    const answers = await ingest.submit(spans.map((s) => s.bytes));
-    const summary = { accepted: 0, duplicate: 0, rejected: 0 };
-    for (const a of answers) summary[a.status]++;
-    send(res, 200, { ...summary, results: answers });
-    return 200;
+  const a = req.socket.remoteAddress ?? '';
+  if (a !== '127.0.0.1' && a !== '::1' && a !== '::ffff:127.0.0.1') {
+    throw new HttpError(403, 'operator route: only loopback clients may call it when the node runs without --admin-token');
   }
+}
 
-  async function postDevice(req: IncomingMessage, res: ServerResponse): Promise<number> {
-    const ct = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (ct !== 'application/json') throw new HttpError(415, 'send application/json: {"challenge": HEX, "proof": BASE64}', { accept: 'application/json' });
-    const body = await readBody(req, 16 << 10);
-    let j: { challenge?: unknown; proof?: unknown };
-    try {
-      j = JSON.parse(Buffer.from(body).toString('utf8'));
-    } catch (e) {
-      throw new HttpError(400, `malformed JSON: ${(e as Error).message}`);
-    }
-    if (typeof j?.challenge !== 'string' || !/^([0-9a-f]{2})+$/i.test(j.challenge)) throw new HttpError(400, '"challenge" expected the hex string from GET /v1/devices/challenge');
-    if (typeof j.proof !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(j.proof)) throw new HttpError(400, '"proof" expected base64 of the pairing proof (COSE_Sign1)');
-    const r = ingest.register(Buffer.from(j.challenge, 'hex'), new Uint8Array(Buffer.from(j.proof, 'base64')));
-    if (!r.ok) throw new HttpError(r.status, r.error);
-    send(res, 201, r.device, { location: `/v1/devices/${r.device.id}` });
-    return 201;
+function requireDevice(s: ServerState, id: string): void {
+  if (!s.store.getDevice(id)) throw new HttpError(404, `no device ${id}`);
+}
+
+// --- handlers, one per route ---
+
+async function postReports(s: ServerState, { req, res }: Call): Promise<number> {
+  const type = parseMediaType(req.headers['content-type']);
+  if (!type) {
+    throw new HttpError(415, `content type ${JSON.stringify(req.headers['content-type'] ?? '')} not supported: send application/cose (one COSE_Sign1), application/cbor (an array of them) or application/cbor-seq`, {
+      accept: 'application/cose, application/cbor, application/cbor-seq',
+    });
   }
+  const body = await readBody(req, s.maxBody);
+  let spans;
+  try {
+    spans = splitReports(body, type, s.maxReports);
+  } catch (e) {
+    if (e instanceof BodyError) throw new HttpError(400, `malformed CBOR: ${e.message}`);
+    if (e instanceof TooManyReports) throw new HttpError(413, e.message);
+    throw e;
+  }
+  const answers = await s.ingest.submit(spans.map((sp) => sp.bytes));
+  const summary = { accepted: 0, duplicate: 0, rejected: 0 };
+  for (const a of answers) summary[a.status]++;
+  send(res, 200, { ...summary, results: answers });
+  return 200;
+}
 
-  function getReports(id: string, u: URL, res: ServerResponse): number {
-    if (!store.getDevice(id)) throw new HttpError(404, `no device ${id}`);
-    const after = intParam(u, 'after', -1, -1, Number.MAX_SAFE_INTEGER);
-    const limit = intParam(u, 'limit', 100, 1, 1000);
-    const rows = store.listAccepted(id, after, limit);
-    send(res, 200, {
-      device: id,
-      reports: rows.map((r) => ({
+function getChallenge(s: ServerState, { res }: Call): number {
+  const c = s.ingest.challenge();
+  send(res, 200, { challenge: toHex(c.challenge), expiresAt: new Date(c.expiresAt).toISOString() }, { 'cache-control': 'no-store' });
+  return 200;
+}
+
+async function postDevice(s: ServerState, { req, res }: Call): Promise<number> {
+  const ct = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (ct !== 'application/json') throw new HttpError(415, 'send application/json: {"challenge": HEX, "proof": BASE64}', { accept: 'application/json' });
+  const body = await readBody(req, 16 << 10);
+  let j: { challenge?: unknown; proof?: unknown };
+  try {
+    j = JSON.parse(Buffer.from(body).toString('utf8'));
+  } catch (e) {
+    throw new HttpError(400, `malformed JSON: ${(e as Error).message}`);
+  }
+  if (typeof j?.challenge !== 'string' || !/^([0-9a-f]{2})+$/i.test(j.challenge)) throw new HttpError(400, '"challenge" expected the hex string from GET /v1/devices/challenge');
+  if (typeof j.proof !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(j.proof)) throw new HttpError(400, '"proof" expected base64 of the pairing proof (COSE_Sign1)');
+  const r = s.ingest.register(Buffer.from(j.challenge, 'hex'), new Uint8Array(Buffer.from(j.proof, 'base64')));
+  if (!r.ok) throw new HttpError(r.status, r.error);
+  send(res, 201, r.device, { location: `/v1/devices/${r.device.id}` });
+  return 201;
+}
+
+function getGaps(s: ServerState, { res }: Call): number {
+  send(res, 200, { gaps: s.ingest.openGaps().map((d) => ({ device: d.id, ...d.gap })) });
+  return 200;
+}
+
+function getDevice(s: ServerState, { res, id }: Call): number {
+  const d = s.ingest.device(id);
+  if (!d) throw new HttpError(404, `no device ${id}`);
+  send(res, 200, d);
+  return 200;
+}
+
+function postRevoke(s: ServerState, { res, id }: Call): number {
+  const d = s.ingest.revoke(id);
+  if (!d) throw new HttpError(404, `no device ${id}`);
+  send(res, 200, d);
+  return 200;
+}
+
+function getDeviceReports(s: ServerState, { res, url, id }: Call): number {
+  requireDevice(s, id);
+  const after = intParam(url, 'after', -1, -1, Number.MAX_SAFE_INTEGER);
+  const limit = intParam(url, 'limit', 100, 1, 1000);
+  const rows = s.store.listAccepted(id, after, limit);
+  send(res, 200, {
+    device: id,
+    reports: rows.map((r) => ({
+      seq: r.seq,
+      hash: toHex(r.hash),
+      prev: toHex(r.prev),
+      receivedAt: new Date(r.receivedAt).toISOString(),
+      acceptedAt: new Date(r.acceptedAt).toISOString(),
+      windowStart: r.windowStart,
+      windowEnd: r.windowEnd,
+      flows: r.flows,
+      cose: b64(r.bytes),
+    })),
+    next: rows.length === limit ? `/v1/devices/${id}/reports?after=${rows[rows.length - 1].seq}&limit=${limit}` : null,
+  });
+  return 200;
+}
+
+type PackTotals = Record<string, Record<string, { unit: string; total: number; reports: number }>>;
+
+function addTotal(into: PackTotals, pack: number, flow: string, unit: string, total: number, reports: number): void {
+  const p = (into[pack] ??= {});
+  const f = (p[flow] ??= { unit, total: 0, reports: 0 });
+  f.total += total;
+  f.reports += reports;
+}
+
+function getEnergy(s: ServerState, { res, url, id }: Call): number {
+  requireDevice(s, id);
+  const to = timeParam(url, 'to', Math.floor(Date.now() / 1000) + 1);
+  const from = timeParam(url, 'from', 0);
+  if (from >= to) throw new HttpError(400, `"from" (${from}) must be before "to" (${to})`);
+  const bucket = bucketParam(url);
+  const buckets = new Map<number, PackTotals>();
+  const unsynced: PackTotals = {};
+  const totals: PackTotals = {};
+  for (const row of s.store.energy(id, from, to, bucket)) {
+    if (row.bucket === null) {
+      addTotal(unsynced, row.pack, row.flow, row.unit, row.total, row.reports);
+      continue;
+    }
+    if (!buckets.has(row.bucket)) buckets.set(row.bucket, {});
+    addTotal(buckets.get(row.bucket)!, row.pack, row.flow, row.unit, row.total, row.reports);
+    addTotal(totals, row.pack, row.flow, row.unit, row.total, row.reports);
+  }
+  send(res, 200, {
+    device: id,
+    from,
+    to,
+    bucket,
+    buckets: [...buckets].map(([start, packs]) => ({ start, packs })),
+    totals,
+    unsynced,
+  });
+  return 200;
+}
+
+async function getExport(s: ServerState, { res, url }: Call): Promise<number> {
+  let after = intParam(url, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  // Pages keep memory flat however large the ledger is; `drain` keeps a slow reader from
+  // making us buffer the whole table.
+  for (;;) {
+    const rows = s.store.exportAccepted(after, 1000);
+    if (!rows.length) break;
+    for (const r of rows) {
+      const line = JSON.stringify({
+        cursor: r.rowId,
+        device: r.deviceId,
         seq: r.seq,
         hash: toHex(r.hash),
-        prev: toHex(r.prev),
         receivedAt: new Date(r.receivedAt).toISOString(),
         acceptedAt: new Date(r.acceptedAt).toISOString(),
-        windowStart: r.windowStart,
-        windowEnd: r.windowEnd,
-        flows: r.flows,
         cose: b64(r.bytes),
-      })),
-      next: rows.length === limit ? `/v1/devices/${id}/reports?after=${rows[rows.length - 1].seq}&limit=${limit}` : null,
-    });
-    return 200;
-  }
-
-  function getEnergy(id: string, u: URL, res: ServerResponse): number {
-    if (!store.getDevice(id)) throw new HttpError(404, `no device ${id}`);
-    const to = timeParam(u, 'to', Math.floor(Date.now() / 1000) + 1);
-    const from = timeParam(u, 'from', 0);
-    if (from >= to) throw new HttpError(400, `"from" (${from}) must be before "to" (${to})`);
-    const bucket = bucketParam(u);
-    type Packs = Record<string, Record<string, { unit: string; total: number; reports: number }>>;
-    const buckets = new Map<number, Packs>();
-    const unsynced: Packs = {};
-    const totals: Packs = {};
-    const add = (into: Packs, pack: number, flow: string, unit: string, total: number, reports: number) => {
-      const p = (into[pack] ??= {});
-      const f = (p[flow] ??= { unit, total: 0, reports: 0 });
-      f.total += total;
-      f.reports += reports;
-    };
-    for (const row of store.energy(id, from, to, bucket)) {
-      if (row.bucket === null) {
-        add(unsynced, row.pack, row.flow, row.unit, row.total, row.reports);
-        continue;
-      }
-      if (!buckets.has(row.bucket)) buckets.set(row.bucket, {});
-      add(buckets.get(row.bucket)!, row.pack, row.flow, row.unit, row.total, row.reports);
-      add(totals, row.pack, row.flow, row.unit, row.total, row.reports);
-    }
-    send(res, 200, {
-      device: id,
-      from,
-      to,
-      bucket,
-      buckets: [...buckets].map(([start, packs]) => ({ start, packs })),
-      totals,
-      unsynced,
-    });
-    return 200;
-  }
-
-  async function getExport(u: URL, res: ServerResponse): Promise<number> {
-    let after = intParam(u, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
-    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-    // Pages keep memory flat however large the ledger is; `drain` keeps a slow reader from
-    // making us buffer the whole table.
-    for (;;) {
-      const rows = store.exportAccepted(after, 1000);
-      if (!rows.length) break;
-      for (const r of rows) {
-        const line = JSON.stringify({
-          cursor: r.rowId,
-          device: r.deviceId,
-          seq: r.seq,
-          hash: toHex(r.hash),
-          receivedAt: new Date(r.receivedAt).toISOString(),
-          acceptedAt: new Date(r.acceptedAt).toISOString(),
-          cose: b64(r.bytes),
+      });
+      if (!res.write(line + '\n')) {
+        // Wait for the reader, or stop if it went away (no drain would ever come).
+        const gone = await new Promise<boolean>((ok) => {
+          const onDrain = () => { res.off('close', onClose); ok(false); };
+          const onClose = () => { res.off('drain', onDrain); ok(true); };
+          res.once('drain', onDrain);
+          res.once('close', onClose);
         });
-        if (!res.write(line + '\n')) {
-          // Wait for the reader, or stop if it went away (no drain would ever come).
-          const gone = await new Promise<boolean>((ok) => {
-            const onDrain = () => { res.off('close', onClose); ok(false); };
-            const onClose = () => { res.off('drain', onDrain); ok(true); };
-            res.once('drain', onDrain);
-            res.once('close', onClose);
-          });
-          if (gone) return 200;
-        }
+        if (gone) return 200;
       }
-      after = rows[rows.length - 1].rowId;
     }
-    res.end();
-    return 200;
+    after = rows[rows.length - 1].rowId;
   }
+  res.end();
+  return 200;
+}
 
-  async function route(req: IncomingMessage, res: ServerResponse, u: URL, ctx: { route: string }): Promise<{ route: string; status: number }> {
-    const p = u.pathname;
-    const m = req.method ?? 'GET';
-    const only = (method: string) => {
-      if (m !== method) throw new HttpError(405, `${m} not allowed on ${p}`, { allow: method });
-    };
-    if (p === '/v1/reports') {
-      ctx.route = 'reports';
-      only('POST');
-      return { route: 'reports', status: await postReports(req, res) };
-    }
-    if (p === '/v1/devices/challenge') {
-      ctx.route = 'challenge';
-      only('GET');
-      const c = ingest.challenge();
-      send(res, 200, { challenge: toHex(c.challenge), expiresAt: new Date(c.expiresAt).toISOString() }, { 'cache-control': 'no-store' });
-      return { route: 'challenge', status: 200 };
-    }
-    if (p === '/v1/devices') {
-      ctx.route = 'register';
-      only('POST');
-      return { route: 'register', status: await postDevice(req, res) };
-    }
-    if (p === '/v1/gaps') {
-      ctx.route = 'gaps';
-      only('GET');
-      send(res, 200, { gaps: ingest.openGaps().map((d) => ({ device: d.id, ...d.gap })) });
-      return { route: 'gaps', status: 200 };
-    }
-    let dm = /^\/v1\/devices\/([^/]+)$/.exec(p);
-    if (dm) {
-      ctx.route = 'device';
-      only('GET');
-      const d = ingest.device(deviceId(dm[1]));
-      if (!d) throw new HttpError(404, `no device ${dm[1]}`);
-      send(res, 200, d);
-      return { route: 'device', status: 200 };
-    }
-    if ((dm = /^\/v1\/devices\/([^/]+)\/revoke$/.exec(p))) {
-      ctx.route = 'revoke';
-      only('POST');
-      requireOperator(req);
-      const d = ingest.revoke(deviceId(dm[1]));
-      if (!d) throw new HttpError(404, `no device ${dm[1]}`);
-      send(res, 200, d);
-      return { route: 'revoke', status: 200 };
-    }
-    if ((dm = /^\/v1\/devices\/([^/]+)\/reports$/.exec(p))) {
-      ctx.route = 'device_reports';
-      only('GET');
-      return { route: 'device_reports', status: getReports(deviceId(dm[1]), u, res) };
-    }
-    if ((dm = /^\/v1\/devices\/([^/]+)\/energy$/.exec(p))) {
-      ctx.route = 'energy';
-      only('GET');
-      return { route: 'energy', status: getEnergy(deviceId(dm[1]), u, res) };
-    }
-    if (p === '/v1/export') {
-      ctx.route = 'export';
-      only('GET');
-      return { route: 'export', status: await getExport(u, res) };
-    }
-    if (p === '/healthz') {
-      ctx.route = 'healthz';
-      only('GET');
-      send(res, 200, { status: 'ok', schemaVersion: opts.schemaVersion, workers: opts.workers, queueDepth: ingest.queueDepth() });
-      return { route: 'healthz', status: 200 };
-    }
-    if (p === '/metrics') {
-      ctx.route = 'metrics';
-      only('GET');
-      const text = metrics.render();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-      return { route: 'metrics', status: 200 };
-    }
-    throw new HttpError(404, `no route ${m} ${p}`);
+function getHealth(s: ServerState, { res }: Call): number {
+  send(res, 200, { status: 'ok', schemaVersion: s.schemaVersion, workers: s.workers, queueDepth: s.ingest.queueDepth() });
+  return 200;
+}
+
+function getMetrics(s: ServerState, { res }: Call): number {
+  const text = s.metrics.render();
+  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+  return 200;
+}
+
+// --- routing ---
+
+/** The API. On a path two routes match, the first listed wins (challenge before {id}). */
+const ROUTES: Route[] = [
+  { method: 'POST', path: '/v1/reports', name: 'reports', handle: postReports },
+  { method: 'GET', path: '/v1/devices/challenge', name: 'challenge', handle: getChallenge },
+  { method: 'POST', path: '/v1/devices', name: 'register', handle: postDevice },
+  { method: 'GET', path: '/v1/gaps', name: 'gaps', handle: getGaps },
+  { method: 'GET', path: '/v1/devices/{id}', name: 'device', handle: getDevice },
+  { method: 'POST', path: '/v1/devices/{id}/revoke', name: 'revoke', operator: true, handle: postRevoke },
+  { method: 'GET', path: '/v1/devices/{id}/reports', name: 'device_reports', handle: getDeviceReports },
+  { method: 'GET', path: '/v1/devices/{id}/energy', name: 'energy', handle: getEnergy },
+  { method: 'GET', path: '/v1/export', name: 'export', handle: getExport },
+  { method: 'GET', path: '/healthz', name: 'healthz', handle: getHealth },
+  { method: 'GET', path: '/metrics', name: 'metrics', handle: getMetrics },
+];
+
+/** A route's path as a regex over the raw (still percent-encoded) pathname. */
+function pathRegex(path: string): RegExp {
+  return new RegExp(`^${path.replace('{id}', '([^/]+)')}$`);
+}
+
+const MATCHERS = ROUTES.map((route) => ({ route, re: pathRegex(route.path) }));
+
+/** Method and path of every route, for the test that compares them with openapi.yaml. */
+export const ROUTE_TABLE: readonly { method: string; path: string }[] = ROUTES.map((r) => ({ method: r.method, path: r.path }));
+
+/** The route that serves `path` (404 if none), and the raw `{id}` segment if it has one. */
+function findPath(method: string, path: string): { routes: Route[]; rawId: string | undefined } {
+  for (const { route, re } of MATCHERS) {
+    const m = re.exec(path);
+    if (m) return { routes: ROUTES.filter((r) => r.path === route.path), rawId: m[1] };
   }
+  throw new HttpError(404, `no route ${method} ${path}`);
+}
 
+/** The request target as a URL; node:http passes targets WHATWG URL refuses (`//[`). */
+function requestUrl(target: string): URL {
+  try {
+    return new URL(target, 'http://node');
+  } catch {
+    throw new HttpError(400, `request target ${JSON.stringify(target)} is not a valid URL path`);
+  }
+}
+
+/** Answers one request; `label` gets the route name and path for the metrics and the log. */
+async function dispatch(s: ServerState, req: IncomingMessage, res: ServerResponse, label: { route: string; path: string }): Promise<number> {
+  const url = requestUrl(req.url ?? '/');
+  label.path = url.pathname;
+  const method = req.method ?? 'GET';
+  const { routes, rawId } = findPath(method, url.pathname);
+  label.route = routes[0].name;
+  const route = routes.find((r) => r.method === method);
+  if (!route) throw new HttpError(405, `${method} not allowed on ${url.pathname}`, { allow: routes.map((r) => r.method).join(', ') });
+  label.route = route.name;
+  if (route.operator) requireOperator(s, req);
+  const id = rawId === undefined ? '' : deviceIdParam(rawId);
+  return route.handle(s, { req, res, url, id });
+}
+
+/** Status and body of a failed request; unexpected errors are logged and answer 500. */
+function errorAnswer(s: ServerState, err: unknown, path: string): { status: number; message: string; headers: Record<string, string> } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message, headers: err.headers };
+  if (err instanceof StorageError) return { status: 503, message: err.message, headers: { 'retry-after': '5' } };
+  s.logger.error('request failed', { err: err as Error, path });
+  return { status: 500, message: 'internal error', headers: {} };
+}
+
+export function createIngestServer(opts: ServerOptions): Server {
+  const s: ServerState = {
+    ingest: opts.ingest,
+    store: opts.store,
+    logger: opts.logger,
+    metrics: opts.metrics,
+    maxBody: opts.maxBodyBytes ?? 1 << 20,
+    maxReports: opts.maxReports ?? 10_000,
+    adminTokenDigest: opts.adminToken === undefined ? undefined : sha256(opts.adminToken),
+    workers: opts.workers,
+    schemaVersion: opts.schemaVersion,
+  };
   return createServer((req, res) => {
     const t0 = process.hrtime.bigint();
-    const u = new URL(req.url ?? '/', 'http://node');
-    const ctx = { route: 'unknown' };
-    route(req, res, u, ctx)
-      .then(
-        (r) => r,
-        (err: unknown) => {
-          let status = 500;
-          let message = 'internal error';
-          let headers: Record<string, string> = {};
-          if (err instanceof HttpError) {
-            status = err.status;
-            message = err.message;
-            headers = err.headers;
-          } else if (err instanceof StorageError) {
-            status = 503;
-            message = err.message;
-            headers = { 'retry-after': '5' };
-          } else {
-            logger.error('request failed', { err: err as Error, path: u.pathname });
-          }
-          if (!res.headersSent) send(res, status, { error: message }, headers);
-          else res.destroy();
-          return { route: ctx.route, status };
-        },
-      )
-      .then(({ route, status }) => {
-        metrics.httpRequests.inc({ route, status: String(status) });
+    const label = { route: 'unknown', path: req.url ?? '/' };
+    dispatch(s, req, res, label)
+      .catch((err: unknown) => {
+        const e = errorAnswer(s, err, label.path);
+        if (!res.headersSent) send(res, e.status, { error: e.message }, e.headers);
+        else res.destroy();
+        return e.status;
+      })
+      .then((status) => {
+        s.metrics.httpRequests.inc({ route: label.route, status: String(status) });
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-        logger.debug('http', { method: req.method, path: u.pathname, status, ms: Math.round(ms * 1000) / 1000 });
+        s.logger.debug('http', { method: req.method, path: label.path, status, ms: Math.round(ms * 1000) / 1000 });
       });
   });
 }

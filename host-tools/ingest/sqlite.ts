@@ -2,6 +2,9 @@
 // Durability: WAL journal with synchronous=FULL, so a transaction is on disk (the WAL is
 // fsynced) before transaction() returns; the ingest node answers a device only after that
 // (SQLite docs, "PRAGMA synchronous": FULL in WAL mode makes commits durable on power loss).
+// Exclusive: the node holds the file's lock while it runs (openDatabase).
+import { accessSync, constants as fsConstants, statSync, type Stats } from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AcceptedRow, DeviceRecord, EnergyRow, FlowAmount, Store, StoredReport } from './store';
 
@@ -140,21 +143,94 @@ function flowsOfPack(row: PackSqlRow): FlowAmount[] {
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
+/** A refusal of ours while opening (schema too new): its message is the reason as is. */
+class OpenRefused extends Error {}
+
+/**
+ * Opens the file for this node alone, sets the durability pragmas and migrates the schema.
+ *
+ * One node per file: the node keeps chain heads and pending sets in memory, so a second
+ * writer would make the two disagree. In EXCLUSIVE locking mode the connection keeps the
+ * file's lock from its first access until it closes (SQLite docs, "PRAGMA locking_mode"),
+ * so a second node (or any other program) gets SQLITE_BUSY at once (timeout 0). The lock
+ * is an OS file lock: it dies with the process, so a killed node never blocks a restart.
+ * Set before WAL mode, it also means no -shm shared memory is used.
+ */
+function openDatabase(file: string): Database.Database {
+  const db = new Database(file, { timeout: 0 });
+  try {
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    // A write transaction takes the exclusive lock now, not at the first report.
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    // 64 MiB of page cache (negative = KiB): chain heads and indexes stay in memory.
+    db.pragma('cache_size = -65536');
+    migrate(db);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** stat, or undefined when there is nothing to stat (ENOENT, ENOTDIR, EACCES...). */
+function statOf(p: string): Stats | undefined {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why `file` could not be opened, in an operator's words. SQLite's messages ("unable to
+ * open database file", "file is not a database") name neither the path nor the cause, so
+ * the cause is read from the error code and, failing that, from the filesystem.
+ */
+function whyNotOpened(file: string, err: unknown): string {
+  if (err instanceof OpenRefused) return err.message;
+  const code = (err as { code?: unknown }).code;
+  const message = (err as Error).message;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return 'another ingest node (or another program) has it open: one node per database file; stop the other one first';
+  }
+  if (code === 'SQLITE_NOTADB') return 'it is not a SQLite database';
+  if (code === 'SQLITE_CORRUPT') return `the database is corrupt (SQLite: ${message})`;
+  if (code === 'SQLITE_FULL') return 'the disk is full';
+  if (code === 'SQLITE_READONLY') return `it can only be read, and the node writes (SQLite: ${message})`;
+  const abs = path.resolve(file);
+  if (statOf(abs)?.isDirectory()) return 'it is a folder, not a file';
+  const dir = path.dirname(abs);
+  const dirStat = statOf(dir);
+  if (!dirStat) {
+    // The nearest ancestor that exists may be a file; otherwise the folder is missing.
+    for (let up = path.dirname(dir); up !== path.dirname(up); up = path.dirname(up)) {
+      const st = statOf(up);
+      if (st) return st.isDirectory() ? `the folder ${dir} does not exist` : `${up} is a file, not a folder`;
+    }
+    return `the folder ${dir} does not exist`;
+  }
+  if (!dirStat.isDirectory()) return `${dir} is a file, not a folder`;
+  const exists = statOf(abs) !== undefined;
+  try {
+    if (exists) accessSync(abs, fsConstants.R_OK | fsConstants.W_OK);
+    else accessSync(dir, fsConstants.W_OK | fsConstants.X_OK);
+  } catch {
+    return exists ? 'no permission to read and write it' : `no permission to create a file in the folder ${dir}`;
+  }
+  return `SQLite: ${message}${typeof code === 'string' ? ` (${code})` : ''}`;
+}
+
 export function openSqliteStore(file: string): Store {
   let db: Database.Database;
   try {
-    db = new Database(file);
+    db = openDatabase(file);
   } catch (err) {
-    // better-sqlite3 does not say which path it could not open; an operator needs to know.
-    throw new Error(`cannot open the ledger database ${file}: ${(err as Error).message}`);
+    const abs = path.resolve(file);
+    throw new Error(`cannot open ledger database ${abs === file ? file : `${file} (${abs})`}: ${whyNotOpened(file, err)}`);
   }
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  // 64 MiB of page cache (negative = KiB): chain heads and indexes stay in memory.
-  db.pragma('cache_size = -65536');
-  migrate(db);
 
   const st = {
     insertDevice: db.prepare('INSERT INTO devices (id, public_key, registered_at) VALUES (?, ?, ?)'),
@@ -368,7 +444,7 @@ function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   const latest = MIGRATIONS[MIGRATIONS.length - 1].version;
   if (current > latest) {
-    throw new Error(`database schema version ${current} is newer than this node understands (${latest}); upgrade the node`);
+    throw new OpenRefused(`its schema version ${current} is newer than this node understands (${latest}); upgrade the node`);
   }
   for (const m of MIGRATIONS) {
     if (m.version <= current) continue;

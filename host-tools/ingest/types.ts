@@ -1,22 +1,7 @@
 // Shapes shared by the ingest node's main thread and its verify workers.
 import type { FlowAmount } from './store';
 import type { EnergyReport } from '../../protocol/report';
-
-/**
- * Typed rejection reasons. The first eight are the protocol's (host-tools/verify); the
- * ingest node adds none of its own so a device sees the same vocabulary everywhere.
- */
-export const REJECT_REASONS = [
-  'malformed',
-  'unknown_key',
-  'unsupported_alg',
-  'bad_signature',
-  'replay',
-  'gap',
-  'fork',
-  'implausible',
-] as const;
-export type RejectReason = (typeof REJECT_REASONS)[number];
+import type { RejectReason } from '../../protocol/reasons';
 
 /** What the node keeps of a verified report besides its bytes. */
 export interface ReportFacts {

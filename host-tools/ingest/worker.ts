@@ -9,6 +9,7 @@ import { decodeSign1 } from '../../protocol/cose';
 import { verifyReportBytes, type KeyRegistry } from '../verify';
 import { factsOf } from './facts';
 import type { Verdict, WorkerMessage } from './types';
+import { REJECT } from '../../protocol/reasons';
 
 const keys = new Map<string, Uint8Array>();
 const registry: KeyRegistry = {
@@ -59,7 +60,7 @@ port.on('message', (m: WorkerMessage) => {
         } catch (e) {
           // verifyReportBytes returns its rejections; a throw is a bug in the library, and
           // the report is answered, not dropped.
-          result.push({ ok: false, reason: 'malformed', detail: `verifier error: ${(e as Error).message}`, micros: 0 });
+          result.push({ ok: false, reason: REJECT.MALFORMED, detail: `verifier error: ${(e as Error).message}`, micros: 0 });
         }
       }
       port.postMessage({ id: m.id, result });

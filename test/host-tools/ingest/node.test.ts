@@ -8,7 +8,7 @@ import { createLogger } from '../../../host-tools/ingest/log';
 import { verifyReportBytes, keyRegistry, kidFromPublicKey, sha256Host } from '../../../host-tools/verify';
 import { encodeReport } from '../../../protocol/report';
 import { encode, CborTag } from '../../../protocol/cbor';
-import { BASE_S, Ride, device, register, postOne, postReports, getJson, cborArray, cborSeq, signWithAlg, tempDir, type Device } from './_fixtures';
+import { BASE_S, Ride, device, register, postOne, postReports, getJson, cborArray, cborSeq, signWithAlg, tempDir, waitFor, type Device } from './_fixtures';
 
 const __dirname_ = path.dirname(fileURLToPath(import.meta.url));
 const logLines: string[] = [];
@@ -180,10 +180,10 @@ test('out of order: later reports wait pending (durably), the gap is reported, t
   assert.is(d.head.seq, 1);
   assert.equal({ ...d.gap, since: undefined }, { from: 2, to: 3, pending: 3, highestPending: 6, since: undefined });
   const gaps = (await getJson(`${url}/v1/gaps`)).json.gaps;
-  // A gap that stays open is reported in the structured log (JSON lines).
-  await new Promise((r) => setTimeout(r, 400));
-  const logged = logLines.map((l) => JSON.parse(l)).find((l) => l.msg === 'gap still open' && l.device === ride.dev.id);
-  assert.ok(logged, logLines.join(''));
+  // A gap that stays open (gapAlertMs 150) is reported in the structured log (JSON lines).
+  const logged = await waitFor('the "gap still open" warning', () =>
+    logLines.map((l) => JSON.parse(l)).find((l) => l.msg === 'gap still open' && l.device === ride.dev.id),
+  );
   assert.equal([logged.level, logged.missingFrom, logged.missingTo, logged.pending], ['warn', 2, 3, 3]);
   assert.ok(Date.parse(logged.t) > 0);
   assert.ok(gaps.some((g: any) => g.device === ride.dev.id && g.from === 2 && g.to === 3));
@@ -241,6 +241,37 @@ test('revocation: operator only, then the device is rejected as unknown_key and 
   assert.is(res.status, 404);
 });
 
+test('operator token: the scheme is case-insensitive (RFC 7235 §2.1), the token is not', async () => {
+  const revoke = (authorization: string) => fetch(`${url}/v1/devices/0000000000000000/revoke`, { method: 'POST', headers: { authorization } });
+  // 404: past the operator check (no such device).
+  for (const scheme of ['bearer', 'BEARER', 'BeArEr']) assert.is((await revoke(`${scheme} op-secret`)).status, 404, scheme);
+  assert.is((await revoke('Bearer  op-secret')).status, 404, 'more than one space after the scheme');
+  for (const bad of ['Bearer OP-SECRET', 'Bearer op-secret2', 'Bearer op-secre', 'Bearer', 'Bearer ', 'Basic op-secret', 'op-secret', 'Bearerop-secret']) {
+    const res = await revoke(bad);
+    assert.is(res.status, 401, bad);
+    assert.is(res.headers.get('www-authenticate'), 'Bearer');
+  }
+});
+
+test('operator token: compared in constant time (timingSafeEqual over SHA-256 digests, any length)', async () => {
+  const crypto = (await import('node:crypto')).default;
+  const original = crypto.timingSafeEqual;
+  const calls: number[][] = [];
+  crypto.timingSafeEqual = (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
+    calls.push([a.byteLength, b.byteLength]);
+    return original(a, b);
+  };
+  try {
+    const revoke = (authorization: string) => fetch(`${url}/v1/devices/0000000000000000/revoke`, { method: 'POST', headers: { authorization } });
+    assert.is((await revoke('Bearer op-secret')).status, 404);
+    assert.is((await revoke('Bearer x')).status, 401);
+    assert.is((await revoke(`Bearer ${'y'.repeat(300)}`)).status, 401);
+  } finally {
+    crypto.timingSafeEqual = original;
+  }
+  assert.equal(calls, [[32, 32], [32, 32], [32, 32]]);
+});
+
 test('HTTP errors: 415 content type, 400 malformed CBOR with offsets, 413 oversized, 404, 405', async () => {
   let r = await postReports(url, new Uint8Array([1]), 'application/json');
   assert.is(r.status, 415);
@@ -266,6 +297,32 @@ test('HTTP errors: 415 content type, 400 malformed CBOR with offsets, 413 oversi
   assert.equal({ ...h, queueDepth: 0 }, { status: 'ok', schemaVersion: 1, workers: 2, queueDepth: 0 });
 });
 
+test('bad percent-encoding in a device id answers 400 saying so, on every {id} route', async () => {
+  for (const p of ['/v1/devices/%E0%A4%A', '/v1/devices/%ZZ/reports', '/v1/devices/%/energy']) {
+    const r = await getJson(url + p);
+    assert.is(r.status, 400, p);
+    assert.match(r.json.error, /device id .* is not valid percent-encoded UTF-8/, p);
+  }
+  const res = await fetch(`${url}/v1/devices/%C3%28/revoke`, { method: 'POST', headers: { authorization: 'Bearer op-secret' } });
+  assert.is(res.status, 400);
+  assert.match(((await res.json()) as any).error, /"%C3%28" is not valid percent-encoded UTF-8/);
+});
+
+test('a request target that is no URL path answers 400 and the node carries on', async () => {
+  const { connect } = await import('node:net');
+  const u = new URL(url);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const sock = connect(Number(u.port), u.hostname, () => sock.write('GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    let text = '';
+    sock.on('data', (d) => (text += d));
+    sock.on('end', () => resolve(text));
+    sock.on('error', reject);
+  });
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  assert.match(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error, /request target "\/\/\[" is not a valid URL path/);
+  assert.is((await getJson(`${url}/healthz`)).status, 200);
+});
+
 test('CBOR sequences (deep report output) and byte-string-wrapped array elements are accepted', async () => {
   const ride = await fresh(device(40));
   const rs = ride.take(6);
@@ -289,6 +346,17 @@ test('every path of openapi.yaml is served (documented API = implemented API)', 
     const body = await res.text();
     assert.not.match(body, /no route/, `${p} is documented but not served`);
   }
+  // Both ways, with the methods: the route table is what openapi.yaml documents.
+  const { ROUTE_TABLE } = await import('../../../host-tools/ingest/server');
+  const documented: string[] = [];
+  let at = '';
+  for (const line of spec.slice(0, spec.indexOf('\ncomponents:')).split('\n')) {
+    const p = /^  (\/[^:]+):$/.exec(line);
+    if (p) at = p[1];
+    const m = /^    (get|post|put|patch|delete):$/.exec(line);
+    if (m) documented.push(`${m[1].toUpperCase()} ${at}`);
+  }
+  assert.equal(ROUTE_TABLE.map((r) => `${r.method} ${r.path}`).sort(), documented.sort());
 });
 
 test('a deep report ride (device code path, unsynced then synced clock) goes in as a CBOR sequence', async () => {

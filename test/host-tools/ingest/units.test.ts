@@ -2,6 +2,7 @@
 // durability across reopen, challenge expiry.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { splitReports, skipItem, parseMediaType, BodyError, TooManyReports } from '../../../host-tools/ingest/body';
@@ -98,11 +99,36 @@ test('SQLite store: migrations recorded once, WAL + synchronous FULL, refuses a 
   }
 });
 
-test('SQLite store: a database path that cannot be opened is named in the error', () => {
+/** The message openSqliteStore(file) throws with. */
+function openError(file: string): string {
+  try {
+    openSqliteStore(file).close();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error(`${file} opened`);
+}
+
+test('SQLite store: a database that cannot be opened is named in the error, with the reason', () => {
   const tmp = tempDir();
   try {
-    const file = path.join(tmp.dir, 'no-such-dir', 'ledger.db');
-    assert.throws(() => openSqliteStore(file), (e: Error) => e.message.includes(`cannot open the ledger database ${file}`));
+    const missing = path.join(tmp.dir, 'no-such-dir');
+    assert.is(openError(path.join(missing, 'ledger.db')), `cannot open ledger database ${path.join(missing, 'ledger.db')}: the folder ${missing} does not exist`);
+    assert.is(openError(path.join(missing, 'deeper', 'ledger.db')), `cannot open ledger database ${path.join(missing, 'deeper', 'ledger.db')}: the folder ${path.join(missing, 'deeper')} does not exist`);
+    const text = path.join(tmp.dir, 'notes.txt');
+    writeFileSync(text, 'these are notes, not a ledger\n'.repeat(10));
+    assert.is(openError(text), `cannot open ledger database ${text}: it is not a SQLite database`);
+    assert.is(openError(path.join(text, 'ledger.db')), `cannot open ledger database ${path.join(text, 'ledger.db')}: ${text} is a file, not a folder`);
+    assert.is(openError(tmp.dir), `cannot open ledger database ${tmp.dir}: it is a folder, not a file`);
+    // A relative path is named as given and as resolved.
+    const rel = path.relative(process.cwd(), text);
+    assert.is(openError(rel), `cannot open ledger database ${rel} (${text}): it is not a SQLite database`);
+    // A ledger written by a newer node.
+    const newer = path.join(tmp.dir, 'newer.db');
+    const db = new Database(newer);
+    db.pragma('user_version = 99');
+    db.close();
+    assert.is(openError(newer), `cannot open ledger database ${newer}: its schema version 99 is newer than this node understands (${MIGRATIONS[MIGRATIONS.length - 1].version}); upgrade the node`);
   } finally {
     tmp.cleanup();
   }
