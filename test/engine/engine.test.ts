@@ -26,13 +26,12 @@ function newestSource(dir: string): number {
 }
 
 /** Uses the bundle `npm test` just built, rebuilding it when a device source is newer. */
-let built: string | undefined;
-function bundle(): string {
-  if (built) return built;
+test.before(async () => {
   const sources = Math.max(...['protocol', 'firmware', 'test/engine'].map((d) => newestSource(path.join(ROOT, d))));
-  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < sources) build({ bundles: ['engine'], quiet: true });
+  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < sources) await build({ bundles: ['engine'] });
+});
+function bundle(): string {
   assert.ok(existsSync(BUNDLE), 'dist/engine-check.js was not built');
-  built = BUNDLE;
   return BUNDLE;
 }
 

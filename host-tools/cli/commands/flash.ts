@@ -70,7 +70,7 @@ const command: Command = {
         return EXIT.IO;
       }
     } else {
-      const r = build({ board: p.options.board as string });
+      const r = await build({ board: p.options.board as string, log: (line) => err(`building ${line}\n`) });
       code = readFileSync(path.join(DIST, 'firmware.js'), 'latin1');
       err(`built dist/firmware.js for ${r.board}: ${r.firmwareBytes} bytes\n`);
     }

@@ -75,7 +75,7 @@ const command: Command = {
     const err = (s: string) => process.stderr.write(s + '\n');
 
     if (!p.options['skip-build'] && bundleStale(TESTNET_BOARD)) {
-      const r = build({ board: TESTNET_BOARD, bundles: ['firmware'] });
+      const r = await build({ board: TESTNET_BOARD, bundles: ['firmware'], log: (line) => err(`building ${line}`) });
       err(`built dist/firmware.js: ${r.firmwareBytes} bytes`);
     }
     let result;

@@ -9,8 +9,11 @@ import path from 'node:path';
 import { ROOT, build } from '../../../host-tools/build/build';
 
 const FILE = path.join(ROOT, 'dist/ed25519-module.js');
-if (!existsSync(FILE)) build({ bundles: ['ed25519-module'], quiet: true });
-const src = readFileSync(FILE, 'utf8');
+let src = '';
+test.before(async () => {
+  if (!existsSync(FILE)) await build({ bundles: ['ed25519-module'] });
+  src = readFileSync(FILE, 'utf8');
+});
 
 interface Mod {
   BASE_TABLE_BYTES: number; BASE_TABLE_CHUNKS: number; BASE_TABLE_CHUNK_BYTES: number;
