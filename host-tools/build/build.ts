@@ -64,12 +64,17 @@ interface BundleEvent {
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
-export async function build(opts: BuildOptions = {}): Promise<BuildResult> {
-  const board = opts.board ?? 'esp32-devkitc';
+/** Throws unless boards/NAME.json exists. */
+export function checkBoard(board: string): void {
   const boardFile = path.join(ROOT, 'boards', `${board}.json`);
   if (!existsSync(boardFile)) {
     throw new Error(`board "${board}" not found: expected ${path.relative(ROOT, boardFile)}`);
   }
+}
+
+export async function build(opts: BuildOptions = {}): Promise<BuildResult> {
+  const board = opts.board ?? 'esp32-devkitc';
+  checkBoard(board);
   const log = opts.log ?? (() => {});
   const env: NodeJS.ProcessEnv = { ...process.env, DEEP_BOARD: board, DEEP_BUNDLES: (opts.bundles ?? []).join(',') };
   if (!opts.bundles) delete env.DEEP_BUNDLES;

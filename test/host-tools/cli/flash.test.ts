@@ -95,4 +95,22 @@ test('a missing port, a closed TCP port and a board that is not Espruino get cle
   assert.match(r.stderr, /--port is required/);
 });
 
+test('a port that cannot work fails before the build, not a minute after it', async () => {
+  // No --skip-build: the build takes a minute on a small machine and must not run first.
+  let r = await deep(['flash', '--port', '/dev/ttyDEEP-none']);
+  assert.is(r.code, 3);
+  assert.match(r.stderr, /\/dev\/ttyDEEP-none: no such serial port/);
+  assert.not.match(r.stderr, /built|building/);
+
+  r = await deep(['flash', '--port', 'tcp://127.0.0.1:70000']);
+  assert.is(r.code, 3);
+  assert.match(r.stderr, /TCP port must be 1\.\.65535, got 70000/);
+  assert.not.match(r.stderr, /built|building/);
+
+  // A board file that does not exist, before the port is even opened.
+  r = await deep(['flash', '--port', '/dev/ttyDEEP-none', '--board', 'no-such-board']);
+  assert.is(r.code, 3);
+  assert.match(r.stderr, /board "no-such-board" not found: expected boards\/no-such-board\.json/);
+});
+
 test.run();
