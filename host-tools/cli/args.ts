@@ -52,6 +52,22 @@ export function intOption(parsed: Parsed, name: string, min: number, max: number
   return n;
 }
 
+/** Reads an http:// or https:// URL option, without trailing slashes; undefined if absent. */
+export function httpUrlOption(parsed: Parsed, name: string): string | undefined {
+  const raw = parsed.options[name];
+  if (raw === undefined) return undefined;
+  let u: URL | undefined;
+  try {
+    u = new URL(String(raw));
+  } catch {
+    // not a URL at all: same message as a wrong scheme
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+    throw new UsageError(`--${name} expected an http:// or https:// URL, got ${JSON.stringify(raw)}`);
+  }
+  return u.href.replace(/\/+$/, '');
+}
+
 export function formatHelp(usage: string, summary: string, spec: Record<string, OptionSpec>): string {
   const lines = [`usage: ${usage}`, '', summary, ''];
   const rows = Object.entries(spec).map(([name, s]) => {

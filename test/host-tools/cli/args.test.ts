@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseArgs, intOption, formatHelp, UsageError } from '../../../host-tools/cli/args';
+import { parseArgs, intOption, httpUrlOption, formatHelp, UsageError } from '../../../host-tools/cli/args';
 
 const spec = {
   count: { type: 'string' as const, description: 'how many', default: '3' },
@@ -38,6 +38,17 @@ test('intOption checks integer form and bounds', () => {
   assert.throws(() => intOption(parseArgs(['--count', '1.5'], spec), 'count', 0, 100), /--count expected an integer in \[0, 100\], got "1.5"/);
   assert.throws(() => intOption(parseArgs(['--count', '101'], spec), 'count', 0, 100), /got "101"/);
   assert.throws(() => intOption(parseArgs(['--count', '-5'], spec), 'count', 0, 100), /got "-5"/);
+});
+
+test('httpUrlOption takes http(s) URLs only, without trailing slashes', () => {
+  const urlSpec = { endpoint: { type: 'string' as const, description: '' } };
+  const url = (argv: string[]) => httpUrlOption(parseArgs(argv, urlSpec), 'endpoint');
+  assert.is(url([]), undefined);
+  assert.is(url(['--endpoint', 'http://ledger.example:8080/']), 'http://ledger.example:8080');
+  assert.is(url(['--endpoint', 'https://ledger.example/deep//']), 'https://ledger.example/deep');
+  for (const bad of ['notaurl', 'ftp://x', '']) {
+    assert.throws(() => url(['--endpoint', bad]), (e: Error) => e instanceof UsageError && e.message === `--endpoint expected an http:// or https:// URL, got ${JSON.stringify(bad)}`);
+  }
 });
 
 test('help lists every option with its default', () => {
