@@ -78,8 +78,9 @@ const bundles = {
   'bench-sign': () => device('firmware/keys/bench-sign.ts', 'dist/bench-sign.js'),
   'ed25519-module': () => ({ ...device('firmware/keys/ed25519-module.ts', 'dist/ed25519-module.js'), output: { file: 'dist/ed25519-module.js', format: 'cjs', exports: 'named', strict: false, generatedCode: 'es5', indent: false } }),
 };
-const wanted = (process.env.DEEP_BUNDLES || Object.keys(bundles).join(',')).split(',');
+const wanted = process.env.DEEP_BUNDLES ? process.env.DEEP_BUNDLES.split(',') : Object.keys(bundles);
+const unknown = wanted.filter((name) => !Object.hasOwn(bundles, name));
+if (unknown.length) throw new Error(`DEEP_BUNDLES: unknown bundle ${unknown.join(', ')} (known: ${Object.keys(bundles).join(', ')})`);
 export default wanted
-  .filter((name) => bundles[name])
   .map((name) => bundles[name]())
   .filter((config) => existsSync(new URL(`./${config.input}`, import.meta.url)));

@@ -57,7 +57,7 @@ async function flashWritesPerHour(bundle: string): Promise<{ perHour: number; by
 }
 
 async function main(): Promise<void> {
-  if (!process.argv.includes('--no-build')) build({ quiet: true });
+  if (!process.argv.includes('--no-build')) await build();
   const fw = path.join(ROOT, 'dist/firmware.js');
   const signBundle = path.join(ROOT, 'dist/bench-sign.js');
   if (!existsSync(fw) || !existsSync(signBundle)) throw new Error('dist/firmware.js or dist/bench-sign.js missing: the build did not make them');

@@ -49,7 +49,7 @@ function has(cmd: string): boolean {
 }
 
 const quiet = process.argv.includes('--no-build');
-if (!quiet) build({ bundles: ['bench-sign', 'ed25519-module'], quiet: true });
+if (!quiet) await build({ bundles: ['bench-sign', 'ed25519-module'] });
 const file = path.join(ROOT, 'dist/bench-sign.js');
 if (!existsSync(file)) throw new Error('dist/bench-sign.js missing: run npm run build');
 process.stdout.write(`dist/bench-sign.js ${statSync(file).size} bytes; dist/ed25519-module.js ${existsSync(path.join(ROOT, 'dist/ed25519-module.js')) ? statSync(path.join(ROOT, 'dist/ed25519-module.js')).size : 'n/a'} bytes\n`);

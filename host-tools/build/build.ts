@@ -1,6 +1,6 @@
-// `deep build`: rollup (TypeScript -> ES5 bundles), then the Espruino CLI's own minifier
-// for the firmware, so what we measure is what gets uploaded.
-import { spawnSync } from 'node:child_process';
+// `deep build`: rollup (TypeScript -> ES5 bundles, host-tools/build/rollup-bundles.js), then
+// the Espruino CLI's own minifier for the firmware, so what we measure is what gets uploaded.
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -30,39 +30,82 @@ export interface BuildOptions {
   board?: string;
   /** Only these bundles (names of rollup.config.js), all by default. */
   bundles?: string[];
-  quiet?: boolean;
+  /** Progress: a line as each bundle starts and one with its size as it ends; none when absent. */
+  log?: (line: string) => void;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, what: string): string {
-  const r = spawnSync(cmd, args, { cwd: ROOT, env, encoding: 'utf8' });
-  if (r.status !== 0) {
-    throw new Error(`${what} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
-  }
-  return r.stdout + r.stderr;
+/** Runs a Node script from ROOT; each stdout line goes to `onLine`. Rejects with its stderr. */
+function runNode(args: string[], env: NodeJS.ProcessEnv, what: string, onLine: (line: string) => void = () => {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      let nl;
+      while ((nl = stdout.indexOf('\n')) >= 0) {
+        onLine(stdout.slice(0, nl));
+        stdout = stdout.slice(nl + 1);
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}):\n${stdout}${stderr}`))));
+  });
 }
 
-export function build(opts: BuildOptions = {}): BuildResult {
-  const board = opts.board ?? 'esp32-devkitc';
+interface BundleEvent {
+  event: 'start' | 'done';
+  index: number;
+  total: number;
+  input: string;
+  outputs: string[];
+  ms?: number;
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** Throws unless boards/NAME.json exists. */
+export function checkBoard(board: string): void {
   const boardFile = path.join(ROOT, 'boards', `${board}.json`);
   if (!existsSync(boardFile)) {
     throw new Error(`board "${board}" not found: expected ${path.relative(ROOT, boardFile)}`);
   }
+}
+
+export async function build(opts: BuildOptions = {}): Promise<BuildResult> {
+  const board = opts.board ?? 'esp32-devkitc';
+  checkBoard(board);
+  const log = opts.log ?? (() => {});
   const env: NodeJS.ProcessEnv = { ...process.env, DEEP_BOARD: board, DEEP_BUNDLES: (opts.bundles ?? []).join(',') };
   if (!opts.bundles) delete env.DEEP_BUNDLES;
-  run(process.execPath, [path.join(ROOT, 'node_modules/rollup/dist/bin/rollup'), '-c', '--silent'], env, 'rollup');
+  let builtFirmware = false;
+  await runNode([path.join(ROOT, 'host-tools/build/rollup-bundles.js')], env, 'rollup', (line) => {
+    const e = JSON.parse(line) as BundleEvent;
+    const step = `[${e.index + 1}/${e.total}]`;
+    if (e.event === 'start') log(`${step} ${e.input} -> ${e.outputs.join(', ')} ...`);
+    else {
+      const sizes = e.outputs.map((f) => `${f} ${statSync(path.join(ROOT, f)).size} bytes`).join(', ');
+      log(`${step} ${sizes}, ${seconds(e.ms ?? 0)}`);
+      if (e.outputs.includes('dist/firmware.es5.js')) builtFirmware = true;
+    }
+  });
 
   const es5 = path.join(DIST, 'firmware.es5.js');
   const out = path.join(DIST, 'firmware.js');
   let firmwareBytes = 0;
-  if (existsSync(es5) && (!opts.bundles || opts.bundles.includes('firmware'))) {
+  if (builtFirmware) {
     // Minify with the Espruino CLI's own tools (esprima + esmangle, offline), the transform
     // its Web IDE applies, but one statement per line (./minify.ts says why).
+    log(`minify dist/firmware.es5.js -> dist/firmware.js ...`);
+    const t0 = Date.now();
     const text = minifyForEspruino(readFileSync(es5, 'utf8'));
     if (text.length === 0) throw new Error('the minifier produced an empty dist/firmware.js');
     const longest = longestLine(text);
     if (longest.length > MAX_LINE) throw new Error(`dist/firmware.js line ${longest.line} has ${longest.length} characters (limit ${MAX_LINE}): an error trace on the device would cost that much memory`);
     writeFileSync(out, text);
     firmwareBytes = statSync(out).size;
+    log(`minify dist/firmware.js ${firmwareBytes} bytes, ${seconds(Date.now() - t0)}`);
     // Which board this bundle was built for, so tools that reuse dist/ can tell.
     writeFileSync(boardStampFile(DIST), board + '\n');
   }

@@ -1,5 +1,9 @@
-// A small, strict option parser: unknown options are errors, not silently ignored, so a
-// typo in `deep flash --prot /dev/ttyUSB0` stops instead of flashing the wrong thing.
+// Command-line options: node:util's parseArgs splits argv (--name VALUE, --name=VALUE, flags,
+// positionals, `--`); what it lacks is here: errors worded for our users, each naming the
+// option (a UsageError, exit 2), typed readers with bounds, and help text from the table.
+// Unknown options are errors, not silently ignored, so a typo in
+// `deep flash --prot /dev/ttyUSB0` stops instead of flashing the wrong thing.
+import { parseArgs as splitArgs } from 'node:util';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -21,33 +25,20 @@ export interface Parsed {
 }
 
 export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): Parsed {
-  const options: Record<string, string | boolean | undefined> = {};
-  for (const [name, s] of Object.entries(spec)) options[name] = s.default;
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('--')) {
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const s = spec[name];
-    if (!s) throw new UsageError(`unknown option --${name}`);
-    if (s.type === 'boolean') {
-      if (eq >= 0) throw new UsageError(`option --${name} takes no value`);
-      options[name] = true;
-    } else {
-      const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined) throw new UsageError(`option --${name} needs a value`);
-      options[name] = value;
-    }
+  const options: Record<string, { type: 'string' | 'boolean'; default?: string | boolean }> = {};
+  for (const [name, s] of Object.entries(spec)) options[name] = s.default === undefined ? { type: s.type } : { type: s.type, default: s.default };
+  // Not strict: Node's strict mode words its errors its own way and refuses `--count -5`
+  // (a value starting with '-') outright; the tokens let us check the same three rules
+  // below with messages that name the option as the user typed it.
+  const r = splitArgs({ args: argv, options, allowPositionals: true, strict: false, tokens: true });
+  for (const t of r.tokens) {
+    if (t.kind !== 'option') continue;
+    if (!Object.hasOwn(spec, t.name)) throw new UsageError(`unknown option ${t.rawName}`);
+    const { type } = spec[t.name];
+    if (type === 'boolean' && t.value !== undefined) throw new UsageError(`option ${t.rawName} takes no value`);
+    if (type === 'string' && t.value === undefined) throw new UsageError(`option ${t.rawName} needs a value`);
   }
-  return { options, positionals };
+  return { options: { ...r.values }, positionals: r.positionals };
 }
 
 /** Reads an integer option, with a labelled error naming the option and its bounds. */
@@ -59,6 +50,22 @@ export function intOption(parsed: Parsed, name: string, min: number, max: number
     throw new UsageError(`--${name} expected an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
   }
   return n;
+}
+
+/** Reads an http:// or https:// URL option, without trailing slashes; undefined if absent. */
+export function httpUrlOption(parsed: Parsed, name: string): string | undefined {
+  const raw = parsed.options[name];
+  if (raw === undefined) return undefined;
+  let u: URL | undefined;
+  try {
+    u = new URL(String(raw));
+  } catch {
+    // not a URL at all: same message as a wrong scheme
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+    throw new UsageError(`--${name} expected an http:// or https:// URL, got ${JSON.stringify(raw)}`);
+  }
+  return u.href.replace(/\/+$/, '');
 }
 
 export function formatHelp(usage: string, summary: string, spec: Record<string, OptionSpec>): string {

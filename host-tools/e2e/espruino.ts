@@ -136,7 +136,7 @@ async function main(): Promise<number> {
   const errorLines: string[] = [];
   try {
     log(`building for ${BOARD}`);
-    const b = build({ board: BOARD, bundles: ['firmware', 'ed25519-module'] });
+    const b = await build({ board: BOARD, bundles: ['firmware', 'ed25519-module'] });
     log(b.bundles.map((x) => `${x.file} ${x.bytes} bytes`).join(', '));
 
     const node = await spawnIngestNode({ db: path.join(work, 'ledger.sqlite') });

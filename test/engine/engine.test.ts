@@ -44,13 +44,16 @@ function once<T>(compute: () => T): () => T {
   };
 }
 
-/** The bundle `npm test` just built, rebuilt when a device source or the build is newer. */
-const bundle = once((): string => {
+/** Uses the bundle `npm test` just built, rebuilt when a device source or the build is newer. */
+test.before(async () => {
   const sources = Math.max(
     ...['protocol', 'firmware', 'test/engine', 'host-tools/build'].map((d) => newestSource(path.join(ROOT, d))),
     statSync(path.join(ROOT, 'rollup.config.js')).mtimeMs,
   );
-  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < sources) build({ bundles: ['engine'], quiet: true });
+  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < sources) await build({ bundles: ['engine'] });
+});
+
+const bundle = once((): string => {
   if (!existsSync(BUNDLE)) throw new Error('dist/engine-check.js was not built');
   return BUNDLE;
 });

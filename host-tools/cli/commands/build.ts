@@ -1,17 +1,20 @@
-import { parseArgs } from '../args';
+import { parseArgs, UsageError } from '../args';
 import { EXIT, type Command } from '../command';
 import { build } from '../../build/build';
 
 const command: Command = {
   name: 'build',
   summary: 'build dist/firmware.js (ES5, minified by the Espruino CLI) for a board, and print its size',
-  usage: 'deep build [--board NAME]',
+  usage: 'deep build [--board NAME] [--quiet]',
   options: {
     board: { type: 'string', description: 'board file boards/NAME.json', default: 'esp32-devkitc' },
+    quiet: { type: 'boolean', description: 'no progress on stderr (each bundle as it is built, with its size)' },
   },
   async run(argv) {
     const p = parseArgs(argv, this.options);
-    const result = build({ board: p.options.board as string });
+    if (p.positionals.length) throw new UsageError(`unexpected argument "${p.positionals[0]}"`);
+    const log = p.options.quiet ? undefined : (line: string) => process.stderr.write(`deep build: ${line}\n`);
+    const result = await build({ board: p.options.board as string, log });
     for (const b of result.bundles) process.stdout.write(`${b.file}  ${b.bytes} bytes\n`);
     process.stdout.write(`board=${result.board} firmware_bytes=${result.firmwareBytes}\n`);
     return EXIT.OK;

@@ -5,7 +5,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs, UsageError, intOption } from '../args';
 import { EXIT, type Command } from '../command';
-import { build, ROOT, DIST } from '../../build/build';
+import { build, checkBoard, ROOT, DIST } from '../../build/build';
 import { openLink, DeviceConsole, PortError } from '../../testnet/device-link';
 import { deviceInfo } from '../../testnet/device-api';
 import { uploadToFlash, espruinoLog } from '../../testnet/upload';
@@ -61,7 +61,7 @@ const command: Command = {
     const throttle = (throttleOpt === 'auto' && port.startsWith('tcp://') ? 'off' : throttleOpt) as 'auto' | 'on' | 'off';
     const err = (s: string) => process.stderr.write(s);
 
-    let code: string;
+    let code = '';
     if (p.options['skip-build']) {
       try {
         code = readFileSync(path.join(DIST, 'firmware.js'), 'latin1');
@@ -69,21 +69,26 @@ const command: Command = {
         err('deep flash: no dist/firmware.js to upload; run without --skip-build\n');
         return EXIT.IO;
       }
-    } else {
-      const r = build({ board: p.options.board as string });
-      code = readFileSync(path.join(DIST, 'firmware.js'), 'latin1');
-      err(`built dist/firmware.js for ${r.board}: ${r.firmwareBytes} bytes\n`);
-    }
+    } else checkBoard(p.options.board as string);
     const expected = expectedFirmwareVersion();
 
     try {
       // 1. Is there an Espruino console on this port? (missing / busy / not Espruino)
+      // Asked before the build, which takes a minute on a small machine: a board that is
+      // not plugged in is reported at once.
       let link = await openLink(port, { baud });
       try {
         const env = await new DeviceConsole(link).identify();
         err(`found Espruino ${env.VERSION} on ${env.BOARD} at ${port}\n`);
       } finally {
         await link.close();
+      }
+
+      if (!p.options['skip-build']) {
+        // Only what goes on the board: the firmware and the signer module it loads.
+        const r = await build({ board: p.options.board as string, bundles: ['firmware', 'ed25519-module'], log: (line) => err(`building ${line}\n`) });
+        code = readFileSync(path.join(DIST, 'firmware.js'), 'latin1');
+        err(`built dist/firmware.js for ${r.board}: ${r.firmwareBytes} bytes\n`);
       }
 
       // 2. Upload and save through the Espruino CLI library.

@@ -1,8 +1,8 @@
 // `deep inspect FILE`: every item of a CBOR sequence in CBOR diagnostic notation (RFC 8949
 // §8), with DEEP field names and units as /comments/. Nothing is verified here.
-import { readFileSync } from 'node:fs';
 import { parseArgs, UsageError } from '../args';
 import { EXIT, type Command } from '../command';
+import { readInputFile } from '../input-file';
 import { CborMap, CborTag, decode, decodeFirst, type CborValue } from '../../../protocol/cbor';
 import { toHex } from '../../../protocol/bytes';
 import { firmwareVersionString, RK } from '../../../protocol/report';
@@ -108,7 +108,12 @@ const command: Command = {
   async run(argv) {
     const p = parseArgs(argv, this.options);
     if (p.positionals.length !== 1) throw new UsageError('expected exactly one FILE');
-    const bytes = new Uint8Array(readFileSync(p.positionals[0]));
+    const file = p.positionals[0];
+    const bytes = readInputFile(file);
+    if (bytes.length === 0) {
+      process.stderr.write(`deep inspect: ${file} is empty: no reports\n`);
+      return EXIT.FAILED;
+    }
     let off = 0;
     let n = 0;
     while (off < bytes.length) {

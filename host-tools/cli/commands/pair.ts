@@ -4,7 +4,7 @@
 // protocol/pairing.ts), registers the proof with the node, and prints the device id.
 // The secret key never leaves the device; the WiFi password is typed without echo and
 // sent only to the device, with console echo off.
-import { parseArgs, UsageError, intOption } from '../args';
+import { parseArgs, UsageError, intOption, httpUrlOption } from '../args';
 import { EXIT, type Command } from '../command';
 import { openLink, DeviceConsole, PortError } from '../../testnet/device-link';
 import { pairDevice, httpPairingNode, PairingError } from '../../testnet/device-api';
@@ -70,19 +70,11 @@ const command: Command = {
     if (p.positionals.length) throw new UsageError(`unexpected argument "${p.positionals[0]}"`);
     const port = p.options.port as string | undefined;
     const ssid = p.options.wifi as string | undefined;
-    const endpointRaw = p.options.endpoint as string | undefined;
     if (!port) throw new UsageError('--port is required');
     if (!ssid) throw new UsageError('--wifi SSID is required');
-    if (!endpointRaw) throw new UsageError('--endpoint URL is required');
+    if (p.options.endpoint === undefined) throw new UsageError('--endpoint URL is required');
     if (ssid.length > 32) throw new UsageError(`--wifi: an SSID has at most 32 bytes, got ${ssid.length}`);
-    let endpoint: string;
-    try {
-      const u = new URL(endpointRaw);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-      endpoint = u.href.replace(/\/+$/, '');
-    } catch {
-      throw new UsageError(`--endpoint expected an http:// or https:// URL, got "${endpointRaw}"`);
-    }
+    const endpoint = httpUrlOption(p, 'endpoint')!;
     const baud = intOption(p, 'baud', 300, 4_000_000)!;
     const signTimeoutS = intOption(p, 'sign-timeout', 1, 600)!;
     const err = (s: string) => process.stderr.write(s);

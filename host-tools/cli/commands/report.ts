@@ -3,7 +3,7 @@
 // device code path: the exact meter (firmware/energy/meter), the report encoder and COSE
 // signer (protocol/), and the device's Ed25519 signer (firmware/keys/ed25519).
 import { writeFileSync } from 'node:fs';
-import { intOption, parseArgs, UsageError } from '../args';
+import { httpUrlOption, intOption, parseArgs, UsageError } from '../args';
 import { EXIT, type Command } from '../command';
 import { fromHex, toHex } from '../../../protocol/bytes';
 import { kidFromPublicKey } from '../../../protocol/kid';
@@ -150,6 +150,8 @@ const command: Command = {
     const count = intOption(p, 'count', 1, 1_000_000)!;
     const out = p.options.out;
     if (typeof out !== 'string' || !out) throw new UsageError('--out FILE is required');
+    // Checked before the reports are made and written, like every other option.
+    const endpoint = httpUrlOption(p, 'register');
     const ride = makeSignedRide(fromHex(seedHex), count);
     const total = ride.reports.reduce((n, r) => n + r.length, 0);
     const all = new Uint8Array(total);
@@ -164,10 +166,9 @@ const command: Command = {
       `wrote ${count} reports (${total} bytes, ${Math.min(...sizes)}..${Math.max(...sizes)} bytes each) to ${out}\n` +
         `public key ${toHex(ride.publicKey)}\nkid ${toHex(ride.kid)}\n`,
     );
-    const endpoint = p.options.register;
-    if (typeof endpoint === 'string') {
+    if (endpoint !== undefined) {
       const seed32 = fromHex(seedHex);
-      const id = await registerTestKey(endpoint.replace(/\/+$/, ''), seed32, ride.publicKey);
+      const id = await registerTestKey(endpoint, seed32, ride.publicKey);
       process.stdout.write(`registered with ${endpoint} as device ${id}\n`);
     }
     return EXIT.OK;

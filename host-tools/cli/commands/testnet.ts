@@ -83,8 +83,8 @@ const command: Command = {
     const err = (s: string) => process.stderr.write(s + '\n');
 
     if (!p.options['skip-build'] && bundleStale(TESTNET_BOARD)) {
-      const r = build({ board: TESTNET_BOARD, bundles: TESTNET_BUNDLES });
-      err(`built ${r.bundles.map((b) => `${b.file} (${b.bytes} bytes)`).join(', ')}`);
+      const r = await build({ board: TESTNET_BOARD, bundles: TESTNET_BUNDLES, log: (line) => err(`building ${line}`) });
+      err(`built ${r.bundles.map((x) => `${x.file} (${x.bytes} bytes)`).join(', ')}`);
     }
     // Without --data the ledger goes to a temporary folder of our own, kept (and named)
     // only when the run reached its summary: a crash or Ctrl-C leaves nothing behind.

@@ -1,13 +1,16 @@
 // `deep verify FILE --pubkey HEX`: checks every report of a CBOR sequence with the ledger
 // verifier (host-tools/verify): one line per problem, then a JSON summary; exit 1 if any
 // report fails.
-import { readFileSync } from 'node:fs';
 import { parseArgs, UsageError } from '../args';
 import { EXIT, type Command } from '../command';
+import { readInputFile } from '../input-file';
 import { decodeFirst } from '../../../protocol/cbor';
 import { fromHex, toHex } from '../../../protocol/bytes';
 import { kidFromPublicKey } from '../../../protocol/kid';
-import { checkChain, keyRegistry, MemoryChain, verifyReportBytes, type RejectReason } from '../../verify';
+import { checkChain, keyRegistry, MemoryChain, MIN_EPOCH_S, verifyReportBytes, type RejectReason } from '../../verify';
+
+/** The latest --now taken: 2100-01-01T00:00:00Z (a later clock is a typo, not a verifier's). */
+const MAX_NOW_S = 4_102_444_800;
 
 export interface VerifySummary {
   file: string;
@@ -84,7 +87,7 @@ const command: Command = {
   usage: 'deep verify FILE --pubkey HEX',
   options: {
     pubkey: { type: 'string', description: "the device's Ed25519 public key, 64 hex digits" },
-    now: { type: 'string', description: 'reject synced windows ending after this epoch second (+300 s)' },
+    now: { type: 'string', description: `reject synced windows ending after this epoch second (+300 s), ${MIN_EPOCH_S}..${MAX_NOW_S}` },
   },
   async run(argv) {
     const p = parseArgs(argv, this.options);
@@ -93,12 +96,16 @@ const command: Command = {
     if (typeof pub !== 'string' || !/^[0-9a-fA-F]{64}$/.test(pub)) throw new UsageError('--pubkey expected 64 hex digits (32 bytes)');
     let nowS: number | undefined;
     if (p.options.now !== undefined) {
-      nowS = Number(p.options.now);
-      if (!/^\d+$/.test(String(p.options.now))) throw new UsageError('--now expected epoch seconds');
+      const raw = String(p.options.now);
+      nowS = Number(raw);
+      if (!/^\d+$/.test(raw) || nowS < MIN_EPOCH_S || nowS > MAX_NOW_S) {
+        throw new UsageError(`--now expected epoch seconds from ${MIN_EPOCH_S} (2024-01-01) to ${MAX_NOW_S} (2100-01-01), got ${JSON.stringify(raw)}`);
+      }
     }
     const file = p.positionals[0];
-    const bytes = new Uint8Array(readFileSync(file));
+    const bytes = readInputFile(file);
     const problems: string[] = [];
+    if (bytes.length === 0) problems.push(`${file} is empty: no reports`);
     const summary = verifyFile(file, bytes, fromHex(pub), problems, nowS);
     for (const line of problems) process.stdout.write(line + '\n');
     process.stdout.write(JSON.stringify(summary) + '\n');

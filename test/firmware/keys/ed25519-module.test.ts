@@ -10,8 +10,11 @@ import { ROOT, build } from '../../../host-tools/build/build';
 import { toHex } from '../../../protocol/bytes';
 
 const FILE = path.join(ROOT, 'dist/ed25519-module.js');
-if (!existsSync(FILE)) build({ bundles: ['ed25519-module'], quiet: true });
-const src = readFileSync(FILE, 'utf8');
+let src = '';
+test.before(async () => {
+  if (!existsSync(FILE)) await build({ bundles: ['ed25519-module'] });
+  src = readFileSync(FILE, 'utf8');
+});
 
 interface Mod {
   BASE_TABLE_BYTES: number; BASE_TABLE_CHUNKS: number; BASE_TABLE_CHUNK_BYTES: number;

@@ -9,6 +9,7 @@ import { expectedFirmwareVersion } from '../../../host-tools/cli/commands/flash'
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from '../../../host-tools/build/build';
+import { pollUntil } from '../../_poll';
 
 const storedBoot = (b: Awaited<ReturnType<typeof board>>) => Buffer.from(b.bike.flash.read('.bootcde') ?? new Uint8Array()).toString('latin1');
 
@@ -26,9 +27,10 @@ test('flashes a bare Espruino board over tcp://, saves to flash, the new firmwar
     // The signer module goes up with it (Storage "ed25519", firmware/hal/espruino/ed25519.ts).
     assert.is(Buffer.from(b.bike.flash.read('ed25519') ?? new Uint8Array()).toString('latin1'), readFileSync(path.join(ROOT, 'dist/ed25519-module.js'), 'latin1'));
     b.bike.powerCut(1000);
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.ok(b.bike.device.running);
-    assert.is(b.bike.eval<{ version: string }>('deep.info()').version, expectedFirmwareVersion());
+    // The board boots again on the emulator's clock: wait for its firmware to answer.
+    const version = await pollUntil('the board runs the firmware again after the power cut', () =>
+      b.bike.device.running ? b.bike.eval<{ version: string }>('deep.info()').version : undefined);
+    assert.is(version, expectedFirmwareVersion());
   } finally {
     await b.close();
   }
@@ -93,6 +95,24 @@ test('a missing port, a closed TCP port and a board that is not Espruino get cle
   r = await deep(['flash', '--skip-build']);
   assert.is(r.code, 2);
   assert.match(r.stderr, /--port is required/);
+});
+
+test('a port that cannot work fails before the build, not a minute after it', async () => {
+  // No --skip-build: the build takes a minute on a small machine and must not run first.
+  let r = await deep(['flash', '--port', '/dev/ttyDEEP-none']);
+  assert.is(r.code, 3);
+  assert.match(r.stderr, /\/dev\/ttyDEEP-none: no such serial port/);
+  assert.not.match(r.stderr, /built|building/);
+
+  r = await deep(['flash', '--port', 'tcp://127.0.0.1:70000']);
+  assert.is(r.code, 3);
+  assert.match(r.stderr, /TCP port must be 1\.\.65535, got 70000/);
+  assert.not.match(r.stderr, /built|building/);
+
+  // A board file that does not exist, before the port is even opened.
+  r = await deep(['flash', '--port', '/dev/ttyDEEP-none', '--board', 'no-such-board']);
+  assert.is(r.code, 3);
+  assert.match(r.stderr, /board "no-such-board" not found: expected boards\/no-such-board\.json/);
 });
 
 test.run();

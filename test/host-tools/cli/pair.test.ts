@@ -11,6 +11,7 @@ import { board, deep, firmware, ptyFor, DEEP, ROOT } from './_emu';
 import { startIngestNode, type IngestNode } from '../../../host-tools/ingest/node';
 import { silentLogger } from '../../../host-tools/ingest/log';
 import { defaultPython } from '../../../host-tools/sim/transport';
+import { pollUntil } from '../../_poll';
 
 const AP = { ssid: 'home-net', password: 'correct-horse-battery' };
 
@@ -80,8 +81,7 @@ test('pairs a bike: password typed without echo, settings on the device, proof r
     assert.is(d.json.publicKey, pub);
 
     // The device joins the WiFi with the password it was given.
-    await new Promise((res) => setTimeout(res, 2500));
-    assert.is(b.bike.eval<{ online: boolean }>('deep.status()').online, true);
+    await pollUntil('the device is online on home-net', () => (b.bike.eval<{ online: boolean }>('deep.status()').online ? true : undefined));
 
     // Second run: says so, asks nothing, changes nothing.
     const again = await deep(['pair', '--port', b.tcp, '--wifi', 'other-net', '--endpoint', 'http://127.0.0.1:9/']);

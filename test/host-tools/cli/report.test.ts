@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { deep } from './_run';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash, createPublicKey, verify } from 'node:crypto';
@@ -75,6 +75,34 @@ test('usage errors exit 2, missing files exit 3', async () => {
   assert.is((await deep(['verify', '--pubkey', PUB])).code, 2);
   assert.is((await deep(['verify', path.join(dir, 'nope.cbor'), '--pubkey', PUB])).code, 3);
   assert.is((await deep(['inspect'])).code, 2);
+});
+
+test('verify and inspect: a device, an empty file and an absurd --now are clear errors', async () => {
+  // /dev/zero never ends: refused at once, not read until memory runs out.
+  let r = await deep(['verify', '/dev/zero', '--pubkey', PUB]);
+  assert.is(r.code, 3);
+  assert.match(r.err, /deep verify: \/dev\/zero is a character device, not a file of reports/);
+  r = await deep(['inspect', '/dev/zero']);
+  assert.is(r.code, 3);
+  assert.match(r.err, /deep inspect: \/dev\/zero is a character device/);
+
+  const empty = path.join(dir, 'empty.cbor');
+  writeFileSync(empty, '');
+  r = await deep(['inspect', empty]);
+  assert.is(r.code, 1);
+  assert.is(r.out, '');
+  assert.match(r.err, /deep inspect: .*empty\.cbor is empty: no reports/);
+  r = await deep(['verify', empty, '--pubkey', PUB]);
+  assert.is(r.code, 1);
+  assert.match(r.out, /^.*empty\.cbor is empty: no reports\n\{"file"/);
+
+  for (const now of ['1000000000000000000000000000000', '0', '1704067199', '4102444801']) {
+    r = await deep(['verify', FILE, '--pubkey', PUB, '--now', now]);
+    assert.is(r.code, 2, now);
+    assert.match(r.err, new RegExp(`--now expected epoch seconds from 1704067200 \\(2024-01-01\\) to 4102444800 \\(2100-01-01\\), got "${now}"`));
+  }
+  r = await deep(['verify', FILE, '--pubkey', PUB, '--now', '4102444800']);
+  assert.is(r.code, 0, r.out);
 });
 
 test('deep inspect prints diagnostic notation with names and units', async () => {
@@ -186,6 +214,14 @@ test('deep report --register: the test key is paired with an ingest node, which 
     const again = await deep(['report', '--seed', SEED, '--count', '1', '--out', path.join(dir, 'x.cbor'), '--register', node.url]);
     assert.is(again.code, 0, again.err);
     assert.match(again.out, new RegExp(`as device ${kid}`));
+    // not a URL: a usage error before anything is written
+    const notUrl = path.join(dir, 'not-url.cbor');
+    for (const bad of ['notaurl', 'ftp://127.0.0.1/']) {
+      const u = await deep(['report', '--seed', SEED, '--count', '1', '--out', notUrl, '--register', bad]);
+      assert.is(u.code, 2, bad);
+      assert.match(u.err, new RegExp(`--register expected an http:// or https:// URL, got "${bad}"`));
+      assert.not.ok(existsSync(notUrl), 'the reports were written despite the bad --register');
+    }
     // a node that is not there is a clear I/O error
     const down = await deep(['report', '--seed', SEED, '--count', '1', '--out', path.join(dir, 'y.cbor'), '--register', 'http://127.0.0.1:1']);
     assert.is(down.code, 3);

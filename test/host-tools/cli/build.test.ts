@@ -1,0 +1,50 @@
+// `deep build` through main(argv): it takes a minute on a small machine, so it says on
+// stderr what it is building, bundle by bundle with sizes, unless --quiet.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { deep } from './_run';
+import { build, ROOT } from '../../../host-tools/build/build';
+
+const size = (f: string) => statSync(path.join(ROOT, f)).size;
+const BUNDLES = [
+  ['firmware/main.ts', 'dist/firmware.es5.js'],
+  ['test/engine/device-entry.ts', 'dist/engine-check.js'],
+  ['firmware/keys/bench-sign.ts', 'dist/bench-sign.js'],
+  ['firmware/keys/ed25519-module.ts', 'dist/ed25519-module.js'],
+];
+
+test('deep build reports each bundle on stderr as it starts and ends, with its size', async () => {
+  const r = await deep(['build']);
+  assert.is(r.code, 0, r.err);
+  const lines = r.err.trim().split('\n');
+  // Start and end of each bundle in turn, then the minified firmware.
+  assert.is(lines.length, BUNDLES.length * 2 + 2, r.err);
+  BUNDLES.forEach(([input, output], i) => {
+    const step = `deep build: [${i + 1}/${BUNDLES.length}] `;
+    assert.is(lines[2 * i], `${step}${input} -> ${output} ...`);
+    assert.is(lines[2 * i + 1].replace(/\d+\.\d s$/, 'T s'), `${step}${output} ${size(output)} bytes, T s`);
+  });
+  assert.is(lines[lines.length - 2], 'deep build: minify dist/firmware.es5.js -> dist/firmware.js ...');
+  assert.is(lines[lines.length - 1].replace(/\d+\.\d s$/, 'T s'), `deep build: minify dist/firmware.js ${size('dist/firmware.js')} bytes, T s`);
+  // stdout is unchanged: the sizes and the summary line scripts read.
+  assert.match(r.out, new RegExp(`^dist/firmware\\.js  ${size('dist/firmware.js')} bytes\\n`));
+  assert.match(r.out, new RegExp(`\\nboard=esp32-devkitc firmware_bytes=${size('dist/firmware.js')}\\n$`));
+
+  const q = await deep(['build', '--quiet']);
+  assert.is(q.code, 0, q.err);
+  assert.is(q.err, '');
+  assert.is(q.out, r.out);
+});
+
+test('an unknown bundle name is an error naming the known ones', async () => {
+  try {
+    await build({ bundles: ['firmware', 'nope'] });
+    assert.unreachable('built an unknown bundle');
+  } catch (e) {
+    assert.match((e as Error).message, /unknown bundle nope \(known: firmware, engine, bench-sign, ed25519-module\)/);
+  }
+});
+
+test.run();
