@@ -3,7 +3,8 @@
 import { verifyPairingProof } from '../verify';
 import { createIngest, type PairingCheck } from './ingest';
 import { createLogger, type Logger } from './log';
-import { createMetrics } from './metrics';
+import { createMetrics, Gauge } from './metrics';
+import { createBatcher, type Batcher, type BatchOptions } from './batches';
 import { createPool } from './pool';
 import { createIngestServer, listen } from './server';
 import { openSqliteStore } from './sqlite';
@@ -26,11 +27,15 @@ export interface NodeOptions {
   challengeTtlMs?: number;
   /** A gap open longer than this is logged as a warning (and listed by GET /v1/gaps). */
   gapAlertMs?: number;
+  /** When batches of accepted reports close (protocol/SPEC.md §6). */
+  batch?: BatchOptions;
 }
 
 export interface IngestNode {
   url: string;
   store: Store;
+  /** Present when the store keeps batches (the SQLite store does). */
+  batcher?: Batcher;
   close(): Promise<void>;
 }
 
@@ -58,7 +63,15 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   });
   const ingest = createIngest({ store, pool, pairing, logger, metrics, maxAhead: opts.maxAhead, maxPending: opts.maxPending, challengeTtlMs: opts.challengeTtlMs });
   ingestRef = ingest;
-  const server = createIngestServer({ ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion });
+  const batcher = store.batches ? createBatcher(store, { ...opts.batch, logger }) : undefined;
+  if (batcher) {
+    metrics.add(new Gauge('deep_ingest_unbatched_reports', 'Accepted reports not in a batch yet.', () => store.batches!.unbatched().count));
+    metrics.add(new Gauge('deep_ingest_last_batch', 'Id of the last batch closed (0: none yet).', () => store.batches!.last()?.id ?? 0));
+  }
+  const server = createIngestServer({
+    ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion,
+    proof: batcher && ((device, seq) => batcher.proof(device, seq)),
+  });
   let url: string;
   try {
     url = await listen(server, opts.port ?? 8080, opts.host ?? '127.0.0.1');
@@ -92,14 +105,17 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   }, Math.min(30_000, gapAlertMs));
   gapTimer.unref();
 
+  batcher?.start();
   logger.info('ingest node listening', { url, schemaVersion: store.schemaVersion, workers: pool.size });
   let closing: Promise<void> | undefined;
   return {
     url,
     store,
+    batcher,
     close() {
       closing ??= (async () => {
         clearInterval(gapTimer);
+        batcher?.stop();
         await new Promise<void>((r) => server.close(() => r()));
         server.closeAllConnections();
         await ingest.close();

@@ -21,6 +21,8 @@ export interface ServerOptions {
   adminToken?: string;
   workers: number;
   schemaVersion: number;
+  /** GET /v1/reports/{device}/{seq}/proof (host-tools/ingest/batches.ts); absent: 404. */
+  proof?: (device: string, seq: number) => { status: number; body?: unknown; error?: string };
 }
 
 class HttpError extends Error {
@@ -308,6 +310,14 @@ export function createIngestServer(opts: ServerOptions): Server {
       ctx.route = 'device_reports';
       only('GET');
       return { route: 'device_reports', status: getReports(deviceId(dm[1]), u, res) };
+    }
+    if ((dm = /^\/v1\/reports\/([^/]+)\/(\d{1,15})\/proof$/.exec(p))) {
+      ctx.route = 'proof';
+      only('GET');
+      const a = opts.proof?.(deviceId(dm[1]), Number(dm[2])) ?? { status: 404, error: 'this node keeps no batches' };
+      if (a.status !== 200) throw new HttpError(a.status, a.error ?? 'no proof');
+      send(res, 200, a.body);
+      return { route: 'proof', status: 200 };
     }
     if ((dm = /^\/v1\/devices\/([^/]+)\/energy$/.exec(p))) {
       ctx.route = 'energy';

@@ -4,6 +4,7 @@
 // (SQLite docs, "PRAGMA synchronous": FULL in WAL mode makes commits durable on power loss).
 import Database from 'better-sqlite3';
 import type { AcceptedRow, DeviceRecord, EnergyRow, FlowAmount, Store, StoredReport } from './store';
+import { BATCH_MIGRATION, openBatchStore } from './sqlite-batches';
 
 /**
  * Versioned schema migrations. Never edit an entry once released: append a new one.
@@ -87,6 +88,7 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       ) STRICT;
     `,
   },
+  BATCH_MIGRATION,
 ];
 
 interface DeviceSqlRow {
@@ -249,6 +251,7 @@ export function openSqliteStore(file: string): Store {
   let open = true;
   return {
     schemaVersion: db.pragma('user_version', { simple: true }) as number,
+    batches: openBatchStore(db),
     transaction<T>(fn: () => T): T {
       return db.transaction(fn)();
     },

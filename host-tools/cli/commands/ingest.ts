@@ -6,7 +6,7 @@ import { startIngestNode } from '../../ingest/node';
 const command: Command = {
   name: 'ingest',
   summary: 'run a ledger ingest node: verify, store (SQLite) and serve device-signed reports over HTTP',
-  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES]',
+  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES] [--batch-interval-ms N] [--batch-max-reports N]',
   options: {
     db: { type: 'string', description: 'SQLite database file (created with its schema if absent)' },
     port: { type: 'string', description: 'TCP port (0 picks a free one)', default: '8080' },
@@ -15,6 +15,8 @@ const command: Command = {
     'admin-token-env': { type: 'string', description: 'environment variable holding the bearer token of operator routes (revoke); without it they answer loopback clients only' },
     'log-level': { type: 'string', description: 'debug, info, warn or error (JSON lines on stderr)', default: 'info' },
     'max-body': { type: 'string', description: 'largest request body in bytes', default: String(1 << 20) },
+    'batch-interval-ms': { type: 'string', description: 'longest time an accepted report waits for its batch (Merkle root), ms', default: '60000' },
+    'batch-max-reports': { type: 'string', description: 'a batch closes as soon as this many accepted reports wait', default: '1000' },
   },
   async run(argv) {
     const p = parseArgs(argv, this.options);
@@ -35,6 +37,7 @@ const command: Command = {
       host: p.options.host as string,
       workers: intOption(p, 'workers', 1, 64),
       maxBodyBytes: intOption(p, 'max-body', 1024, 1 << 30),
+      batch: { intervalMs: intOption(p, 'batch-interval-ms', 1, 7 * 86_400_000), maxReports: intOption(p, 'batch-max-reports', 1, 1_000_000) },
       adminToken,
       logger: createLogger({ level: level as Level }),
     });

@@ -263,7 +263,7 @@ test('HTTP errors: 415 content type, 400 malformed CBOR with offsets, 413 oversi
   assert.is((await getJson(`${url}/v1/devices/zz`)).status, 400);
   assert.is((await getJson(`${url}/v1/reports`)).status, 405);
   const h = (await getJson(`${url}/healthz`)).json;
-  assert.equal({ ...h, queueDepth: 0 }, { status: 'ok', schemaVersion: 1, workers: 2, queueDepth: 0 });
+  assert.equal({ ...h, queueDepth: 0 }, { status: 'ok', schemaVersion: 2, workers: 2, queueDepth: 0 });
 });
 
 test('CBOR sequences (deep report output) and byte-string-wrapped array elements are accepted', async () => {
