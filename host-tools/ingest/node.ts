@@ -5,6 +5,7 @@ import { createIngest, type PairingCheck } from './ingest';
 import { createLogger, type Logger } from './log';
 import { createMetrics, Gauge } from './metrics';
 import { createBatcher, type Batcher, type BatchOptions } from './batches';
+import type { OwnerHook } from './owners';
 import type { Publisher, PublisherOptions } from '../ledger/evm/publisher';
 import { createPool } from './pool';
 import { createIngestServer, listen } from './server';
@@ -69,12 +70,15 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   const ingest = createIngest({ store, pool, pairing, logger, metrics, maxAhead: opts.maxAhead, maxPending: opts.maxPending, challengeTtlMs: opts.challengeTtlMs });
   ingestRef = ingest;
   let publisher: Publisher | undefined;
+  let owners: OwnerHook | undefined;
   if (opts.anchor) {
     if (!store.batches) throw new Error('anchoring needs a store that keeps batches (the SQLite store)');
     // Loaded only when anchoring: viem and the contract artifact are not needed otherwise.
     const { createPublisher } = await import('../ledger/evm/publisher');
     publisher = createPublisher(store.batches, { ...opts.anchor, logger });
     for (const m of publisher.metrics) metrics.add(m);
+    const { createOwnerHook } = await import('./owners');
+    owners = createOwnerHook(store.batches, { chainId: opts.anchor.chainId, contract: opts.anchor.contract }, logger);
   }
   const anchorCfg = opts.anchor && { chainId: opts.anchor.chainId, contract: opts.anchor.contract };
   const batcher = store.batches
@@ -87,6 +91,7 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   const server = createIngestServer({
     ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion,
     proof: batcher && ((device, seq) => batcher.proof(device, seq)),
+    owners,
   });
   let url: string;
   try {

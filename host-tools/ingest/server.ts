@@ -7,6 +7,7 @@ import { StorageError, type Ingest } from './ingest';
 import type { Store } from './store';
 import type { Logger } from './log';
 import type { IngestMetrics } from './metrics';
+import type { OwnerHook, OwnerRequest } from './owners';
 
 export interface ServerOptions {
   ingest: Ingest;
@@ -21,6 +22,8 @@ export interface ServerOptions {
   adminToken?: string;
   workers: number;
   schemaVersion: number;
+  /** Owner bindings at pairing (host-tools/ingest/owners.ts); absent: "owner" is refused. */
+  owners?: OwnerHook;
   /** GET /v1/reports/{device}/{seq}/proof (host-tools/ingest/batches.ts); absent: 404. */
   proof?: (device: string, seq: number) => { status: number; body?: unknown; error?: string };
 }
@@ -158,8 +161,18 @@ export function createIngestServer(opts: ServerOptions): Server {
     }
     if (typeof j?.challenge !== 'string' || !/^([0-9a-f]{2})+$/i.test(j.challenge)) throw new HttpError(400, '"challenge" expected the hex string from GET /v1/devices/challenge');
     if (typeof j.proof !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(j.proof)) throw new HttpError(400, '"proof" expected base64 of the pairing proof (COSE_Sign1)');
-    const r = ingest.register(Buffer.from(j.challenge, 'hex'), new Uint8Array(Buffer.from(j.proof, 'base64')));
+    const challenge = Buffer.from(j.challenge, 'hex');
+    const proof = new Uint8Array(Buffer.from(j.proof, 'base64'));
+    const owner = (j as { owner?: OwnerRequest }).owner;
+    if (owner !== undefined) {
+      if (!opts.owners) throw new HttpError(400, '"owner": this node anchors on no chain, so it binds no owners');
+      if (typeof owner !== 'object' || owner === null) throw new HttpError(400, '"owner" expected {"address": "0x…", "signature": "0x…"}');
+      const why = await opts.owners.check(challenge, proof, owner);
+      if (why) throw new HttpError(400, `bad owner: ${why}`);
+    }
+    const r = ingest.register(challenge, proof);
     if (!r.ok) throw new HttpError(r.status, r.error);
+    if (owner !== undefined) opts.owners!.record(r.device.id, Buffer.from(r.device.publicKey, 'hex'), challenge, owner);
     send(res, 201, r.device, { location: `/v1/devices/${r.device.id}` });
     return 201;
   }
@@ -274,7 +287,9 @@ export function createIngestServer(opts: ServerOptions): Server {
       ctx.route = 'challenge';
       only('GET');
       const c = ingest.challenge();
-      send(res, 200, { challenge: hex(c.challenge), expiresAt: new Date(c.expiresAt).toISOString() }, { 'cache-control': 'no-store' });
+      // A node that anchors names its chain and contract: the EIP-712 domain an owner signs in.
+      const anchor = opts.owners?.chain;
+      send(res, 200, { challenge: hex(c.challenge), expiresAt: new Date(c.expiresAt).toISOString(), ...(anchor ? { anchor } : {}) }, { 'cache-control': 'no-store' });
       return { route: 'challenge', status: 200 };
     }
     if (p === '/v1/devices') {

@@ -10,7 +10,7 @@ import type { BatchPlan } from '../ledger/batch';
 
 export const BATCH_MIGRATION = {
   version: 2,
-  name: 'batches (RFC 9162 roots over accepted reports), per-device runs, anchoring transactions',
+  name: 'batches (RFC 9162 roots over accepted reports), per-device runs, anchoring transactions, owner bindings',
   sql: `
     CREATE TABLE batches (
       id INTEGER PRIMARY KEY,
@@ -57,8 +57,49 @@ export const BATCH_MIGRATION = {
       gas_used INTEGER NOT NULL,
       confirmed_at INTEGER NOT NULL
     ) STRICT;
+    CREATE TABLE owner_bindings (
+      device_id TEXT PRIMARY KEY,
+      public_key BLOB NOT NULL,
+      owner TEXT NOT NULL,
+      challenge BLOB NOT NULL,
+      signature TEXT NOT NULL,
+      requested_at INTEGER NOT NULL,
+      bound_tx TEXT,
+      bound_block INTEGER,
+      failed TEXT
+    ) STRICT;
+    CREATE TABLE owner_txs (
+      hash TEXT PRIMARY KEY,
+      device_id TEXT NOT NULL REFERENCES owner_bindings(device_id),
+      nonce INTEGER NOT NULL,
+      gas_price TEXT NOT NULL,
+      raw BLOB NOT NULL,
+      sent_at INTEGER NOT NULL
+    ) STRICT;
   `,
 };
+
+/** A rider's signed request to own a device, kept until it is on chain. */
+export interface OwnerBinding {
+  device: string;
+  publicKey: Uint8Array;
+  owner: string;
+  challenge: Uint8Array;
+  signature: string;
+  requestedAt: number;
+  boundTx: string | null;
+  boundBlock: number | null;
+  failed: string | null;
+}
+
+export interface OwnerTx {
+  hash: string;
+  device: string;
+  nonce: number;
+  gasPrice: bigint;
+  raw: string;
+  sentAt: number;
+}
 
 export interface BatchDeviceRow {
   device: string;
@@ -126,6 +167,16 @@ export interface BatchStore {
   /** The lowest batch id without a confirmed anchor (none: undefined). */
   firstUnanchored(): BatchRow | undefined;
   lastAnchored(): BatchAnchor | undefined;
+
+  /** Records a binding request (a device has one: a later request replaces an unsent one). */
+  requestOwner(b: Omit<OwnerBinding, 'boundTx' | 'boundBlock' | 'failed'>): void;
+  ownerBinding(device: string): OwnerBinding | undefined;
+  /** Bindings neither on chain nor failed, oldest first. */
+  pendingOwners(): OwnerBinding[];
+  addOwnerTx(tx: OwnerTx): void;
+  ownerTxs(device: string): OwnerTx[];
+  setOwnerBound(device: string, tx: string, block: number): void;
+  setOwnerFailed(device: string, reason: string): void;
 }
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -168,7 +219,26 @@ export function openBatchStore(db: Database.Database): BatchStore {
     anchorOf: db.prepare('SELECT * FROM batch_anchors WHERE batch_id = ?'),
     firstUnanchored: db.prepare('SELECT * FROM batches WHERE id NOT IN (SELECT batch_id FROM batch_anchors) ORDER BY id LIMIT 1'),
     lastAnchored: db.prepare('SELECT * FROM batch_anchors ORDER BY batch_id DESC LIMIT 1'),
+    reqOwner: db.prepare(
+      `INSERT INTO owner_bindings (device_id, public_key, owner, challenge, signature, requested_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device_id) DO UPDATE SET owner = excluded.owner, challenge = excluded.challenge, signature = excluded.signature,
+         requested_at = excluded.requested_at, failed = NULL
+       WHERE bound_tx IS NULL AND NOT EXISTS (SELECT 1 FROM owner_txs t WHERE t.device_id = excluded.device_id)`,
+    ),
+    ownerBinding: db.prepare('SELECT * FROM owner_bindings WHERE device_id = ?'),
+    pendingOwners: db.prepare('SELECT * FROM owner_bindings WHERE bound_tx IS NULL AND failed IS NULL ORDER BY requested_at, device_id'),
+    addOwnerTx: db.prepare('INSERT INTO owner_txs (hash, device_id, nonce, gas_price, raw, sent_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    ownerTxs: db.prepare('SELECT * FROM owner_txs WHERE device_id = ? ORDER BY sent_at, hash'),
+    ownerBound: db.prepare('UPDATE owner_bindings SET bound_tx = ?, bound_block = ? WHERE device_id = ?'),
+    ownerFailed: db.prepare('UPDATE owner_bindings SET failed = ? WHERE device_id = ?'),
   };
+
+  const binding = (r: Record<string, unknown> | undefined): OwnerBinding | undefined =>
+    r && {
+      device: r.device_id as string, publicKey: u8(r.public_key as Buffer), owner: r.owner as string, challenge: u8(r.challenge as Buffer),
+      signature: r.signature as string, requestedAt: r.requested_at as number, boundTx: r.bound_tx as string | null,
+      boundBlock: r.bound_block as number | null, failed: r.failed as string | null,
+    };
 
   const anchor = (r: Record<string, unknown> | undefined): BatchAnchor | undefined =>
     r && {
@@ -226,6 +296,25 @@ export function openBatchStore(db: Database.Database): BatchStore {
     anchorOf: (batchId) => anchor(st.anchorOf.get(batchId) as Record<string, unknown> | undefined),
     firstUnanchored: () => batchRow(st.firstUnanchored.get() as BatchSqlRow | undefined),
     lastAnchored: () => anchor(st.lastAnchored.get() as Record<string, unknown> | undefined),
+    requestOwner(b) {
+      st.reqOwner.run(b.device, b.publicKey, b.owner, b.challenge, b.signature, b.requestedAt);
+    },
+    ownerBinding: (device) => binding(st.ownerBinding.get(device) as Record<string, unknown> | undefined),
+    pendingOwners: () => (st.pendingOwners.all() as Record<string, unknown>[]).map((r) => binding(r)!),
+    addOwnerTx(tx) {
+      st.addOwnerTx.run(tx.hash, tx.device, tx.nonce, tx.gasPrice.toString(), Buffer.from(tx.raw.slice(2), 'hex'), tx.sentAt);
+    },
+    ownerTxs: (device) =>
+      (st.ownerTxs.all(device) as Record<string, unknown>[]).map((r) => ({
+        hash: r.hash as string, device: r.device_id as string, nonce: r.nonce as number, gasPrice: BigInt(r.gas_price as string),
+        raw: `0x${(r.raw as Buffer).toString('hex')}`, sentAt: r.sent_at as number,
+      })),
+    setOwnerBound(device, tx, block) {
+      st.ownerBound.run(tx, block, device);
+    },
+    setOwnerFailed(device, reason) {
+      st.ownerFailed.run(reason, device);
+    },
   };
   return store;
 }

@@ -300,3 +300,16 @@ export function changeOwnerTypedData(chainId: number, contract: Address, kid: Ui
     message: { device: hex(kid), newOwner, nonce },
   } as const;
 }
+
+/**
+ * Who signed a BindDevice for this device and challenge (EIP-712), or undefined when the
+ * signature is not a valid one. The node checks it before it registers the device.
+ */
+export async function bindSigner(o: { chainId: number; contract: Address; kid: Uint8Array; publicKey: Uint8Array; challenge: Uint8Array; signature: Hex }): Promise<Address | undefined> {
+  const { recoverTypedDataAddress } = await import('viem');
+  try {
+    return await recoverTypedDataAddress({ ...bindDeviceTypedData(o.chainId, o.contract, o.kid, o.publicKey, o.challenge), signature: o.signature });
+  } catch {
+    return undefined;
+  }
+}

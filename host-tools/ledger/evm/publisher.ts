@@ -13,7 +13,7 @@
 //   and its block hash is checked to be still canonical then (a reorg sends it back).
 // The signing key lives in memory only: it is never logged, stored or passed on.
 import { readFileSync, statSync } from 'node:fs';
-import { keccak256, type Address, type Chain, type Hex, type PublicClient, type Transport } from 'viem';
+import { encodeFunctionData, keccak256, type Address, type Chain, type Hex, type PublicClient, type Transport } from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { leafOfReport, planBatch } from '../batch';
 import { Counter, Gauge } from '../../ingest/metrics';
@@ -293,6 +293,58 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
     log.info('batch anchored', { batch: b.id, tx: m.tx, block: m.block, gasUsed: m.gasUsed, confirmations: head - m.block + 1 });
   }
 
+  /** Records on chain the owners riders asked for at pairing (bindOwner), each once. */
+  async function bindOwners(): Promise<void> {
+    for (const ob of batches.pendingOwners().slice(0, 16)) {
+      const kid = `0x${ob.device}` as Hex;
+      const txs = batches.ownerTxs(ob.device);
+      let bound = false;
+      for (const tx of txs) {
+        const r = await receiptOf(tx.hash);
+        if (r?.status === '0x1') {
+          batches.setOwnerBound(ob.device, tx.hash, Number(BigInt(r.blockNumber)));
+          log.info('owner bound on chain', { device: ob.device, owner: ob.owner, tx: tx.hash });
+          bound = true;
+          break;
+        }
+      }
+      if (bound) continue;
+      const [current] = await read<[Address, bigint]>('owners', [kid]);
+      if (!/^0x0{40}$/.test(current)) {
+        // Bound already, through a transaction of ours we lost track of, or by another node.
+        if (current.toLowerCase() === ob.owner.toLowerCase()) batches.setOwnerBound(ob.device, txs[txs.length - 1]?.hash ?? 'unknown', 0);
+        else batches.setOwnerFailed(ob.device, `device is already bound to ${current}`);
+        continue;
+      }
+      const latest = txs[txs.length - 1];
+      const used = latest ? Number(BigInt(await rpc<string>('eth_getTransactionCount', [address, 'latest']))) : 0;
+      if (latest && used <= latest.nonce) {
+        // Not mined yet: the same bytes again (a restarted or recovered RPC node learns it).
+        await sendRaw(latest.raw);
+        continue;
+      }
+      const data = encodeFunctionData({ abi, functionName: 'bindOwner', args: [`0x${Buffer.from(ob.publicKey).toString('hex')}`, `0x${Buffer.from(ob.challenge).toString('hex')}`, ob.owner, ob.signature] } as never);
+      let gas: bigint;
+      try {
+        gas = await client.estimateGas({ account: address, to: contract, data });
+      } catch (err) {
+        const r = revertReason(err, abi);
+        if (!r) throw err;
+        batches.setOwnerFailed(ob.device, r.text);
+        log.error('owner binding refused by the contract', { device: ob.device, owner: ob.owner, reason: r.text });
+        continue;
+      }
+      const gasPrice = BigInt(await rpc<string>('eth_gasPrice', []));
+      const nonce = Number(BigInt(await rpc<string>('eth_getTransactionCount', [address, 'pending'])));
+      const raw = await opts.account.signTransaction({ type: 'legacy', chainId: opts.chainId, nonce, to: contract, data, gas: (gas * 12n) / 10n, gasPrice });
+      const hash = keccak256(raw);
+      batches.addOwnerTx({ hash, device: ob.device, nonce, gasPrice, raw, sentAt: now() });
+      sent.inc();
+      log.info('owner binding transaction sent', { device: ob.device, owner: ob.owner, tx: hash, nonce });
+      await sendRaw(raw);
+    }
+  }
+
   async function pass(): Promise<void> {
     if (fatal) return;
     try {
@@ -305,6 +357,7 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
         await confirm(b);
         b = batches.get(b.id + 1);
       }
+      await bindOwners();
       lastError = null;
     } catch (err) {
       if (err instanceof Fatal) {
