@@ -31,9 +31,18 @@ export interface AnchorOutcome {
   mismatches: string[];
 }
 
-/** Test accounts of the run, derived from the seed (their keys are not secrets: loopback only). */
+/** Test keys of the run, derived from the seed (not secrets: a loopback chain only). */
+export function testnetKey(seed: number, role: string): Hex {
+  return `0x${createHash('sha256').update(`deep testnet ${seed} ${role}`).digest('hex')}`;
+}
+
 function account(seed: number, role: string): PrivateKeyAccount {
-  return privateKeyToAccount(`0x${createHash('sha256').update(`deep testnet ${seed} ${role}`).digest('hex')}` as Hex);
+  return privateKeyToAccount(testnetKey(seed, role));
+}
+
+/** The rider of a bike: an EVM account that owns it on chain. */
+export function riderKey(seed: number, bike: string): Hex {
+  return testnetKey(seed, `rider of ${bike}`);
 }
 
 /**
@@ -82,11 +91,12 @@ export async function startTestnetChain(o: { seed: number; series: PriceSeries; 
  * Closes the last batch, waits (at most `limitMs`) until every batch is anchored with its
  * confirmations, then compares each device's balance on chain with `balances`.
  */
-export async function finishAnchoring(node: IngestNode, tc: TestnetChain, balances: Balance[], limitMs = 60_000): Promise<AnchorOutcome> {
+export async function finishAnchoring(node: IngestNode, tc: TestnetChain, balances: Balance[], riders: { device: string; key: Hex }[], limitMs = 60_000): Promise<AnchorOutcome> {
   const batches = node.store.batches!;
   node.batcher!.closeDue(Date.now() + 365 * 86_400_000);
   const t0 = Date.now();
-  while (node.publisher!.status().batchesBehind > 0 && !node.publisher!.status().fatal && Date.now() - t0 < limitMs) {
+  const busy = () => node.publisher!.status().batchesBehind > 0 || batches.pendingOwners().length > 0;
+  while (busy() && !node.publisher!.status().fatal && Date.now() - t0 < limitMs) {
     await new Promise((r) => setTimeout(r, 100));
   }
   let anchored = 0, count = 0;
@@ -99,9 +109,18 @@ export async function finishAnchoring(node: IngestNode, tc: TestnetChain, balanc
   const artifact = loadLedgerArtifact();
   const client = publicClientFor(tc.chain.url, undefined, 30_000);
   const mismatches: string[] = [];
+  const readC = (functionName: string, args: unknown[]) => client.readContract({ address: tc.contract, abi: artifact.abi, functionName, args } as never) as Promise<unknown>;
   for (const b of balances) {
-    const micro = (await client.readContract({ address: tc.contract, abi: artifact.abi, functionName: 'deviceBalanceMicro', args: [`0x${b.device}`] } as never)) as bigint;
-    if (micro !== b.balanceMicro) mismatches.push(`${b.device}: on chain ${micro}, off chain ${b.balanceMicro} (micro-units)`);
+    const micro = (await readC('deviceBalanceMicro', [`0x${b.device}`])) as bigint;
+    if (micro !== b.balanceMicro) mismatches.push(`device ${b.device}: on chain ${micro}, off chain ${b.balanceMicro} (micro-units)`);
+    // Each rider owns one bike: the rider's account balance is that bike's settlement.
+    const rider = riders.find((r) => r.device === b.device);
+    if (!rider) continue;
+    const address = privateKeyToAccount(rider.key).address;
+    const [owner] = (await readC('owners', [`0x${b.device}`])) as [Address, bigint];
+    if (owner !== address) mismatches.push(`device ${b.device}: owned on chain by ${owner}, its rider is ${address}`);
+    const riderMicro = (await readC('balanceMicro', [address])) as bigint;
+    if (riderMicro !== b.balanceMicro) mismatches.push(`rider ${address}: on chain ${riderMicro}, off chain ${b.balanceMicro} (micro-units)`);
   }
   const fatal = node.publisher!.status().fatal;
   if (fatal) mismatches.push(`anchoring stopped: ${fatal}`);

@@ -27,7 +27,7 @@ import { settle } from './settlement';
 import { readLedger } from './ledger';
 import { renderSummary, runOk, type RunSummary, type BikeSummary, type Tolerance } from './summary';
 import { LiveView, zeroFlows, type Snapshot, type Output, type BikeView, type HubView } from './view';
-import { finishAnchoring, startTestnetChain, type TestnetChain } from './anchor';
+import { finishAnchoring, riderKey, startTestnetChain, type TestnetChain } from './anchor';
 
 export type { Tuning } from './group';
 
@@ -175,7 +175,8 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   // two unequal groups would: groups advance in lock-step, so the slowest sets the pace).
   const nWorkers = Math.min(o.bikes, o.workers ?? Math.max(8, availableParallelism()));
   const groups: GroupHandle[] = [];
-  const base = { hubs, durationS: o.durationS, startWallMs: runStartMs, bundle, nodeUrl: node.url, wifi: WIFI, tuning };
+  const riderKeys = tc ? Object.fromEntries(bikes.map((b) => [b.name, riderKey(o.seed, b.name)])) : undefined;
+  const base = { hubs, durationS: o.durationS, startWallMs: runStartMs, bundle, nodeUrl: node.url, wifi: WIFI, tuning, riderKeys };
   if (nWorkers === 0) groups.push(inProcessGroup({ ...base, bikes }));
   else for (let w = 0; w < nWorkers; w++) groups.push(workerGroup({ ...base, bikes: bikes.filter((_, i) => i % nWorkers === w) }));
 
@@ -272,7 +273,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     }
     const balances = settle(series, allRecords);
     for (const b of out) b.balance = balances.find((x) => x.device === b.deviceId);
-    const anchor = tc ? await finishAnchoring(node, tc, balances) : undefined;
+    const anchor = tc ? await finishAnchoring(node, tc, balances, latest.map((b) => ({ device: b.id, key: riderKey(o.seed, b.name) }))) : undefined;
     const summary: RunSummary = {
       bikes: out, series, reports, verified, rejected: node3.rejected, simMs, wallMs: wall(),
       hubs: Object.values(hubView).map((h) => ({ name: h.name, inMwh: h.inMwh, outMwh: h.outMwh })),
