@@ -90,7 +90,8 @@ export function loadAnchorKey(src: { file?: string; env?: string }, logger?: Log
 
 type Receipt = { status: string; blockNumber: string; blockHash: string; gasUsed: string; transactionHash: string };
 
-const isKnownSendError = (msg: string) => /already known|known transaction|already imported|nonce too low|transaction underpriced.*same|already exists/i.test(msg);
+// What a node answers to a transaction it has (or had) already: the receipt decides later.
+const isKnownSendError = (msg: string) => /already known|known transaction|already imported|nonce too low|underpriced|already exists/i.test(msg);
 
 export function createPublisher(batches: BatchStore, opts: PublisherOptions): Publisher {
   const artifact = opts.artifact ?? loadLedgerArtifact();
@@ -273,8 +274,9 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
       await submit(b, latest.nonce, gasPrice > bumped ? gasPrice : bumped, gas, data);
       return false;
     }
-    // The same signed bytes again: a node that lost it (restart, outage) learns it anew.
-    for (const t of live.filter((x) => x.nonce === latest.nonce)) await sendRaw(t.raw);
+    // The same signed bytes again: a node that lost it (restart, outage) learns it anew. Only
+    // the latest attempt: it pays the most, an earlier one would be refused as underpriced.
+    await sendRaw(latest.raw);
     return false;
   }
 

@@ -31,12 +31,12 @@ test.after(async () => {
 
 const db = () => path.join(tmp.dir, 'ledger.db');
 
-async function startNode(confirmations = 2): Promise<IngestNode> {
+async function startNode(confirmations = 2, replaceAfterMs?: number): Promise<IngestNode> {
   return startIngestNode({
     db: db(), port: 0, workers: 1,
     logger: createLogger({ level: 'debug', sink: { write: (l: string) => logs.push(l) } }),
     batch: { intervalMs: 3_600_000, maxReports: 20 },
-    anchor: { rpcUrl: t.chain.url, chainId: t.chain.chainId, contract: addr, account: t.accounts.anchorer, confirmations, pollMs: 40, timeoutMs: 2000 },
+    anchor: { rpcUrl: t.chain.url, chainId: t.chain.chainId, contract: addr, account: t.accounts.anchorer, confirmations, pollMs: 40, timeoutMs: 2000, replaceAfterMs },
   });
 }
 
@@ -175,6 +175,29 @@ test('a node restart with a transaction in flight sends the same one again; one 
   const key = keyOf('anchorer').slice(2);
   assert.ok(logs.length > 10);
   assert.not.ok(logs.some((l) => l.toLowerCase().includes(key)), 'the key never appears in the logs');
+});
+
+test('a transaction pending too long is replaced with the same nonce and a higher gas price; only one lands', async () => {
+  const node = await startNode(1, 300);
+  try {
+    await t.chain.provider.request({ method: 'evm_setAutomine', params: [false] });
+    await feed(node, 7);
+    const b = node.store.batches!.last()!.id;
+    const nonceBefore = await nonceOf(t.accounts.anchorer.address);
+    await until(() => node.store.batches!.txsOf(b).length >= 2, `batch ${b} replaced`, 10_000, false);
+    const [first, second] = node.store.batches!.txsOf(b);
+    assert.is(second.nonce, first.nonce);
+    assert.ok(second.gasPrice >= (first.gasPrice * 125n) / 100n, `${second.gasPrice} vs ${first.gasPrice}`);
+    await t.chain.provider.request({ method: 'evm_setAutomine', params: [true] });
+    await t.chain.mine(1);
+    await until(() => node.store.batches!.anchorOf(b) !== undefined, `batch ${b} anchored`);
+    assert.ok(node.store.batches!.txsOf(b).some((x) => x.hash === node.store.batches!.anchorOf(b)!.txHash));
+    assert.is(await nonceOf(t.accounts.anchorer.address), nonceBefore + 1);
+    assert.equal((await anchoredEvents()).filter((x) => x === b), [b]);
+  } finally {
+    await t.chain.provider.request({ method: 'evm_setAutomine', params: [true] });
+    await node.close();
+  }
 });
 
 test('a wrong chain or an account that may not anchor stops the publisher with the reason; the node keeps ingesting', async () => {
