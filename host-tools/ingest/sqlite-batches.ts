@@ -153,8 +153,6 @@ export interface BatchStore {
   locate(device: string, seq: number): { batch: BatchRow; leafIndex: number } | undefined;
   /** Accepted reports not in a batch yet: how many, and when the oldest was accepted. */
   unbatched(): { count: number; afterReport: number; oldestAcceptedAt: number | null };
-  /** The id of the report that closes a batch of `n` reports after `afterReport`. */
-  nthReportAfter(afterReport: number, n: number): number | undefined;
   /** Stores a new batch (id = last + 1) over reports (afterReport, lastReport]. */
   insert(plan: BatchPlan, afterReport: number, lastReport: number, createdAt: number): BatchRow;
   /** The batch's leaves: reports' COSE bytes in (device, seq) order. */
@@ -201,7 +199,6 @@ export function openBatchStore(db: Database.Database): BatchStore {
     devices: db.prepare('SELECT * FROM batch_devices WHERE batch_id = ? ORDER BY first_leaf'),
     locate: db.prepare('SELECT * FROM batch_devices WHERE device_id = ? AND first_seq <= ? AND last_seq >= ?'),
     unbatched: db.prepare('SELECT count(*) AS n, min(accepted_at) AS oldest FROM reports WHERE id > ?'),
-    nth: db.prepare('SELECT id FROM reports WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?'),
     insBatch: db.prepare('INSERT INTO batches (id, root, size, first_report, last_report, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
     insDevice: db.prepare(
       `INSERT INTO batch_devices (batch_id, device_id, first_seq, last_seq, first_leaf, grid_to_pack_mwh, pack_to_grid_mwh, pack_to_motor_mwh, regen_to_pack_mwh)
@@ -264,9 +261,6 @@ export function openBatchStore(db: Database.Database): BatchStore {
       const afterReport = store.last()?.lastReport ?? 0;
       const r = st.unbatched.get(afterReport) as { n: number; oldest: number | null };
       return { count: r.n, afterReport, oldestAcceptedAt: r.oldest };
-    },
-    nthReportAfter(afterReport, n) {
-      return (st.nth.get(afterReport, n - 1) as { id: number } | undefined)?.id;
     },
     insert(plan, afterReport, lastReport, createdAt) {
       const id = (store.last()?.id ?? 0) + 1;
