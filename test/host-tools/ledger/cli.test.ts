@@ -109,6 +109,33 @@ test('deploy, anchor deep report files, verify them with nothing but the file, t
   }
 });
 
+test('deep ledger transfer: the current owner hands a bike on; anyone else is told who owns it', async () => {
+  let r = await deep(['ledger', 'deploy', '--rpc', t.chain.url, '--key-env', 'DEEP_TEST_ADMIN_KEY', '--anchorer', t.accounts.anchorer.address]);
+  const contract = /contract=(0x[0-9a-fA-F]{40})/.exec(r.out)![1] as Address;
+  const { fastRide, send } = await import('./_chain');
+  const { bindDeviceTypedData } = await import('../../../host-tools/ledger/evm/contract');
+  const ride = fastRide('transfer', 1);
+  const challenge = new Uint8Array(16).fill(5);
+  const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
+  const sig = await t.accounts.rider.signTypedData(bindDeviceTypedData(t.chain.chainId, contract, ride.kid, ride.publicKey, challenge));
+  assert.ok((await send(t, t.accounts.anchorer, contract, 'bindOwner', [hex(ride.publicKey), hex(challenge), t.accounts.rider.address, sig])).ok);
+  const kid = Buffer.from(ride.kid).toString('hex');
+  process.env.DEEP_TEST_RIDER_KEY = keyOf('rider');
+  process.env.DEEP_TEST_RIDER2_KEY = keyOf('rider2');
+  try {
+    r = await deep(['ledger', 'transfer', '--rpc', t.chain.url, '--key-env', 'DEEP_TEST_RIDER2_KEY', '--contract', contract, '--device', kid, '--to', t.accounts.rider2.address]);
+    assert.is(r.code, 1);
+    assert.is(r.err, `deep ledger: device ${kid} is owned by ${t.accounts.rider.address}; the key given is ${t.accounts.rider2.address}'s\n`);
+    r = await deep(['ledger', 'transfer', '--rpc', t.chain.url, '--key-env', 'DEEP_TEST_RIDER_KEY', '--contract', contract, '--device', kid, '--to', t.accounts.rider2.address]);
+    assert.is(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`device ${kid} now owned by ${t.accounts.rider2.address} tx=0x`));
+    assert.equal(await read<[string, bigint]>(t, contract, 'owners', [`0x${kid}`]), [t.accounts.rider2.address, 1n]);
+  } finally {
+    delete process.env.DEEP_TEST_RIDER_KEY;
+    delete process.env.DEEP_TEST_RIDER2_KEY;
+  }
+});
+
 test('command lines: anchoring options need a contract and one key source; keys never on the command line', async () => {
   let r = await deep(['ingest', '--db', path.join(tmp.dir, 'x.db'), '--contract', '0x' + '1'.repeat(40), '--rpc', t.chain.url]);
   assert.is(r.code, 2);
