@@ -72,6 +72,8 @@ export interface IngestMetrics {
   commits: Counter;
   verifySeconds: Histogram;
   commitSeconds: Histogram;
+  /** Adds a metric of another part of the node (batches, anchoring) to the exposition. */
+  add(metric: { render(): string }): void;
   render(): string;
 }
 
@@ -93,9 +95,10 @@ export function createMetrics(gauges: { queueDepth: () => number; openGaps: () =
   const queue = new Gauge('deep_ingest_queue_depth', 'Reports received and not yet answered (verifying or waiting for commit).', gauges.queueDepth);
   const gaps = new Gauge('deep_ingest_open_gaps', 'Devices whose chain has a gap (pending reports waiting for missing ones).', gauges.openGaps);
   const devices = new Gauge('deep_ingest_devices', 'Registered, non-revoked devices.', gauges.devices);
-  const all = [accepted, pending, duplicate, rejected, httpRequests, commits, verifySeconds, commitSeconds, queue, gaps, devices];
+  const all: { render(): string }[] = [accepted, pending, duplicate, rejected, httpRequests, commits, verifySeconds, commitSeconds, queue, gaps, devices];
   return {
     accepted, pending, duplicate, rejected, httpRequests, commits, verifySeconds, commitSeconds,
+    add: (m) => void all.push(m),
     render: () => all.map((m) => m.render()).join('\n') + '\n',
   };
 }

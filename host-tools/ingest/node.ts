@@ -3,7 +3,10 @@
 import { verifyPairingProof } from '../verify';
 import { createIngest, type PairingCheck } from './ingest';
 import { createLogger, type Logger } from './log';
-import { createMetrics } from './metrics';
+import { createMetrics, Gauge } from './metrics';
+import { createBatcher, type Batcher, type BatchOptions } from './batches';
+import type { OwnerHook } from './owners';
+import type { Publisher, PublisherOptions } from '../ledger/evm/publisher';
 import { createPool } from './pool';
 import { createIngestServer, listen } from './server';
 import { openSqliteStore } from './sqlite';
@@ -26,11 +29,19 @@ export interface NodeOptions {
   challengeTtlMs?: number;
   /** A gap open longer than this is logged as a warning (and listed by GET /v1/gaps). */
   gapAlertMs?: number;
+  /** When batches of accepted reports close (protocol/SPEC.md §6). */
+  batch?: BatchOptions;
+  /** Anchor the batches on an EVM chain (host-tools/ledger/evm/publisher.ts). */
+  anchor?: Omit<PublisherOptions, 'logger'>;
 }
 
 export interface IngestNode {
   url: string;
   store: Store;
+  /** Present when the store keeps batches (the SQLite store does). */
+  batcher?: Batcher;
+  /** Present when the node anchors its batches on a chain. */
+  publisher?: Publisher;
   close(): Promise<void>;
 }
 
@@ -58,7 +69,30 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   });
   const ingest = createIngest({ store, pool, pairing, logger, metrics, maxAhead: opts.maxAhead, maxPending: opts.maxPending, challengeTtlMs: opts.challengeTtlMs });
   ingestRef = ingest;
-  const server = createIngestServer({ ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion });
+  let publisher: Publisher | undefined;
+  let owners: OwnerHook | undefined;
+  if (opts.anchor) {
+    if (!store.batches) throw new Error('anchoring needs a store that keeps batches (the SQLite store)');
+    // Loaded only when anchoring: viem and the contract artifact are not needed otherwise.
+    const { createPublisher } = await import('../ledger/evm/publisher');
+    publisher = createPublisher(store.batches, { ...opts.anchor, logger });
+    for (const m of publisher.metrics) metrics.add(m);
+    const { createOwnerHook } = await import('./owners');
+    owners = createOwnerHook(store.batches, { chainId: opts.anchor.chainId, contract: opts.anchor.contract }, logger);
+  }
+  const anchorCfg = opts.anchor && { chainId: opts.anchor.chainId, contract: opts.anchor.contract };
+  const batcher = store.batches
+    ? createBatcher(store, { ...opts.batch, logger, anchorInfo: publisher && ((id) => publisher!.anchorInfo(id)), chain: () => anchorCfg })
+    : undefined;
+  if (batcher) {
+    metrics.add(new Gauge('deep_ingest_unbatched_reports', 'Accepted reports not in a batch yet.', () => store.batches!.unbatched().count));
+    metrics.add(new Gauge('deep_ingest_last_batch', 'Id of the last batch closed (0: none yet).', () => store.batches!.last()?.id ?? 0));
+  }
+  const server = createIngestServer({
+    ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion,
+    proof: batcher && ((device, seq) => batcher.proof(device, seq)),
+    owners,
+  });
   let url: string;
   try {
     url = await listen(server, opts.port ?? 8080, opts.host ?? '127.0.0.1');
@@ -92,14 +126,20 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   }, Math.min(30_000, gapAlertMs));
   gapTimer.unref();
 
+  batcher?.start();
+  publisher?.start();
   logger.info('ingest node listening', { url, schemaVersion: store.schemaVersion, workers: pool.size });
   let closing: Promise<void> | undefined;
   return {
     url,
     store,
+    batcher,
+    publisher,
     close() {
       closing ??= (async () => {
         clearInterval(gapTimer);
+        batcher?.stop();
+        await publisher?.stop();
         await new Promise<void>((r) => server.close(() => r()));
         server.closeAllConnections();
         await ingest.close();

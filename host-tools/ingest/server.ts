@@ -13,6 +13,7 @@ import { StorageError, type Ingest } from './ingest';
 import type { Store } from './store';
 import type { Logger } from './log';
 import type { IngestMetrics } from './metrics';
+import type { OwnerHook, OwnerRequest } from './owners';
 
 export interface ServerOptions {
   ingest: Ingest;
@@ -27,6 +28,10 @@ export interface ServerOptions {
   adminToken?: string;
   workers: number;
   schemaVersion: number;
+  /** Owner bindings at pairing (host-tools/ingest/owners.ts); absent: "owner" is refused. */
+  owners?: OwnerHook;
+  /** GET /v1/reports/{id}/{seq}/proof (host-tools/ingest/batches.ts); absent: 404. */
+  proof?: (device: string, seq: number) => { status: number; body?: unknown; error?: string };
 }
 
 /** Everything the handlers use, fixed when the server is created. */
@@ -41,6 +46,8 @@ interface ServerState {
   adminTokenDigest: Buffer | undefined;
   workers: number;
   schemaVersion: number;
+  owners: OwnerHook | undefined;
+  proof: ServerOptions['proof'];
 }
 
 /** One request as a handler sees it. `id` is set on the routes whose path has `{id}`. */
@@ -49,13 +56,15 @@ interface Call {
   res: ServerResponse;
   url: URL;
   id: string;
+  /** The `{seq}` segment of the routes that have one, else -1. */
+  seq: number;
 }
 
 type Handler = (s: ServerState, c: Call) => number | Promise<number>;
 
 interface Route {
   method: 'GET' | 'POST';
-  /** Path as in openapi.yaml; `{id}` matches one segment, a device id. */
+  /** Path as in openapi.yaml; `{id}` matches one segment, a device id; `{seq}` a report's seq. */
   path: string;
   /** Label of deep_ingest_http_requests_total. */
   name: string;
@@ -218,7 +227,9 @@ async function postReports(s: ServerState, { req, res }: Call): Promise<number> 
 
 function getChallenge(s: ServerState, { res }: Call): number {
   const c = s.ingest.challenge();
-  send(res, 200, { challenge: toHex(c.challenge), expiresAt: new Date(c.expiresAt).toISOString() }, { 'cache-control': 'no-store' });
+  // A node that anchors names its chain and contract: the EIP-712 domain an owner signs in.
+  const anchor = s.owners?.chain;
+  send(res, 200, { challenge: toHex(c.challenge), expiresAt: new Date(c.expiresAt).toISOString(), ...(anchor ? { anchor } : {}) }, { 'cache-control': 'no-store' });
   return 200;
 }
 
@@ -234,8 +245,18 @@ async function postDevice(s: ServerState, { req, res }: Call): Promise<number> {
   }
   if (typeof j?.challenge !== 'string' || !/^([0-9a-f]{2})+$/i.test(j.challenge)) throw new HttpError(400, '"challenge" expected the hex string from GET /v1/devices/challenge');
   if (typeof j.proof !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(j.proof)) throw new HttpError(400, '"proof" expected base64 of the pairing proof (COSE_Sign1)');
-  const r = s.ingest.register(Buffer.from(j.challenge, 'hex'), new Uint8Array(Buffer.from(j.proof, 'base64')));
+  const challenge = Buffer.from(j.challenge, 'hex');
+  const proof = new Uint8Array(Buffer.from(j.proof, 'base64'));
+  const owner = (j as { owner?: OwnerRequest }).owner;
+  if (owner !== undefined) {
+    if (!s.owners) throw new HttpError(400, '"owner": this node anchors on no chain, so it binds no owners');
+    if (typeof owner !== 'object' || owner === null) throw new HttpError(400, '"owner" expected {"address": "0x…", "signature": "0x…"}');
+    const why = await s.owners.check(challenge, proof, owner);
+    if (why) throw new HttpError(400, `bad owner: ${why}`);
+  }
+  const r = s.ingest.register(challenge, proof);
   if (!r.ok) throw new HttpError(r.status, r.error);
+  if (owner !== undefined) s.owners!.record(r.device.id, Buffer.from(r.device.publicKey, 'hex'), challenge, owner);
   send(res, 201, r.device, { location: `/v1/devices/${r.device.id}` });
   return 201;
 }
@@ -356,6 +377,13 @@ async function getExport(s: ServerState, { res, url }: Call): Promise<number> {
   return 200;
 }
 
+function getProof(s: ServerState, { res, id, seq }: Call): number {
+  const a = s.proof?.(id, seq) ?? { status: 404, error: 'this node keeps no batches' };
+  if (a.status !== 200) throw new HttpError(a.status, a.error ?? 'no proof');
+  send(res, 200, a.body);
+  return 200;
+}
+
 function getHealth(s: ServerState, { res }: Call): number {
   send(res, 200, { status: 'ok', schemaVersion: s.schemaVersion, workers: s.workers, queueDepth: s.ingest.queueDepth() });
   return 200;
@@ -380,6 +408,7 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/devices/{id}/revoke', name: 'revoke', operator: true, handle: postRevoke },
   { method: 'GET', path: '/v1/devices/{id}/reports', name: 'device_reports', handle: getDeviceReports },
   { method: 'GET', path: '/v1/devices/{id}/energy', name: 'energy', handle: getEnergy },
+  { method: 'GET', path: '/v1/reports/{id}/{seq}/proof', name: 'proof', handle: getProof },
   { method: 'GET', path: '/v1/export', name: 'export', handle: getExport },
   { method: 'GET', path: '/healthz', name: 'healthz', handle: getHealth },
   { method: 'GET', path: '/metrics', name: 'metrics', handle: getMetrics },
@@ -387,7 +416,7 @@ const ROUTES: Route[] = [
 
 /** A route's path as a regex over the raw (still percent-encoded) pathname. */
 function pathRegex(path: string): RegExp {
-  return new RegExp(`^${path.replace('{id}', '([^/]+)')}$`);
+  return new RegExp(`^${path.replace('{id}', '([^/]+)').replace('{seq}', '(\\d{1,15})')}$`);
 }
 
 const MATCHERS = ROUTES.map((route) => ({ route, re: pathRegex(route.path) }));
@@ -396,10 +425,10 @@ const MATCHERS = ROUTES.map((route) => ({ route, re: pathRegex(route.path) }));
 export const ROUTE_TABLE: readonly { method: string; path: string }[] = ROUTES.map((r) => ({ method: r.method, path: r.path }));
 
 /** The route that serves `path` (404 if none), and the raw `{id}` segment if it has one. */
-function findPath(method: string, path: string): { routes: Route[]; rawId: string | undefined } {
+function findPath(method: string, path: string): { routes: Route[]; rawId: string | undefined; seq: number } {
   for (const { route, re } of MATCHERS) {
     const m = re.exec(path);
-    if (m) return { routes: ROUTES.filter((r) => r.path === route.path), rawId: m[1] };
+    if (m) return { routes: ROUTES.filter((r) => r.path === route.path), rawId: m[1], seq: m[2] === undefined ? -1 : Number(m[2]) };
   }
   throw new HttpError(404, `no route ${method} ${path}`);
 }
@@ -418,14 +447,14 @@ async function dispatch(s: ServerState, req: IncomingMessage, res: ServerRespons
   const url = requestUrl(req.url ?? '/');
   label.path = url.pathname;
   const method = req.method ?? 'GET';
-  const { routes, rawId } = findPath(method, url.pathname);
+  const { routes, rawId, seq } = findPath(method, url.pathname);
   label.route = routes[0].name;
   const route = routes.find((r) => r.method === method);
   if (!route) throw new HttpError(405, `${method} not allowed on ${url.pathname}`, { allow: routes.map((r) => r.method).join(', ') });
   label.route = route.name;
   if (route.operator) requireOperator(s, req);
   const id = rawId === undefined ? '' : deviceIdParam(rawId);
-  return route.handle(s, { req, res, url, id });
+  return route.handle(s, { req, res, url, id, seq });
 }
 
 /** Status and body of a failed request; unexpected errors are logged and answer 500. */
@@ -447,6 +476,8 @@ export function createIngestServer(opts: ServerOptions): Server {
     adminTokenDigest: opts.adminToken === undefined ? undefined : sha256(opts.adminToken),
     workers: opts.workers,
     schemaVersion: opts.schemaVersion,
+    owners: opts.owners,
+    proof: opts.proof,
   };
   return createServer((req, res) => {
     const t0 = process.hrtime.bigint();

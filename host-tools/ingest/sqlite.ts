@@ -7,6 +7,7 @@ import { accessSync, constants as fsConstants, statSync, type Stats } from 'node
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AcceptedRow, DeviceRecord, EnergyRow, FlowAmount, Store, StoredReport } from './store';
+import { BATCH_MIGRATION, openBatchStore } from './sqlite-batches';
 
 /**
  * Versioned schema migrations. Never edit an entry once released: append a new one.
@@ -90,6 +91,7 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       ) STRICT;
     `,
   },
+  BATCH_MIGRATION,
 ];
 
 interface DeviceSqlRow {
@@ -325,6 +327,7 @@ export function openSqliteStore(file: string): Store {
   let open = true;
   return {
     schemaVersion: db.pragma('user_version', { simple: true }) as number,
+    batches: openBatchStore(db),
     transaction<T>(fn: () => T): T {
       return db.transaction(fn)();
     },

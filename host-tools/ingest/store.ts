@@ -6,6 +6,8 @@
 // runs fn atomically and durably (when it returns, everything fn wrote survives a power cut)
 // and reads inside fn see fn's own writes. The chain rules rely on exactly that.
 
+import type { BatchStore } from './sqlite-batches';
+
 export interface DeviceRecord {
   /** Key id (COSE kid), lower-case hex. Also the device id in URLs. */
   id: string;
@@ -70,6 +72,8 @@ export interface EnergyRow {
 
 export interface Store {
   readonly schemaVersion: number;
+  /** Batches of accepted reports and their anchoring (host-tools/ingest/sqlite-batches.ts). */
+  readonly batches?: BatchStore;
   transaction<T>(fn: () => T): T;
   close(): void;
 

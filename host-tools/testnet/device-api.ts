@@ -69,10 +69,27 @@ export class PairingError extends Error {
 }
 
 /** The ledger side of pairing, over HTTP (or in-process, for tests). */
+/** A rider's EIP-712 signature over BindDevice(kid, public key, challenge): host-tools/ingest/owners.ts. */
+export interface OwnerRequest {
+  address: string;
+  signature: string;
+}
+
+/** What an owner signs for: the node's chain and contract (its EIP-712 domain) and the device. */
+export interface OwnerContext {
+  chainId: number;
+  contract: string;
+  kid: Uint8Array;
+  publicKey: Uint8Array;
+  challenge: Uint8Array;
+}
+
 export interface PairingNode {
   challenge(): Promise<string>;
-  /** Registers the proof; returns the device id the node derived from it. */
-  register(challengeHex: string, proofB64: string): Promise<string>;
+  /** Registers the proof (and the owner, if any); returns the device id the node derived from it. */
+  register(challengeHex: string, proofB64: string, owner?: OwnerRequest): Promise<string>;
+  /** The chain the node anchors to, as it said with the last challenge (undefined: none). */
+  anchor?(): { chainId: number; contract: string } | undefined;
 }
 
 /** A PairingNode talking to an ingest node's HTTP API (GET /v1/devices/challenge, POST /v1/devices). */
@@ -99,16 +116,20 @@ export function httpPairingNode(endpoint: string): PairingNode {
     }
     return { status: res.status, json };
   }
+  let anchor: { chainId: number; contract: string } | undefined;
   return {
     async challenge() {
       const r = await call('GET', '/v1/devices/challenge');
       if (r.status !== 200 || typeof r.json.challenge !== 'string') {
         throw new PairingError('io', `${endpoint} gave no challenge (HTTP ${r.status}: ${JSON.stringify(r.json).slice(0, 200)})`);
       }
+      const a = r.json.anchor as { chainId?: unknown; contract?: unknown } | undefined;
+      anchor = a && typeof a.chainId === 'number' && typeof a.contract === 'string' ? { chainId: a.chainId, contract: a.contract } : undefined;
       return r.json.challenge;
     },
-    async register(challenge, proof) {
-      const r = await call('POST', '/v1/devices', { challenge, proof });
+    anchor: () => anchor,
+    async register(challenge, proof, owner) {
+      const r = await call('POST', '/v1/devices', owner ? { challenge, proof, owner } : { challenge, proof });
       if (r.status !== 201 && r.status !== 200) {
         throw new PairingError('failed', `registration refused by ${endpoint} (HTTP ${r.status}): ${String(r.json.error ?? JSON.stringify(r.json))}`);
       }
@@ -129,6 +150,8 @@ export interface PairOptions {
   wait: (ms: number) => Promise<void>;
   signTimeoutMs: number;
   log?: (line: string) => void;
+  /** Signs the rider's ownership of the device (deep pair --owner-key-file); the node must anchor. */
+  owner?: (ctx: OwnerContext) => Promise<OwnerRequest>;
 }
 
 export type PairResult = { status: 'paired'; id: string } | { status: 'already'; info: DeviceInfo };
@@ -159,7 +182,14 @@ export async function pairDevice(o: PairOptions): Promise<PairResult> {
       ? `the device did not finish signing the pairing proof within ${o.signTimeoutMs / 1000} s`
       : `the device did not return a pairing proof (base64), got ${JSON.stringify(proof)?.slice(0, 120)}`);
   }
-  const id = await o.node.register(challenge, proof);
+  let owner: OwnerRequest | undefined;
+  if (o.owner) {
+    const a = o.node.anchor?.();
+    if (!a) throw new PairingError('failed', `the node at ${o.endpoint} anchors on no chain, so it cannot record an owner`);
+    const hexBytes = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
+    owner = await o.owner({ ...a, kid: hexBytes(info.id), publicKey: hexBytes(info.publicKey), challenge: hexBytes(challenge) });
+  }
+  const id = await o.node.register(challenge, proof, owner);
   if (id !== info.id) throw new PairingError('failed', `the node registered ${id}, but the device's id is ${info.id}`);
   const recorded = await c.eval(DEVICE_EXPR.paired(id));
   if (recorded !== true) throw new PairingError('failed', `the device did not record the pairing: ${JSON.stringify(recorded)}`);

@@ -15,6 +15,8 @@ import { decodeReport } from '../../protocol/report';
 import { toHex } from '../../protocol/bytes';
 import { consoleLink, DeviceConsole } from './device-link';
 import { pairDevice, httpPairingNode, deviceInfo, DEVICE_EXPR } from './device-api';
+import { privateKeyToAccount } from 'viem/accounts';
+import { bindDeviceTypedData } from '../ledger/evm/contract';
 import { zeroFlows, FLOWS, type FlowTotals } from './view';
 
 export interface Tuning {
@@ -24,6 +26,17 @@ export interface Tuning {
   bmsRateHz: number;
   /** Physics step of the simulator, ms. */
   simStepMs: number;
+}
+
+/** Signs a bike's ownership with its rider's EVM key. */
+async function riderSigner(key: string): Promise<NonNullable<Parameters<typeof pairDevice>[0]['owner']>> {
+  // Static imports: this module also runs in worker threads, where tsx compiles to CommonJS
+  // and a dynamic import() of a TypeScript path is not resolved.
+  const account = privateKeyToAccount(key as `0x${string}`);
+  return async (ctx) => ({
+    address: account.address,
+    signature: await account.signTypedData(bindDeviceTypedData(ctx.chainId, ctx.contract as `0x${string}`, ctx.kid, ctx.publicKey, ctx.challenge)),
+  });
 }
 
 export interface GroupSpec {
@@ -36,6 +49,8 @@ export interface GroupSpec {
   nodeUrl: string;
   wifi: { ssid: string; password: string };
   tuning: Tuning;
+  /** Each rider's EVM key (hex) by bike name: paired with an owner, as deep pair --owner-key-file does. */
+  riderKeys?: Record<string, string>;
 }
 
 export interface BikeSample {
@@ -207,9 +222,11 @@ export class BikeGroup {
         await r.clock.advance(1000);
         await this.waitInfo(r);
       }
+      const riderKey = spec.riderKeys?.[r.name];
       const res = await pairDevice({
         console: r.con, node: httpPairingNode(spec.nodeUrl), ssid: spec.wifi.ssid, endpoint: spec.nodeUrl, force: false,
         password: async () => spec.wifi.password, wait: (ms) => r.clock.advance(ms), signTimeoutMs: 120_000,
+        owner: riderKey ? await riderSigner(riderKey) : undefined,
       });
       r.id = res.status === 'paired' ? res.id : res.info.id;
       this.byId[r.id] = r;

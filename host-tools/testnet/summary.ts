@@ -49,6 +49,8 @@ export interface RunSummary {
   wallMs: number;
   /** Energy each hub drew from the grid for charging and fed back from exports (simulator truth, mWh). */
   hubs?: { name: string; inMwh: number; outMwh: number }[];
+  /** Anchoring on chain, when on (host-tools/testnet/anchor.ts). */
+  anchor?: { anchored: number; batches: number; settledOk: boolean; mismatches: string[] };
 }
 
 export function maxErrorMwh(s: RunSummary): number {
@@ -104,11 +106,13 @@ export function packSumError(p: PackTotals): number {
 export function runOk(s: RunSummary, t: Tolerance = DEFAULT_TOLERANCE): boolean {
   const totalsOk = s.bikes.every((b) => b.packs.every((p) =>
     packSumError(p) <= t.packMwh && FLOWS.every((f) => withinTolerance(p.ledgerMwh[f], p.trueMwh[f], t.flowMwh, t.flowPermille))));
-  return s.rejected === 0 && totalsOk && s.bikes.every((b) => chainStatus(b.chain).startsWith('complete'));
+  const anchorOk = !s.anchor || (s.anchor.anchored === s.verified && s.anchor.settledOk);
+  return s.rejected === 0 && totalsOk && anchorOk && s.bikes.every((b) => chainStatus(b.chain).startsWith('complete'));
 }
 
 export function finalLine(s: RunSummary): string {
-  return `bikes=${s.bikes.length} reports=${s.reports} verified=${s.verified} rejected=${s.rejected} max_error_mwh=${maxErrorMwh(s)}`;
+  const anchor = s.anchor ? ` anchored=${s.anchor.anchored} settled_ok=${s.anchor.settledOk ? 1 : 0}` : '';
+  return `bikes=${s.bikes.length} reports=${s.reports} verified=${s.verified} rejected=${s.rejected} max_error_mwh=${maxErrorMwh(s)}${anchor}`;
 }
 
 function table(rows: string[][], right: boolean[]): string[] {
@@ -155,6 +159,11 @@ export function renderSummary(s: RunSummary): string[] {
     ]);
   }
   lines.push(...table(bal, [false, true, true, true, true, true, true]), '');
+  if (s.anchor) {
+    lines.push(`on chain: ${s.anchor.anchored} reports in ${s.anchor.batches} batches anchored and confirmed; balances on chain ${s.anchor.settledOk ? 'equal the settlement above to the micro-unit' : 'DIFFER from the settlement above'}`);
+    for (const m of s.anchor.mismatches) lines.push(`  ${m}`);
+    lines.push('');
+  }
   lines.push(finalLine(s));
   return lines;
 }

@@ -27,6 +27,7 @@ import { settle } from './settlement';
 import { readLedger } from './ledger';
 import { renderSummary, runOk, type RunSummary, type BikeSummary, type Tolerance } from './summary';
 import { LiveView, zeroFlows, type Snapshot, type Output, type BikeView, type HubView } from './view';
+import { finishAnchoring, riderKey, startTestnetChain, type TestnetChain } from './anchor';
 
 export type { Tuning } from './group';
 
@@ -56,6 +57,8 @@ export interface TestnetOptions {
   tuning?: Partial<Tuning>;
   /** Worker threads running the bikes; default one per bike up to max(8, cores); 0 = all in this thread. */
   workers?: number;
+  /** Anchor the ledger's batches on a local EVM chain and settle on it (host-tools/testnet/anchor.ts). */
+  anchor?: boolean;
 }
 
 /** The compressed day: physics in 1 s steps, the device polls each bus once a step (see testnet --poll-ms). */
@@ -72,6 +75,8 @@ export interface TestnetResult {
 const INTERVAL_S = 60;
 const WIFI = { ssid: 'deep-testnet', password: 'watt-hours-2026' };
 const DRAIN_LIMIT_MS = 3 * 3600_000;
+/** Batches close every few wall seconds in a compressed day, so the chain sees many. */
+const ANCHOR_BATCH_MS = 5000;
 
 /**
  * Midnight UTC, far enough in the past that the whole run ends before the ingest node's
@@ -144,7 +149,24 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   const db = path.join(dataDir, 'ledger.sqlite');
   if (existsSync(db)) throw new Error(`${db} already holds a ledger; give --data a fresh folder (the same seed makes the same device keys)`);
   const logStream = createWriteStream(path.join(dataDir, 'ingest.log'));
-  const node: IngestNode = await startIngestNode({ db, port: o.port, host: '127.0.0.1', logger: createLogger({ sink: logStream }) });
+  const runStartMs = startOfRun(series, o.durationS);
+  let tc: TestnetChain | undefined;
+  if (o.anchor) {
+    // Prices from the day before the run to a day after the drain limit: every synced window.
+    const fromS = runStartMs / 1000 - DAY_S;
+    tc = await startTestnetChain({ seed: o.seed, series, fromS, toS: fromS + o.durationS + DRAIN_LIMIT_MS / 1000 + 3 * DAY_S });
+    o.log(`EVM chain ${tc.chain.url} (London, chain id ${tc.chain.chainId}), contract ${tc.contract}`);
+  }
+  let node: IngestNode;
+  try {
+    node = await startIngestNode({
+      db, port: o.port, host: '127.0.0.1', logger: createLogger({ sink: logStream }),
+      ...(tc ? { anchor: tc.anchor, batch: { intervalMs: ANCHOR_BATCH_MS, maxReports: 1000 } } : {}),
+    });
+  } catch (err) {
+    await tc?.close();
+    throw err;
+  }
   o.log(`ingest node ${node.url}, ledger ${db}`);
 
   const hubs = Array.from({ length: o.hubs }, (_, i) => `hub-${i + 1}`);
@@ -153,7 +175,8 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   // two unequal groups would: groups advance in lock-step, so the slowest sets the pace).
   const nWorkers = Math.min(o.bikes, o.workers ?? Math.max(8, availableParallelism()));
   const groups: GroupHandle[] = [];
-  const base = { hubs, durationS: o.durationS, startWallMs: startOfRun(series, o.durationS), bundle, nodeUrl: node.url, wifi: WIFI, tuning };
+  const riderKeys = tc ? Object.fromEntries(bikes.map((b) => [b.name, riderKey(o.seed, b.name)])) : undefined;
+  const base = { hubs, durationS: o.durationS, startWallMs: runStartMs, bundle, nodeUrl: node.url, wifi: WIFI, tuning, riderKeys };
   if (nWorkers === 0) groups.push(inProcessGroup({ ...base, bikes }));
   else for (let w = 0; w < nWorkers; w++) groups.push(workerGroup({ ...base, bikes: bikes.filter((_, i) => i % nWorkers === w) }));
 
@@ -200,8 +223,12 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
         faults: b.faults, online: b.online,
       })),
       hubs: Object.values(hubView),
-      node: { ...node3, reportsPerS10: rate.per10 },
+      node: { ...node3, reportsPerS10: rate.per10, anchor: anchorView() },
     });
+    const anchorView = () => {
+      const st = node.publisher?.status();
+      return st && { confirmed: st.lastConfirmed, behind: st.batchesBehind, lagS: st.secondsBehind };
+    };
 
     const chunkMs = 30_000;
     while (simMs < durationMs) {
@@ -246,15 +273,18 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     }
     const balances = settle(series, allRecords);
     for (const b of out) b.balance = balances.find((x) => x.device === b.deviceId);
+    const anchor = tc ? await finishAnchoring(node, tc, balances, latest.map((b) => ({ device: b.id, key: riderKey(o.seed, b.name) }))) : undefined;
     const summary: RunSummary = {
       bikes: out, series, reports, verified, rejected: node3.rejected, simMs, wallMs: wall(),
       hubs: Object.values(hubView).map((h) => ({ name: h.name, inMwh: h.inMwh, outMwh: h.outMwh })),
+      anchor,
     };
     const lines = renderSummary(summary);
     return { summary, ok: runOk(summary, o.tolerance), dataDir, lines };
   } finally {
     await Promise.all(groups.map((g) => g.close()));
     await node.close();
+    await tc?.close();
     logStream.end();
   }
 }

@@ -52,6 +52,8 @@ export interface NodeView {
   rejected: number;
   /** Accepted reports per second of wall time over the last view interval, ×10 (one decimal). */
   reportsPerS10: number;
+  /** Anchoring on chain, when on: batches not yet confirmed and the age of the oldest. */
+  anchor?: { confirmed: number; behind: number; lagS: number };
 }
 
 export interface Snapshot {
@@ -117,6 +119,7 @@ export function renderScreen(s: Snapshot): string[] {
   lines.push('');
   const n = s.node;
   lines.push(`ingest node: accepted ${n.accepted}  duplicates ${n.duplicates}  rejected ${n.rejected}  ${Math.floor(n.reportsPerS10 / 10)}.${n.reportsPerS10 % 10} reports/s`);
+  if (n.anchor) lines.push(`anchor: ${n.anchor.confirmed} batches confirmed, ${n.anchor.behind} behind (lag ${n.anchor.lagS} s)`);
   return lines;
 }
 
@@ -125,7 +128,7 @@ export function renderLine(s: Snapshot): string {
   const bikes = s.bikes.map((b) =>
     `${b.name}:${b.state}${b.online ? '' : '(offline)'} soc=${b.packs.map((p) => pct(p.socPermille)).join('/')} acked=${b.reports.acked}/${b.reports.made} queued=${b.reports.queued}`,
   );
-  return `[sim ${clock(s.simMs)} wall ${clock(s.wallMs)}] ${s.phase}; ${bikes.join('; ')}; node accepted=${s.node.accepted} rejected=${s.node.rejected}`;
+  return `[sim ${clock(s.simMs)} wall ${clock(s.wallMs)}] ${s.phase}; ${bikes.join('; ')}; node accepted=${s.node.accepted} rejected=${s.node.rejected}${s.node.anchor ? ` anchor_behind=${s.node.anchor.behind} lag_s=${s.node.anchor.lagS}` : ''}`;
 }
 
 export interface Output {

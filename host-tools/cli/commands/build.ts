@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { parseArgs, UsageError } from '../args';
 import { EXIT, type Command } from '../command';
 import { build } from '../../build/build';
@@ -16,6 +17,11 @@ const command: Command = {
     const log = p.options.quiet ? undefined : (line: string) => process.stderr.write(`deep build: ${line}\n`);
     const result = await build({ board: p.options.board as string, log });
     for (const b of result.bundles) process.stdout.write(`${b.file}  ${b.bytes} bytes\n`);
+    // The anchor contract too (solc, London), so that a node or the testnet need not compile
+    // it on first use; it is cached in dist/evm and rebuilt only when its source changes.
+    const { loadLedgerArtifact, ARTIFACT_DIR } = await import('../../ledger/evm/compile');
+    const artifact = loadLedgerArtifact();
+    process.stdout.write(`${path.relative(process.cwd(), path.join(ARTIFACT_DIR, 'DeepLedger.json'))}  contract ${(artifact.deployedBytecode.length - 2) / 2} bytes (solc ${artifact.solcVersion}, ${artifact.evmVersion})\n`);
     process.stdout.write(`board=${result.board} firmware_bytes=${result.firmwareBytes}\n`);
     return EXIT.OK;
   },

@@ -2,11 +2,35 @@ import { parseArgs, intOption, UsageError } from '../args';
 import { EXIT, type Command } from '../command';
 import { createLogger, type Level } from '../../ingest/log';
 import { startIngestNode } from '../../ingest/node';
+import { CHAIN_OPTIONS, addressOption, chainChoice, endpointChainId } from '../chain-options';
+
+async function anchorOptions(p: ReturnType<typeof parseArgs>) {
+  const contract = addressOption(p, 'contract');
+  const keyFile = p.options['anchor-key-file'] as string | undefined;
+  const keyEnv = p.options['anchor-key-env'] as string | undefined;
+  const choice = chainChoice(p, contract !== undefined);
+  if (!contract) {
+    if (choice || keyFile !== undefined || keyEnv !== undefined) throw new UsageError('anchoring options need --contract ADDR');
+    return undefined;
+  }
+  if ((keyFile === undefined) === (keyEnv === undefined)) throw new UsageError('anchoring needs exactly one of --anchor-key-file FILE or --anchor-key-env NAME');
+  let chainId = choice!.chainId;
+  if (chainId === undefined) {
+    try {
+      chainId = await endpointChainId(choice!.rpcUrl);
+    } catch (err) {
+      throw new UsageError(`cannot ask ${choice!.rpcUrl} for its chain id (${(err as Error).message}); give --chain-id N`);
+    }
+  }
+  const { loadAnchorKey } = await import('../../ledger/evm/publisher');
+  const account = loadAnchorKey({ file: keyFile, env: keyEnv });
+  return { rpcUrl: choice!.rpcUrl, chainId, contract, account, confirmations: intOption(p, 'confirmations', 0, 10_000) ?? 3 };
+}
 
 const command: Command = {
   name: 'ingest',
   summary: 'run a ledger ingest node: verify, store (SQLite) and serve device-signed reports over HTTP',
-  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES]',
+  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES] [--batch-interval-ms N] [--batch-max-reports N]\n                   [--contract ADDR (--chain volta|ewc | --rpc URL [--chain-id N]) (--anchor-key-file F | --anchor-key-env NAME) [--confirmations N]]',
   options: {
     db: { type: 'string', description: 'SQLite database file (created with its schema if absent)' },
     port: { type: 'string', description: 'TCP port (0 picks a free one)', default: '8080' },
@@ -15,6 +39,13 @@ const command: Command = {
     'admin-token-env': { type: 'string', description: 'environment variable holding the bearer token of operator routes (revoke); without it they answer loopback clients only' },
     'log-level': { type: 'string', description: 'debug, info, warn or error (JSON lines on stderr)', default: 'info' },
     'max-body': { type: 'string', description: 'largest request body in bytes', default: String(1 << 20) },
+    'batch-interval-ms': { type: 'string', description: 'longest time an accepted report waits for its batch (Merkle root), ms', default: '60000' },
+    'batch-max-reports': { type: 'string', description: 'a batch closes as soon as this many accepted reports wait', default: '1000' },
+    contract: { type: 'string', description: 'anchor batches on chain to this DeepLedger contract (deep ledger deploy); needs --chain or --rpc and a key' },
+    ...CHAIN_OPTIONS,
+    'anchor-key-file': { type: 'string', description: 'file holding the anchoring account\'s private key (64 hex digits); chmod 600' },
+    'anchor-key-env': { type: 'string', description: 'environment variable holding the anchoring account\'s private key' },
+    confirmations: { type: 'string', description: 'blocks on top of an anchor before it counts', default: '3' },
   },
   async run(argv) {
     const p = parseArgs(argv, this.options);
@@ -29,12 +60,15 @@ const command: Command = {
       adminToken = process.env[envName];
       if (!adminToken) throw new UsageError(`--admin-token-env ${envName}: the variable is not set or empty`);
     }
+    const anchor = await anchorOptions(p);
     const node = await startIngestNode({
+      anchor,
       db,
       port: intOption(p, 'port', 0, 65535),
       host: p.options.host as string,
       workers: intOption(p, 'workers', 1, 64),
       maxBodyBytes: intOption(p, 'max-body', 1024, 1 << 30),
+      batch: { intervalMs: intOption(p, 'batch-interval-ms', 1, 7 * 86_400_000), maxReports: intOption(p, 'batch-max-reports', 1, 1_000_000) },
       adminToken,
       logger: createLogger({ level: level as Level }),
     });

@@ -55,7 +55,7 @@ export function readPassword(prompt: string, opts: { stdin?: NodeJS.ReadStream; 
 const command: Command = {
   name: 'pair',
   summary: "pair a bike's device with a ledger ingest node (WiFi, endpoint, signed registration)",
-  usage: 'deep pair --port PATH|tcp://HOST:PORT --wifi SSID --endpoint URL [--password-stdin] [--force]',
+  usage: 'deep pair --port PATH|tcp://HOST:PORT --wifi SSID --endpoint URL [--password-stdin] [--force] [--owner-key-file FILE]',
   options: {
     port: { type: 'string', description: "the device's console: serial port (/dev/ttyUSB0) or tcp://host:port" },
     wifi: { type: 'string', description: 'WiFi network (SSID) the bike joins' },
@@ -64,6 +64,7 @@ const command: Command = {
     force: { type: 'boolean', description: 'pair again even if the device is already paired' },
     baud: { type: 'string', description: 'serial speed', default: '115200' },
     'sign-timeout': { type: 'string', description: 'seconds the device may take to sign the proof', default: '30' },
+    'owner-key-file': { type: 'string', description: "the rider's EVM account key (64 hex digits): signs ownership of the bike (EIP-712), recorded on chain by a node that anchors" },
   },
   async run(argv) {
     const p = parseArgs(argv, this.options);
@@ -78,6 +79,18 @@ const command: Command = {
     const baud = intOption(p, 'baud', 300, 4_000_000)!;
     const signTimeoutS = intOption(p, 'sign-timeout', 1, 600)!;
     const err = (s: string) => process.stderr.write(s);
+    let owner: Parameters<typeof pairDevice>[0]['owner'];
+    const ownerKeyFile = p.options['owner-key-file'] as string | undefined;
+    if (ownerKeyFile !== undefined) {
+      // Read before touching the device: a bad key file stops here, with nothing written.
+      const { loadAnchorKey } = await import('../../ledger/evm/publisher');
+      const { bindDeviceTypedData } = await import('../../ledger/evm/contract');
+      const account = loadAnchorKey({ file: ownerKeyFile });
+      owner = async (ctx) => ({
+        address: account.address,
+        signature: await account.signTypedData(bindDeviceTypedData(ctx.chainId, ctx.contract as `0x${string}`, ctx.kid, ctx.publicKey, ctx.challenge)),
+      });
+    }
 
     let link;
     try {
@@ -98,6 +111,7 @@ const command: Command = {
         signTimeoutMs: signTimeoutS * 1000,
         wait: (ms) => new Promise((res) => setTimeout(res, ms)),
         log: (l) => err(l + '\n'),
+        owner,
         async password() {
           const pw = await readPassword(`WiFi password for "${ssid}": `, { fromStdin: p.options['password-stdin'] === true });
           if (pw.length > 0 && (pw.length < 8 || pw.length > 63)) throw new UsageError(`a WPA2 password has 8..63 characters, got ${pw.length}`);
@@ -108,7 +122,7 @@ const command: Command = {
         const i = r.info;
         process.stdout.write(`device ${i.id} is already paired (endpoint ${i.endpoint || '?'}, WiFi ${i.ssid || '?'}); nothing changed. Use --force to pair again.\n`);
       } else {
-        process.stdout.write(`paired: device id ${r.id}\n`);
+        process.stdout.write(`paired: device id ${r.id}${owner ? ' (owner sent; the node records it on chain)' : ''}\n`);
       }
       return EXIT.OK;
     } catch (e) {

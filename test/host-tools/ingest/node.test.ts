@@ -294,7 +294,7 @@ test('HTTP errors: 415 content type, 400 malformed CBOR with offsets, 413 oversi
   assert.is((await getJson(`${url}/v1/devices/zz`)).status, 400);
   assert.is((await getJson(`${url}/v1/reports`)).status, 405);
   const h = (await getJson(`${url}/healthz`)).json;
-  assert.equal({ ...h, queueDepth: 0 }, { status: 'ok', schemaVersion: 1, workers: 2, queueDepth: 0 });
+  assert.equal({ ...h, queueDepth: 0 }, { status: 'ok', schemaVersion: 2, workers: 2, queueDepth: 0 });
 });
 
 test('bad percent-encoding in a device id answers 400 saying so, on every {id} route', async () => {
@@ -340,7 +340,7 @@ test('every path of openapi.yaml is served (documented API = implemented API)', 
   const paths = [...spec.matchAll(/^  (\/[^:]+):$/gm)].map((m) => m[1]);
   assert.ok(paths.length >= 10, paths.join(' '));
   for (const p of paths) {
-    const concrete = p.replace('{id}', alice.id);
+    const concrete = p.replace('{id}', alice.id).replace('{seq}', '0');
     const method = /\/revoke$|^\/v1\/devices$/.test(p) ? 'OPTIONS' : 'GET';
     const res = await fetch(url + concrete, { method });
     const body = await res.text();

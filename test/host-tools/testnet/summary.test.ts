@@ -37,6 +37,20 @@ test('final line has the stable key=value form', () => {
   assert.is(finalLine(run()), 'bikes=2 reports=5 verified=5 rejected=0 max_error_mwh=2');
 });
 
+test('with anchoring, the final line adds anchored and settled_ok, and the run passes only when both hold', () => {
+  const t = { flowMwh: 2, flowPermille: 0, packMwh: 4 };
+  const s = { ...run(), anchor: { anchored: 5, batches: 2, settledOk: true, mismatches: [] } };
+  assert.is(finalLine(s), 'bikes=2 reports=5 verified=5 rejected=0 max_error_mwh=2 anchored=5 settled_ok=1');
+  assert.ok(runOk(s, t));
+  assert.match(renderSummary(s).join('\n'), /on chain: 5 reports in 2 batches anchored and confirmed; balances on chain equal the settlement above/);
+  const short = { ...s, anchor: { ...s.anchor, anchored: 4 } };
+  assert.not.ok(runOk(short, t));
+  const off = { ...s, anchor: { ...s.anchor, settledOk: false, mismatches: ['aa: on chain 1, off chain 2 (micro-units)'] } };
+  assert.is(finalLine(off), 'bikes=2 reports=5 verified=5 rejected=0 max_error_mwh=2 anchored=5 settled_ok=0');
+  assert.not.ok(runOk(off, t));
+  assert.match(renderSummary(off).join('\n'), /DIFFER from the settlement above\n  aa: on chain 1, off chain 2/);
+});
+
 test('chain status names every problem', () => {
   assert.is(chainStatus({ made: 3, accepted: 3, headSeq: 2, pending: 0, forks: 0, rejected: 0 }), 'complete, seq 0..2, no gap, no fork');
   assert.is(chainStatus({ made: 5, accepted: 3, headSeq: 2, pending: 1, forks: 1, rejected: 0 }), 'FORK x1, 1 pending behind a gap, chain head 2 but 5 made');
