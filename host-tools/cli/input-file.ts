@@ -25,7 +25,13 @@ function kindOf(st: Stats): string {
  * Throws an Error naming the file and what is wrong (the CLI exits 3).
  */
 export function readInputFile(file: string, maxBytes: number = MAX_INPUT_BYTES): Uint8Array {
-  const fd = openSync(file, 'r');
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a folder, not a file of reports' : (e as Error).message}`);
+  }
   try {
     const st = fstatSync(fd);
     if (!st.isFile() && !st.isFIFO()) throw new Error(`${file} is ${kindOf(st)}, not a file of reports`);

@@ -110,18 +110,26 @@ export function espruinoNet(rand32: () => number): EspruinoNet {
       var payload = body ? esp.E().toString(body) : '';
       if (body) headers['Content-Length'] = body.length;
       t = esp.setTimeout(function () { finish('timeout', 0, undefined); }, timeoutMs);
-      var req = http.request({ host: u.host, port: u.port, path: u.path, method: method, protocol: u.protocol, headers: headers }, function (res: EspHttpResponse) {
-        var parts: string[] = [];
-        res.on('data', function (d: string) { parts.push(d); });
-        res.on('close', function () {
-          finish(null, parseInt(String(res.statusCode), 10) || 0, esp.E().toUint8Array(parts.join('')));
+      // Espruino's http throws where Node would emit 'error' (the Linux build's "Unable to
+      // create socket" when nothing listens): caught here so that every request still ends
+      // in exactly one callback and the uplink retries.
+      try {
+        var req = http.request({ host: u.host, port: u.port, path: u.path, method: method, protocol: u.protocol, headers: headers }, function (res: EspHttpResponse) {
+          var parts: string[] = [];
+          res.on('data', function (d: string) { parts.push(d); });
+          res.on('close', function () {
+            finish(null, parseInt(String(res.statusCode), 10) || 0, esp.E().toUint8Array(parts.join('')));
+          });
+          res.on('error', function (e: unknown) { finish('response error: ' + String(e), 0, undefined); });
         });
-        res.on('error', function (e: unknown) { finish('response error: ' + String(e), 0, undefined); });
-      });
-      req.on('error', function (e: unknown) {
-        finish('request error: ' + ((e && (e as Error).message) || String(e)), 0, undefined);
-      });
-      req.end(payload);
+        req.on('error', function (e: unknown) {
+          finish('request error: ' + ((e && (e as Error).message) || String(e)), 0, undefined);
+        });
+        req.end(payload);
+      } catch (e) {
+        var why = 'request error: ' + ((e && (e as Error).message) || String(e));
+        esp.setTimeout(function () { finish(why, 0, undefined); }, 0);
+      }
     },
   };
 }

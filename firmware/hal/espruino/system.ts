@@ -116,6 +116,14 @@ export function onLastWords(record: (kind: 'errorFlag' | 'uncaught', detail: str
   esp.process().on('uncaughtException', function (e: unknown) {
     var msg = e && (e as Error).message ? (e as Error).message : String(e);
     var stack = e && (e as Error).stack ? String((e as Error).stack).substr(0, 300) : '';
+    // Espruino hands errors of lines typed at the console to this handler too; their trace
+    // names the frame "REPL". A mistyped command (or deep.settings refusing a value) is the
+    // typist's to read, not a reason to reset the board. (split, not indexOf: 2v29's
+    // String#indexOf misreports absent multi-character needles, firmware/README.md.)
+    if (stack.split('at REPL').length > 1) {
+      esp.log('Uncaught ' + msg);
+      return;
+    }
     esp.log('DEEP: uncaught error: ' + msg + (stack ? '\n' + stack : ''));
     record('uncaught', msg);
     if (canReboot && resetAfterMs >= 0 && E.reboot) {

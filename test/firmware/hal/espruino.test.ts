@@ -160,13 +160,37 @@ test('system: hardware random bytes, native hashes equal to Node, watchdog reset
 
 test('last words: an uncaught error is recorded, then the board reboots', async () => {
   const r = await rig();
-  r.dev.eval('var words = []; halTest.onLastWords(function (k, d) { words.push(k + ":" + d); require("Storage").write("lastwords", k + ":" + d); }, 500); setTimeout(function () { throw new Error("boom"); }, 10);');
+  r.dev.eval('var words = []; halTest.onLastWords(function (k, d) { words.push(k + ":" + d); require("Storage").write("lastwords", k + ":" + d); }, 500, true); setTimeout(function () { throw new Error("boom"); }, 10);');
   await r.clock.advance(100);
   assert.equal(r.ev('words'), ['uncaught:boom']);
   await r.clock.advance(1000);
   assert.ok(r.dev.stops.some((s) => s.reason === 'reboot'));
   assert.ok(r.dev.running, 'up again');
   assert.is(r.dev.eval('require("Storage").read("lastwords")'), 'uncaught:boom');
+});
+
+test('last words on a board that cannot reboot (espruino-linux): recorded and printed, the device keeps running', async () => {
+  const r = await rig();
+  const out: string[] = [];
+  r.dev.console.onOutput((t: string) => { out.push(t); });
+  r.dev.eval('var words = []; halTest.onLastWords(function (k, d) { words.push(k + ":" + d); }, 500, false); setTimeout(function () { throw new Error("boom"); }, 10);');
+  await r.clock.advance(2000);
+  assert.equal(r.ev('words'), ['uncaught:boom']);
+  assert.not.ok(r.dev.stops.some((s) => s.reason === 'reboot'), 'no reboot');
+  assert.ok(r.dev.running);
+  assert.match(out.join(''), /DEEP: uncaught error: boom/);
+});
+
+test('last words: an error of a line typed at the console is printed, not recorded, no reboot', async () => {
+  const r = await rig();
+  const out: string[] = [];
+  r.dev.console.onOutput((t: string) => { out.push(t); });
+  r.dev.eval('var words = []; halTest.onLastWords(function (k, d) { words.push(k + ":" + d); }, 500, true);');
+  r.dev.console.input('nosuchthing.x\n');
+  await r.clock.advance(2000);
+  assert.equal(r.ev('words'), []);
+  assert.not.ok(r.dev.stops.some((s) => s.reason === 'reboot'));
+  assert.match(out.join(''), /Uncaught .*nosuchthing/);
 });
 
 test.run();
