@@ -421,6 +421,7 @@ export class EmulatedDevice {
         if (build.reboot) dev.restart('reboot', true);
         else dev.exit(s, 'Not implemented', `E.reboot() on the ${build.build} build`);
       },
+      osRandom: build.modules.includes('fs') ? () => hw.u32() >>> 24 : undefined,
     });
     const proc = makeProcess({
       emitter: s.process,

@@ -181,6 +181,7 @@ function waitFor<T>(link: Link, pred: (received: string) => T | undefined, timeo
 // console echoes it) never contains them.
 const START = '<DEEP<';
 const END = '>DEEP>';
+let evalCount = 0;
 
 export class DeviceConsole {
   constructor(readonly link: Link) {}
@@ -192,15 +193,20 @@ export class DeviceConsole {
    */
   async eval<T = unknown>(js: string, timeoutMs = 4000): Promise<T> {
     if (/[\r\n]/.test(js)) throw new TypeError('"js" expected a single line');
-    const cmd = `\x10print("<DEEP"+"<"+JSON.stringify((function(){return ${js};})())+">DEEP"+">")\n`;
+    // A tag of its own per call: output a console still holds from an earlier command (or
+    // an earlier connection: Espruino's telnet server delivers what a closed client left
+    // unread) cannot be taken for this answer.
+    const tag = `${++evalCount}.${Math.floor(Math.random() * 1e9)}`;
+    const start = `${START}${tag}<`;
+    const cmd = `\x10print("<DEEP"+"<${tag}<"+JSON.stringify((function(){return ${js};})())+">DEEP"+">")\n`;
     const p = waitFor(this.link, (r) => {
-      const a = r.indexOf(START);
+      const a = r.indexOf(start);
       if (a < 0) {
         const err = /Uncaught ([^\r\n]*)/.exec(r);
         return err ? { error: err[1] } : undefined;
       }
       const b = r.indexOf(END, a);
-      return b < 0 ? undefined : { text: r.slice(a + START.length, b) };
+      return b < 0 ? undefined : { text: r.slice(a + start.length, b) };
     }, timeoutMs, js);
     await this.link.write(cmd);
     const res = await p;

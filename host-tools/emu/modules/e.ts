@@ -22,6 +22,12 @@ export interface EOptions {
   u8: ToRealm;
   setBootCode(code: string): void;
   reboot(): void;
+  /**
+   * The host's OS random device for E.openFile("/dev/urandom") on builds with a file system
+   * (the Linux build: the device key's strong entropy source, firmware/hal/espruino/system.ts);
+   * undefined where the build has no E.openFile (the ESP32 build without an SD card).
+   */
+  osRandom?: () => number;
 }
 
 export function makeE(o: EOptions) {
@@ -40,8 +46,26 @@ export function makeE(o: EOptions) {
     toArrayBuffer(str: string): ArrayBuffer { return u8(toBytes(str)).buffer as ArrayBuffer; },
     setBootCode(code: string): void { o.setBootCode(code); },
     reboot(): void { o.reboot(); },
+    ...(o.osRandom ? { openFile: openFile(o.osRandom) } : {}),
     getSizeOf(): number { return 0; },
     getAddressOf(): number { return 0; },
     getTemperature(): number { return 40; },
   });
+}
+
+/** E.openFile for the one file the firmware opens: /dev/urandom (binary string reads). */
+function openFile(rand: () => number) {
+  return (path: string, mode: string) => {
+    if (path !== '/dev/urandom' || mode !== 'r') throw new Error(`emulator: E.openFile(${JSON.stringify(path)}, ${JSON.stringify(mode)}) is not emulated (only /dev/urandom for reading)`);
+    let open = true;
+    return {
+      read(length: number): string | undefined {
+        if (!open) throw new Error('File closed');
+        let t = '';
+        for (let i = 0; i < length; i++) t += String.fromCharCode(rand() & 255);
+        return t;
+      },
+      close(): void { open = false; },
+    };
+  };
 }
