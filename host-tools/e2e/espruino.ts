@@ -155,8 +155,11 @@ async function main(): Promise<number> {
     children.push(esp);
     const consoleLog = createWriteStream(path.join(work, 'espruino.log'));
     let tail = '';
+    let head = '';
+    const bannerText = () => head;
     const scan = (d: Buffer) => {
       consoleLog.write(d);
+      if (head.length < 4000) head += d.toString('latin1');
       tail += d.toString('latin1');
       const lines = tail.split(/\r?\n/);
       tail = lines.pop()!;
@@ -165,7 +168,12 @@ async function main(): Promise<number> {
     esp.stdout!.on('data', scan);
     esp.stderr!.on('data', scan);
     esp.once('exit', (code, sig) => { errors++; errorLines.push(`interpreter exited (${code ?? sig})`); log(`the interpreter exited (${code ?? sig})`); });
-    await waitPort(TELNET_PORT, 20_000);
+    // Up when its banner is printed. Not probed with a connect-and-close: the Linux telnet
+    // server, handed a client that leaves at once, later stops listening (seen in 2v29).
+    const bannerBy = Date.now() + 20_000;
+    while (!/espruino\.com\/Donate/.test(bannerText()) && Date.now() < bannerBy && esp.exitCode === null) await sleep(100);
+    if (!/espruino\.com\/Donate/.test(bannerText())) throw new Error(`the interpreter printed no banner within 20 s:\n${bannerText().slice(-500)}`);
+    await sleep(500);
 
     let t0 = Date.now();
     const flashed = await deep(['flash', '--board', BOARD, '--port', CONSOLE, '--skip-build']);

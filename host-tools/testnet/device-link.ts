@@ -240,11 +240,14 @@ export class DeviceConsole {
   }
 
   /**
-   * Drops any half-typed input (Ctrl-C) so the next line starts clean; Espruino treats a
-   * Ctrl-C at an empty prompt as an interrupt of whatever runs next, so a harmless empty
-   * statement takes that hit.
+   * Drops any half-typed input so the next line starts clean: one character, then Ctrl-C,
+   * which clears a line that is not empty. Never a Ctrl-C on an empty line: Espruino's
+   * Linux build exits on the second one within 5 s (jsinteractive.c, "exit if ctrl-c on
+   * empty input line"), which a `deep pair` after a `deep flash` would do.
    */
   async sync(): Promise<void> {
+    await this.link.write('x');
+    await new Promise((r) => setTimeout(r, 150));
     await this.link.write('\x03');
     await new Promise((r) => setTimeout(r, 100));
     await this.link.write('\x10;\n');
@@ -253,6 +256,7 @@ export class DeviceConsole {
 
   /** Sends a line for its side effects (DLE: no echo), waiting `settleMs` for output. */
   async send(js: string): Promise<void> {
-    await this.link.write(`\x03\x10${js}\n`);
+    await this.sync();
+    await this.link.write(`\x10${js}\n`);
   }
 }
