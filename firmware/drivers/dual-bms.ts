@@ -73,7 +73,7 @@ export interface PackState {
 
 /** The part of VescUart that DualBms uses. */
 export interface VescRequester {
-  request(payload: Uint8Array, replyCommand: number, cb: (err: Error | undefined, reply?: Uint8Array) => void, retries?: number): void;
+  request(payload: Uint8Array, replyCommand: number, cb: (err: Error | undefined, reply?: Uint8Array) => void, retries?: number, timeoutMs?: number): void;
 }
 
 export interface DualBmsOptions {
@@ -89,6 +89,14 @@ export interface DualBmsOptions {
   staleMs?: number;
   /** Source 'vesc': how often each pack is asked, ms; default 500. */
   pollMs?: number;
+  /**
+   * Source 'vesc': how long a forwarded question waits for its answer, ms; default 250.
+   * The answer crosses the CAN bus and then ~130 bytes of UART (11 ms at 115200 baud) after
+   * the BMS has built it: the VESC's 100 ms for its own commands timed out on answers that
+   * were only late, which then arrived while the other pack was being asked
+   * (BMS_ID_MISMATCH; measured on the espruino-linux board, npm run e2e:espruino).
+   */
+  forwardTimeoutMs?: number;
   onUpdate?: (pack: PackState) => void;
   onFault?: (code: string, detail: string) => void;
 }
@@ -120,6 +128,7 @@ export class DualBms {
   private vesc: VescRequester | undefined;
   private staleMs: number;
   private pollMs: number;
+  private forwardTimeoutMs: number;
   private onUpdate?: (pack: PackState) => void;
   private onFault?: (code: string, detail: string) => void;
   private closed: boolean;
@@ -158,6 +167,8 @@ export class DualBms {
     if (typeof staleMs !== 'number' || !(staleMs >= 50 && staleMs <= 3600000)) throw new Error('DualBms: "staleMs" expected a number in [50, 3600000], got ' + staleMs);
     var pollMs = options.pollMs === undefined ? 500 : options.pollMs;
     if (typeof pollMs !== 'number' || !(pollMs >= 20 && pollMs <= 3600000)) throw new Error('DualBms: "pollMs" expected a number in [20, 3600000], got ' + pollMs);
+    var forwardTimeoutMs = options.forwardTimeoutMs === undefined ? 250 : options.forwardTimeoutMs;
+    if (typeof forwardTimeoutMs !== 'number' || !(forwardTimeoutMs >= 5 && forwardTimeoutMs <= 60000)) throw new Error('DualBms: "forwardTimeoutMs" expected a number in [5, 60000], got ' + forwardTimeoutMs);
     if (options.onUpdate !== undefined && typeof options.onUpdate !== 'function') throw new Error('DualBms: "onUpdate" expected a function');
     if (options.onFault !== undefined && typeof options.onFault !== 'function') throw new Error('DualBms: "onFault" expected a function');
 
@@ -166,6 +177,7 @@ export class DualBms {
     this.vesc = options.vesc;
     this.staleMs = staleMs;
     this.pollMs = pollMs;
+    this.forwardTimeoutMs = forwardTimeoutMs;
     this.onUpdate = options.onUpdate;
     this.onFault = options.onFault;
     this.closed = false;
@@ -359,7 +371,7 @@ export class DualBms {
         return;
       }
       self.take(idx, reply as Uint8Array);
-    }, 0);
+    }, 0, this.forwardTimeoutMs);
   }
 
   private take(idx: number, reply: Uint8Array): void {

@@ -86,6 +86,7 @@ interface Pending {
   reply: number;
   cb: (err: DriverError | undefined, reply?: Uint8Array) => void;
   retries: number;
+  timeoutMs: number;
 }
 
 function driverError(code: string, message: string): DriverError {
@@ -201,9 +202,11 @@ export class VescUart {
 
   /**
    * Sends `payload` (a COMM command) and calls cb with a copy of the first reply whose
-   * command byte is `replyCommand`. Requests run one at a time, in order.
+   * command byte is `replyCommand`. Requests run one at a time, in order. `timeoutMs`
+   * (default: the driver's) suits requests whose answer travels further, such as a BMS
+   * reply forwarded over CAN.
    */
-  request(payload: Uint8Array, replyCommand: number, cb: (err: DriverError | undefined, reply?: Uint8Array) => void, retries?: number): void {
+  request(payload: Uint8Array, replyCommand: number, cb: (err: DriverError | undefined, reply?: Uint8Array) => void, retries?: number, timeoutMs?: number): void {
     this.checkOpen();
     if (!(payload instanceof Uint8Array) || payload.length < 1 || payload.length > PACKET_MAX_PAYLOAD) {
       throw new Error('VescUart.request: "payload" expected 1..' + PACKET_MAX_PAYLOAD + ' bytes');
@@ -211,7 +214,8 @@ export class VescUart {
     if (!(replyCommand >= 0 && replyCommand <= 255)) throw new Error('VescUart.request: "replyCommand" expected integer in [0, 255], got ' + replyCommand);
     if (typeof cb !== 'function') throw new Error('VescUart.request: "cb" expected a function');
     if (retries !== undefined && !(retries >= 0 && retries <= 10)) throw new Error('VescUart.request: "retries" expected integer in [0, 10], got ' + retries);
-    var p: Pending = { payload: payload, reply: replyCommand, cb: cb, retries: retries === undefined ? this.o.retries : retries };
+    if (timeoutMs !== undefined && !(timeoutMs >= 5 && timeoutMs <= 60000)) throw new Error('VescUart.request: "timeoutMs" expected 5..60000, got ' + timeoutMs);
+    var p: Pending = { payload: payload, reply: replyCommand, cb: cb, retries: retries === undefined ? this.o.retries : retries, timeoutMs: timeoutMs === undefined ? this.o.timeoutMs : timeoutMs };
     if (this.queue.length >= this.o.queueMax) {
       this.fault(VESC_FAULT.QUEUE_FULL, 'command ' + payload[0]);
       this.later(function () { cb(driverError('QUEUE_FULL', 'VESC request queue full (' + payload.length + '-byte command ' + payload[0] + ')')); });
@@ -332,7 +336,7 @@ export class VescUart {
     this.timer = this.timers.setTimeout(function () {
       self.timer = undefined;
       self.onTimeout();
-    }, this.o.timeoutMs);
+    }, p.timeoutMs);
   }
 
   private onTimeout(): void {
@@ -353,7 +357,7 @@ export class VescUart {
     this.stats.failed++;
     this.inFlight = undefined;
     this.fault(VESC_FAULT.TIMEOUT, 'command ' + p.payload[0] + ' after ' + (this.attempt + 1) + ' attempt(s)');
-    p.cb(driverError('TIMEOUT', 'no reply to VESC command ' + p.payload[0] + ' after ' + (this.attempt + 1) + ' attempt(s) of ' + this.o.timeoutMs + ' ms'));
+    p.cb(driverError('TIMEOUT', 'no reply to VESC command ' + p.payload[0] + ' after ' + (this.attempt + 1) + ' attempt(s) of ' + p.timeoutMs + ' ms'));
     this.next();
   }
 

@@ -165,4 +165,21 @@ test('STATUS frames of the VESC and standard frames are not pack data', () => {
   assert.throws(() => bms.receive({ id: 0x270a, ext: true, data: new Uint8Array(8) }), /after close/);
 });
 
+test('through the VESC, a forwarded question waits forwardTimeoutMs (default 250 ms), not the VESC\'s 100 ms', () => {
+  const timers = new FakeTimers();
+  const asked: (number | undefined)[] = [];
+  const vesc = { request: (_p: Uint8Array, _r: number, _cb: unknown, _retries?: number, timeoutMs?: number) => { asked.push(timeoutMs); } };
+  const bms = new DualBms({ packIds: [10, 11], source: 'vesc', vesc, timers, pollMs: 200 });
+  timers.advance(500);
+  assert.ok(asked.length >= 2);
+  assert.ok(asked.every((t) => t === 250), JSON.stringify(asked));
+  bms.close();
+  const custom: (number | undefined)[] = [];
+  const b2 = new DualBms({ packIds: [10], source: 'vesc', vesc: { request: (_p: Uint8Array, _r: number, _cb: unknown, _x?: number, t?: number) => { custom.push(t); } }, timers, forwardTimeoutMs: 400 });
+  timers.advance(1000);
+  assert.ok(custom.length >= 1 && custom.every((t) => t === 400));
+  b2.close();
+  assert.throws(() => new DualBms({ packIds: [10], source: 'vesc', vesc, timers, forwardTimeoutMs: 1 }), /"forwardTimeoutMs" expected a number in \[5, 60000\]/);
+});
+
 test.run();
