@@ -17,9 +17,16 @@ export function espruinoFlash(): FlashStore {
       return out;
     },
     write: function (name: string, data: Uint8Array, offset?: number, size?: number): boolean {
-      if (offset === undefined) return S.write(name, data);
-      if (size === undefined) return S.write(name, data, offset);
-      return S.write(name, data, offset, size);
+      // Storage.write throws where FlashStore promises false ("Unable to find or create
+      // file" for a write into a file that is not there, "Too much data for file size",
+      // Storage full): an expected flash failure the caller counts and handles.
+      try {
+        if (offset === undefined) return S.write(name, data);
+        if (size === undefined) return S.write(name, data, offset);
+        return S.write(name, data, offset, size);
+      } catch (e) {
+        return false;
+      }
     },
     erase: function (name: string): void { S.erase(name); },
     list: function (): string[] { return S.list(); },

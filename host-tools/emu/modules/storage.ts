@@ -61,7 +61,17 @@ export function storageApi(o: StorageApiOptions) {
     },
     write(name: string, data: unknown, offset?: number, size?: number): boolean {
       const bytes = toBytes(data);
-      return run(() => flash.write(String(name), bytes, offset, size));
+      return run(() => {
+        const n = String(name);
+        // Espruino throws (jswrap_storage.c) where the flash model answers false: a write
+        // into a file that is not there, or past the size it was created with.
+        if (offset !== undefined && offset > 0 && size === undefined) {
+          const cur = flash.read(n);
+          if (!cur) throw new Error('Unable to find or create file');
+          if (offset + bytes.length > cur.length) throw new Error('Too much data for file size');
+        }
+        return flash.write(n, bytes, offset, size);
+      });
     },
     writeJSON(name: string, data: unknown): boolean {
       const bytes = toBytes(JSON.stringify(data));

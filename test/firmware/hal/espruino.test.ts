@@ -193,4 +193,15 @@ test('last words: an error of a line typed at the console is printed, not record
   assert.match(out.join(''), /Uncaught .*nosuchthing/);
 });
 
+test('flash: Storage.write throwing (no such file, past its size) is a false from FlashStore, as the queue expects', async () => {
+  const r = await rig();
+  r.dev.eval('var F = halTest.espruinoFlash();');
+  assert.throws(() => r.dev.eval('require("Storage").write("nofile", "ab", 8)'), /Unable to find or create file/);
+  assert.is(r.ev('F.write("nofile", new Uint8Array([1, 2]), 8)'), false);
+  assert.is(r.ev('F.write("seg", new Uint8Array([1]), 0, 16)'), true);
+  assert.is(r.ev('F.write("seg", new Uint8Array([2, 3]), 4)'), true);
+  assert.is(r.ev('F.write("seg", new Uint8Array(8), 12)'), false);
+  assert.ok(r.dev.running);
+});
+
 test.run();
