@@ -5,6 +5,7 @@
 // device's part of a batch is one run of consecutive seqs (a device's reports are accepted
 // in seq order). A batch row is never rewritten (a trigger refuses UPDATE and DELETE);
 // what the publisher learns about its anchoring goes to anchor_txs and batch_anchors.
+import type { DevicePlan } from '../ledger/batch';
 import type Database from 'better-sqlite3';
 import type { BatchPlan } from '../ledger/batch';
 
@@ -101,16 +102,8 @@ export interface OwnerTx {
   sentAt: number;
 }
 
-export interface BatchDeviceRow {
-  device: string;
-  firstSeq: number;
-  lastSeq: number;
-  firstLeaf: number;
-  gridToPackMwh: number;
-  packToGridMwh: number;
-  packToMotorMwh: number;
-  regenToPackMwh: number;
-}
+/** A device's run in a stored batch: the plan without its grid records. */
+export type BatchDeviceRow = Omit<DevicePlan, 'grid'>;
 
 export interface BatchRow {
   id: number;

@@ -3,21 +3,13 @@
 // and nothing else: the leaf hash of the exact bytes, the audit path up to the proof's
 // root, that root and tree size stored on chain for the batch, the contract's own
 // verifyInclusion, and the confirmations on top of the anchoring block.
+import type { ProofBody } from '../ingest/batches';
 import type { Abi, Address, Hex } from 'viem';
 import { leafHash, rootFromAuditPath } from './merkle';
 import { publicClientFor } from './evm/contract';
 
-export interface ProofJson {
-  device: string;
-  seq: number;
-  batch: number;
-  leafIndex: number;
-  treeSize: number;
-  root: string;
-  leafHash: string;
-  auditPath: string[];
-  anchor?: { state?: string; chainId?: number | null; contract?: string | null };
-}
+/** GET /v1/reports/{id}/{seq}/proof as a third party reads it (host-tools/ingest/batches.ts). */
+export type ProofJson = Omit<ProofBody, 'cose' | 'anchor'> & { anchor?: { state?: string; chainId?: number | null; contract?: string | null } };
 
 export type AnchorCheck =
   | { ok: true; batch: number; block: number; confirmations: number; contract: Address }

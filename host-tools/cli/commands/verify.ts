@@ -45,20 +45,17 @@ export function verifyFile(file: string, bytes: Uint8Array, publicKey: Uint8Arra
     file, reports: 0, valid: 0, duplicates: 0, rejected: 0, byReason: {}, kid: toHex(kid),
     firstSeq: null, lastSeq: null, totalsMwh: {}, undecodableBytes: 0,
   };
-  let off = 0;
-  while (off < bytes.length) {
-    let end: number;
-    try {
-      end = decodeFirst(bytes, off).end;
-    } catch (e) {
-      // Without a well-formed item the boundary of the next report is unknown: stop here.
-      problems.push(`offset ${off}: malformed: ${(e as Error).message}; the remaining ${bytes.length - off} bytes cannot be split into reports`);
-      s.undecodableBytes = bytes.length - off;
-      s.rejected++;
-      s.byReason.malformed = (s.byReason.malformed ?? 0) + 1;
-      break;
-    }
-    const item = bytes.subarray(off, end);
+  // Without a well-formed item the boundary of the next report is unknown: splitItems
+  // stops there, and the rest counts as one malformed report.
+  const split = splitItems(bytes);
+  if (split.error) {
+    problems.push(split.error);
+    const last = split.items[split.items.length - 1];
+    s.undecodableBytes = bytes.length - (last ? last.offset + last.bytes.length : 0);
+    s.rejected++;
+    s.byReason.malformed = (s.byReason.malformed ?? 0) + 1;
+  }
+  for (const { offset: off, bytes: item } of split.items) {
     const n = s.reports++;
     const v = verifyReportBytes(item, registry, { nowS });
     const verdict = v.ok ? checkChain(v, chain) : v;
@@ -84,7 +81,6 @@ export function verifyFile(file: string, bytes: Uint8Array, publicKey: Uint8Arra
       const seq = v.ok ? ` seq ${v.report.seq}` : '';
       problems.push(`report #${n} (offset ${off}${seq}): ${verdict.reason}: ${verdict.detail}`);
     }
-    off = end;
   }
   return s;
 }
