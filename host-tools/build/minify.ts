@@ -41,9 +41,46 @@ function load(): Tools {
 /** The longest line a minified bundle may have (characters); checked by the build. */
 export const MAX_LINE = 4000;
 
+interface Node { type?: string; regex?: { pattern: string }; loc?: { start: { line: number } }; [k: string]: unknown }
+
+/**
+ * Why Espruino 2v29 cannot run this RegExp pattern, or '' (measured, firmware/README.md):
+ * no {m,n} quantifier (a SyntaxError when the code runs), and a "/" inside a character
+ * class ends the literal in its lexer.
+ */
+export function espruinoRegexProblem(pattern: string): string {
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') { i++; continue; }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      else if (c === '/') return 'an unescaped "/" inside [...] (write \\/)';
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i))) return `the quantifier ${/^\{[^}]*\}/.exec(pattern.slice(i))![0]}`;
+  }
+  return '';
+}
+
+/** Every regex literal of the program that Espruino cannot run, with its line. */
+function regexProblems(node: unknown, out: string[]): string[] {
+  if (!node || typeof node !== 'object') return out;
+  const n = node as Node;
+  if (n.type === 'Literal' && n.regex) {
+    const why = espruinoRegexProblem(n.regex.pattern);
+    if (why) out.push(`line ${n.loc?.start.line ?? '?'}: /${n.regex.pattern}/ has ${why}`);
+  }
+  for (const k of Object.keys(n)) if (k !== 'loc') regexProblems(n[k], out);
+  return out;
+}
+
 export function minifyForEspruino(code: string): string {
   const { esprima, esmangle, escodegen } = load();
   let ast = esprima.parse(code, { raw: true, loc: true });
+  const bad = regexProblems(ast, []);
+  if (bad.length) throw new Error(`dist/firmware.es5.js has regular expressions Espruino cannot run (firmware/README.md):\n${bad.join('\n')}`);
   ast = esmangle.optimize(ast, null, {
     destructive: true, directive: true, preserveCompletionValue: false, legacy: false, topLevelContext: false, inStrictCode: false,
   });
