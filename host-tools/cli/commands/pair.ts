@@ -26,8 +26,10 @@ export function readPassword(prompt: string, opts: { stdin?: NodeJS.ReadStream; 
     return Promise.reject(new UsageError('standard input is not a terminal, so the WiFi password cannot be asked without echo; pipe it with --password-stdin'));
   }
   return new Promise((resolve, reject) => {
-    out.write(prompt);
+    // Echo off before the prompt shows: whatever is typed once it is visible (or pasted
+    // ahead of it) must not appear on the screen.
     input.setRawMode(true);
+    out.write(prompt);
     input.setEncoding('utf8');
     input.resume();
     let pw = '';
