@@ -105,7 +105,8 @@ function startSim(seed: string): Promise<{ child: ChildProcess; pty: string }> {
 
 interface Sample { usage: number; total: number; status: DeviceStatus | undefined }
 interface DeviceStatus {
-  reporter: { reports: number; lastSignMs: number } | string;
+  reporter: { reports: number; lastSignMs: number; maxStepMs: number } | string;
+  memory: { usage: number; total: number };
   uplink: { sent: number };
   queued: number;
   faults: number;
@@ -209,8 +210,10 @@ async function main(): Promise<number> {
     const samples: Sample[] = [];
     const sample = async (): Promise<Sample | undefined> => {
       try {
-        const r = await con.eval<[number, number, DeviceStatus]>('[process.memory().usage, process.memory().total, deep.status()]', 15_000);
-        const s = { usage: r[0], total: r[1], status: r[2] };
+        // One process.memory() per sample (it runs a garbage collection, which at an
+        // ESP32's speed holds the interpreter): deep.status() carries it.
+        const st = await con.eval<DeviceStatus>('deep.status()', 15_000);
+        const s = { usage: st.memory.usage, total: st.memory.total, status: st };
         samples.push(s);
         return s;
       } catch (e) {
@@ -247,7 +250,7 @@ async function main(): Promise<number> {
     const gap = st?.bus ? st.bus.maxGapMs : -1;
     const faults = st ? st.faults + Object.values(st.busFaults).reduce((a, n) => a + n, 0) : -1;
     for (const l of errorLines) log(`console: ${l}`);
-    if (st) log(`bus faults ${JSON.stringify(st.busFaults)}; device faults ${st.faults}; poll period ${st.bus?.pollMs} ms`);
+    if (st) log(`bus faults ${JSON.stringify(st.busFaults)}; device faults ${st.faults}; poll period ${st.bus?.pollMs} ms; longest signing step ${typeof st.reporter === 'string' ? '-' : st.reporter.maxStepMs} ms`);
     process.stdout.write(`booted=${booted} reports=${reports} acked=${ledger.accepted} verified=${ledger.reverified} peak_vars=${peak} total_vars=${total} sign_ms=${signMs} max_poll_gap_ms=${gap} faults=${faults} errors=${errors}\n`);
     const ok = booted === 1 && ledger.accepted >= 5 && ledger.reverified === ledger.accepted && errors === 0 && total > 0 && peak <= total * 0.6;
     if (opt.keep) log(`work folder kept: ${work}`);
