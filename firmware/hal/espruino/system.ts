@@ -28,16 +28,16 @@ var ESP32_RNG_DATA_REG = 0x3ff75144;
 function osRandomSource(): EntropySource | undefined {
   var E = esp.E();
   if (typeof E.openFile !== 'function') return undefined;
-  var f = E.openFile('/dev/urandom', 'r');
-  if (!f) return undefined;
-  var file = f;
+  // Opened at the first sample: a device that already has its key never opens it.
+  var file: { read(length: number): string | undefined } | undefined;
   var buf = '';
   var at = 0;
   return {
     name: 'urandom',
     strong: true,
     sample: function (): number {
-      if (at + 4 > buf.length) { buf = file.read(1024) || ''; at = 0; }
+      if (!file && E.openFile) file = E.openFile('/dev/urandom', 'r');
+      if (at + 4 > buf.length) { buf = (file && file.read(1024)) || ''; at = 0; }
       if (buf.length < 4) return 0; // a short read fails the health test: no key from it
       var v = buf.charCodeAt(at) | (buf.charCodeAt(at + 1) << 8) | (buf.charCodeAt(at + 2) << 16);
       v += buf.charCodeAt(at + 3) * 16777216;
