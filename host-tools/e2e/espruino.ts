@@ -42,6 +42,7 @@ const { values: opt } = parseArgs({
     interval: { type: 'string', default: '20' },
     seed: { type: 'string', default: '5' },
     keep: { type: 'boolean', default: false },
+    'sample-s': { type: 'string', default: '2' },
   },
 });
 
@@ -124,6 +125,8 @@ async function main(): Promise<number> {
   const minutes = Number(opt.minutes), intervalS = Number(opt.interval);
   if (!(minutes > 0 && minutes <= 60)) throw new Error(`--minutes expected 1..60, got "${opt.minutes}"`);
   if (!(intervalS >= 5 && intervalS <= 3600)) throw new Error(`--interval expected 5..3600 s, got "${opt.interval}"`);
+  const sampleMs = Number(opt['sample-s']) * 1000;
+  if (!(sampleMs >= 500 && sampleMs <= 60_000)) throw new Error(`--sample-s expected 0.5..60, got "${opt['sample-s']}"`);
   if (!(await portFree(TELNET_PORT))) throw new Error(`port ${TELNET_PORT} is in use: another Espruino (or telnet server) runs; stop it first`);
 
   const work = mkdtempSync(path.join(tmpdir(), 'deep-e2e-espruino-'));
@@ -225,11 +228,11 @@ async function main(): Promise<number> {
     let last: Sample | undefined;
     while (Date.now() < end && esp.exitCode === null) {
       last = (await sample()) ?? last;
-      if (last?.status && samples.length % 10 === 0) {
+      if (last?.status && samples.length % Math.max(1, Math.round(20_000 / sampleMs)) === 0) {
         const st = last.status;
         log(`vars ${last.usage}/${last.total}, reports ${typeof st.reporter === 'string' ? st.reporter : st.reporter.reports}, sent ${st.uplink.sent}, queued ${st.queued}`);
       }
-      await sleep(2000);
+      await sleep(sampleMs);
     }
     // Drain: what was made is delivered (the uplink kicks after each report).
     const drainEnd = Date.now() + 60_000;
