@@ -1,9 +1,9 @@
 // The application: wires the HAL to the drivers, the meter, the reporter, the queue and
 // the uplink, then exposes the console (`deep`, `faults`).
 //
-// Boot order matters on a device that someone may be diagnosing: the fault ring first (so
-// every later failure has a place to go), then settings, signer and key, clock, last
-// words, queue, meter, uplink, reporter and buses. The console is exposed last, once
+// Boot order matters on a device that someone may be diagnosing: the fault ring and the
+// last words first (so every later failure has a place to go), then settings, signer and
+// key, clock, queue, meter, uplink, reporter and buses. The console is exposed last, once
 // everything deep.status() reads exists: a boot that fails half-way leaves no `deep` object
 // that throws TypeErrors, only the error on the console and in the fault ring.
 import type { Hal } from '../hal/espruino/index';

@@ -11,7 +11,7 @@
 //   Espruino's E.hwRand() on the ESP32 and Linux, which is `rand()` of src/jsutils.c: a
 //   fixed-seed multiply-with-carry masked to 31 bits (bit 31 never set), the same sequence
 //   on every board after power-on.
-// - a weak source (E.hwRand, timing jitter of bus IO) is mixed in but never enough alone.
+// - a weak source (E.hwRand, the clock's microseconds) is mixed in but never enough alone.
 // At least one strong source must pass, else KEY_RNG_BAD (fault with each source's
 // verdict) and no key. Everything that passed is hashed with SHA-512 together with the
 // context "deep-key/1"; the first 32 bytes of the digest are the seed (RFC 8032 §5.1.5
@@ -61,7 +61,7 @@ export interface KeystoreOptions {
 }
 
 export interface EntropySource {
-  /** Named in faults: "esp32-rng", "urandom", "hwRand", "jitter". */
+  /** Named in faults: "esp32-rng", "urandom", "hwRand", "clock". */
   name: string;
   /** A hardware or OS RNG that may stand alone; weak sources are only mixed in. */
   strong: boolean;

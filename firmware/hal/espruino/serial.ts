@@ -5,30 +5,6 @@ import { esp, EspSerial } from './api';
 import type { SerialClass, SerialIO, SerialOptions } from '../io';
 import type { Board } from './board';
 
-/**
- * Arrival times of UART data, in microseconds modulo 2^32: the jitter between the bus's
- * replies and the interpreter's clock is a weak entropy source, mixed into the device key
- * (./system.ts entropySources). A ring of the last 64 arrivals.
- */
-var jitterRing: number[] = [];
-var jitterAt = 0;
-var jitterNext = 0;
-
-function noteArrival(): void {
-  var us = Math.floor(esp.getTime() * 1000000) % 4294967296;
-  if (jitterRing.length < 64) jitterRing.push(us);
-  else jitterRing[jitterAt] = us;
-  jitterAt = (jitterAt + 1) & 63;
-}
-
-/** One weak 32-bit sample: an arrival time mixed with the clock now. */
-export function jitterSample(): number {
-  var now = Math.floor(esp.getTime() * 1000000) % 4294967296;
-  var n = jitterRing.length;
-  var v = n ? jitterRing[jitterNext++ % n] : 0;
-  return (v ^ now) >>> 0;
-}
-
 /** The SerialIO class of the board's VESC UART (pins, or a device path on Linux). */
 export function vescSerialClass(board: Board): SerialClass {
   var v = board.vesc;
@@ -46,7 +22,6 @@ export function vescSerialClass(board: Board): SerialClass {
     port.setup(options.baud, setup);
     port.on('data', function (d: string) {
       if (self.closed) return;
-      noteArrival();
       self.parts.push(d);
       self.count += d.length;
       if (self.onReadable && !self.scheduled) {

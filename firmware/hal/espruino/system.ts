@@ -7,7 +7,8 @@
 //   Strong sources come from the board file ("rng"): the ESP32's RNG_DATA_REG (0x3FF75144,
 //   ESP32 TRM "Random Number Generator", what esp_random() reads; a true RNG while the
 //   radio is on) or the OS random device (/dev/urandom, E.openFile on the Linux build). The
-//   timing jitter of bus IO (./serial.ts) is mixed in as weak.
+//   clock's microseconds at each sample are mixed in as weak. (Not the timing of bus IO: the
+//   key is made at boot, before the first UART byte arrives.)
 // - randomBytes: E.hwRand() bytes, for what needs no secrecy (retry jitter).
 // - sha256 / sha512: require("crypto").SHA256/SHA512 when the build has them (mbedTLS on
 //   the ESP32, the Linux build), undefined otherwise so the caller keeps its JS fallback.
@@ -20,7 +21,6 @@
 import { esp, builtinModule, EspCrypto } from './api';
 import type { Board } from './board';
 import type { EntropySource } from '../../keys/keystore';
-import { jitterSample } from './serial';
 
 /** ESP32 TRM, "Random Number Generator": RNG_DATA_REG (what esp_random() reads). */
 var ESP32_RNG_DATA_REG = 0x3ff75144;
@@ -57,7 +57,7 @@ export function entropySources(board: Board): EntropySource[] {
     if (os) out.push(os);
   }
   out.push({ name: 'hwRand', strong: false, sample: function () { return esp.E().hwRand() >>> 0; } });
-  out.push({ name: 'jitter', strong: false, sample: jitterSample });
+  out.push({ name: 'clock', strong: false, sample: function () { return Math.floor(esp.getTime() * 1000000) % 4294967296; } });
   return out;
 }
 

@@ -122,7 +122,7 @@ test('Espruino\'s E.hwRand (fixed-seed rand(), 31 bits) fails the health test: n
   assert.match(faults.print(), /hwRand-as-strong: bit 31 set in 0\/256/);
   assert.is(flash.read(KEY_FILE), undefined);
   // Weak sources alone are never enough, even if they look random.
-  assert.is(openKeystore({ flash, ed25519: ed, sha512: nodeSha512, entropy: [{ name: 'jitter', strong: false, sample: rng(3) }] }).status, KEY_RNG_BAD);
+  assert.is(openKeystore({ flash, ed25519: ed, sha512: nodeSha512, entropy: [{ name: 'clock', strong: false, sample: rng(3) }] }).status, KEY_RNG_BAD);
 });
 
 test('health test: a true 32-bit RNG passes; stuck, repeating or biased bits do not', () => {
@@ -140,7 +140,7 @@ test('two fresh devices with the same E.hwRand sequence and clock never share a 
     const r = openKeystore({ flash, ed25519: ed, sha512: nodeSha512, entropy: [
       { name: 'urandom', strong: true, sample: () => os() >>> 0 },
       { name: 'hwRand', strong: false, sample: espruinoRand() },
-      { name: 'jitter', strong: false, sample: () => 0 },
+      { name: 'clock', strong: false, sample: () => 0 },
     ] });
     assert.is(r.status, KEY_CREATED);
     keys.add(toHex(r.signer!.publicKey()));
