@@ -79,7 +79,10 @@ export interface SimState {
   leavesInMs?: number;
   /** The hub's power setting, W (> 0 charging, < 0 exporting). */
   hubPowerW: number;
-  /** Stored energy at nominal voltage (cells × 3.6 V), and its full value, Wh (both packs). */
+  /**
+   * Stored charge and full capacity of both packs valued at each pack's present open-circuit
+   * voltage, Wh: what a charger has to move to fill it, the hub's view of the bike.
+   */
   energyWh: number;
   capacityWh: number;
   vesc: { inputCurrentMa: number; erpm: number; rebooting: boolean };
@@ -235,8 +238,8 @@ export function createSimBike(o: SimBikeOptions): SimBike {
       vesc: { inputCurrentMa: model.vescInputMa, erpm: model.erpm, rebooting: vesc.booting() },
       ...(model.activity === 'plugged' ? { leavesInMs: model.segmentLeftMs() } : {}),
       hubPowerW: model.hubPowerW,
-      energyWh: packs.reduce((t, p) => t + (p.chargeUc / 3.6e9) * p.cells * 3.6, 0),
-      capacityWh: packs.reduce((t, p) => t + (p.capacityUc / 3.6e9) * p.cells * 3.6, 0),
+      energyWh: packs.reduce((t, p) => t + (p.chargeUc / 3.6e9) * (p.ocvUv() / 1e6), 0),
+      capacityWh: packs.reduce((t, p) => t + (p.capacityUc / 3.6e9) * (p.ocvUv() / 1e6), 0),
     }),
     setHubPowerW(w: number): void {
       if (typeof w !== 'number' || !Number.isFinite(w) || Math.abs(w) > 3000) throw new RangeError(`"w" expected a number in [-3000, 3000], got ${String(w)}`);
