@@ -21,7 +21,9 @@ test('a short testnet: every report made arrives once, re-verifies, chains compl
   const r = await run(0);
   const s = r.summary;
   const last = r.lines[r.lines.length - 1];
-  assert.match(last, /^bikes=2 reports=(\d+) verified=\1 rejected=0 max_error_mwh=\d+$/);
+  assert.match(last, /^bikes=2 reports=(\d+) verified=\1 rejected=0 max_error_mwh=\d+ intervals=\d+ traded_kwh=\d+\.\d{3} avg_price=(-|\d+\.\d{4}) imbalance_kwh=\d+\.\d{3} riders_short=0$/);
+  // The market is on by default: 30 min from 00:02 UTC hold two 15-min intervals per hub.
+  assert.is(s.market!.intervals, 2 * 2);
   assert.ok(s.reports >= 2 * 30, `reports ${s.reports}: one per minute per bike expected`);
   assert.ok(r.ok, r.lines.join('\n'));
   for (const b of s.bikes) {
