@@ -7,13 +7,16 @@
 //   price, never at or above the bike's own minimum sell price, so a bike never buys what
 //   it would sell in the same interval);
 // - "sell": the energy above max(target, reserve), offered at the minimum sell price.
-// Urgency: with N Wh missing, T seconds to departure and the charger's limit P W, the bike
-// could take P·T/3600 Wh by departure. u = 2·N·3600 / (P·T) (half the remaining time at
-// full power would be needed at u = 1). The need bid's price is
+// Urgency: with N Wh missing, A seconds plugged in *after* this interval and the charger's
+// limit P W, the later intervals could still deliver P·A/3600 Wh. u = 2·N·3600 / (P·A)
+// (u = 1: waiting past this interval would leave only twice what is missing; u = ∞ in the
+// last interval before departure). The need bid's price is
 //     feedIn + floor((maxBuy − feedIn) · u)  when u < 1,   maxBuy  when u >= 1,
 // so a bike that must leave soon bids up to its maximum, which by default is the utility's
 // retail price: from there on it is always served (by the utility if nobody cheaper sells).
-// All integers; the product is computed exactly (BigInt) before the floor.
+// Counting only the time after this interval is what makes waiting safe in whole
+// intervals: a bike that waits has at least twice its need still reachable at the next
+// boundary. All integers; the product is computed exactly (BigInt) before the floor.
 import { MAX_PRICE_MICRO, type Order } from './auction';
 
 export interface RiderPolicy {
@@ -114,11 +117,11 @@ export function keepWh(b: PluggedBike, p: RiderPolicy): number {
   return Math.ceil((b.capacityWh * Math.max(p.targetPermille, p.reservePermille)) / 1000);
 }
 
-/** The need bid's price for `needWh` missing with `secondsLeft` to departure (see the header). */
-export function urgencyPrice(needWh: number, secondsLeft: number, chargeLimitW: number, feedIn: number, maxBuy: number): number {
-  if (maxBuy <= feedIn) return maxBuy;
+/** The need bid's price for `needWh` missing with `secondsAfter` plugged in after this interval (see the header). */
+export function urgencyPrice(needWh: number, secondsAfter: number, chargeLimitW: number, feedIn: number, maxBuy: number): number {
+  if (maxBuy <= feedIn || secondsAfter <= 0) return maxBuy;
   const num = BigInt(2 * needWh) * 3600n;
-  const den = BigInt(chargeLimitW) * BigInt(Math.max(1, secondsLeft));
+  const den = BigInt(chargeLimitW) * BigInt(secondsAfter);
   if (num >= den) return maxBuy;
   return feedIn + Number((BigInt(maxBuy - feedIn) * num) / den);
 }
@@ -137,7 +140,7 @@ export function ordersFor(b: PluggedBike, p: RiderPolicy, t: TariffView, startS:
   const need = Math.max(0, keep - b.energyWh);
   const needQ = Math.min(need, maxIn);
   if (needQ > 0) {
-    out.push({ id: `${b.device}/need`, participant: b.device, side: 'buy', wh: needQ, priceMicroPerKwh: urgencyPrice(need, secondsLeft, b.chargeLimitW, t.feedInMicroPerKwh, maxBuy) });
+    out.push({ id: `${b.device}/need`, participant: b.device, side: 'buy', wh: needQ, priceMicroPerKwh: urgencyPrice(need, secondsLeft - plugS, b.chargeLimitW, t.feedInMicroPerKwh, maxBuy) });
   }
   const room = Math.floor((b.capacityWh * EXTRA_UP_TO_PERMILLE) / 1000) - Math.max(b.energyWh, keep);
   const extraQ = Math.min(room, maxIn - needQ);

@@ -16,10 +16,28 @@ test('a bike below its target bids for what it misses, and more urgently as depa
     assert.ok(need.priceMicroPerKwh >= last, `price fell from ${last} to ${need.priceMicroPerKwh} with less time`);
     last = need.priceMicroPerKwh;
   }
-  // 100 Wh missing with 1800 s at 200 W left (100 Wh reachable): u >= 1, the retail price.
+  // 100 Wh missing with 1800 s left, 900 s after this interval (50 Wh reachable then): u >= 1, the retail price.
   assert.is(last, 300_000);
   // Far from departure: feed-in + (retail − feed-in) · 2·100·3600 / (200·36000) = 0.12.
   assert.is(urgencyPrice(100, 36_000, 200, 100_000, 300_000), 120_000);
+  // The last interval before departure: the maximum, whatever is missing.
+  assert.is(urgencyPrice(1, 0, 200, 100_000, 300_000), 300_000);
+});
+
+test('a bike that waits in whole intervals still reaches its target: waiting leaves at least twice the need reachable', () => {
+  // Walk a bike through its stay: each interval it gets its need bid filled only when that
+  // bid is at the maximum (no cheap seller at all), yet it leaves at its target.
+  fc.assert(fc.property(fc.integer({ min: 1, max: 400 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 899 }), (missing, intervals, early) => {
+    const leave = intervals * 900 - early;
+    let e = 600 - missing;
+    let couldGet = 0;
+    for (let t = 0; t < leave; t += 900) {
+      couldGet += Math.floor((200 * Math.min(900, leave - t)) / 3600);
+      const need = ordersFor(bike(e, leave), DEFAULT_POLICY, tariff, t, 900).find((o) => o.id === 'd1/need');
+      if (need && need.priceMicroPerKwh >= tariff.retailMicroPerKwh) e += need.wh;
+    }
+    assert.ok(e >= Math.min(600, 600 - missing + couldGet), `${missing} Wh missing, ${leave} s: left with ${e}, could have had ${600 - missing + couldGet}`);
+  }), { numRuns: 300 });
 });
 
 test('above target: offers the surplus at 3/4 of the day\'s best feed-in, and fills up only cheaply', () => {
