@@ -32,8 +32,8 @@ export interface ServerOptions {
   owners?: OwnerHook;
   /** GET /v1/reports/{id}/{seq}/proof (host-tools/ingest/batches.ts); absent: 404. */
   proof?: (device: string, seq: number) => { status: number; body?: unknown; error?: string };
-  /** GET /v1/market/intervals (host-tools/market, protocol/MARKET.md §6): results after `afterS`, oldest first; absent: 404. */
-  market?: (q: { afterS: number; hub: string | undefined; limit: number }) => unknown[];
+  /** GET /v1/market/intervals (host-tools/market/publish.ts, protocol/MARKET.md §6): a page of results after `afterS`, oldest first, and the next page's `after`; absent: 404. */
+  market?: (q: { afterS: number; hub: string | undefined; limit: number }) => { intervals: unknown[]; next: number | null };
   /** Riders' policies (host-tools/market/policy-store.ts); `set` merges a partial policy and throws a RangeError/TypeError naming the bad field; absent: 404. */
   policies?: { get(device: string): unknown; set(device: string, partial: unknown): unknown };
 }
@@ -395,9 +395,8 @@ function getMarketIntervals(s: ServerState, { res, url }: Call): number {
   const afterS = intParam(url, 'after', -1, -1, Number.MAX_SAFE_INTEGER);
   const limit = intParam(url, 'limit', 500, 1, 5000);
   const hub = url.searchParams.get('hub') ?? undefined;
-  const intervals = s.market({ afterS, hub, limit });
-  const last = intervals[intervals.length - 1] as { startS?: number } | undefined;
-  send(res, 200, { intervals, next: intervals.length === limit && last ? last.startS : null });
+  const page = s.market({ afterS, hub, limit });
+  send(res, 200, { intervals: page.intervals, next: page.next });
   return 200;
 }
 

@@ -32,6 +32,7 @@ import { TestnetMarket, tariffOf, DEFAULT_INTERVAL_S, type MarketBike } from './
 import { openPolicyFile } from '../market/policy-store';
 import { apportion, settleMarket } from '../market/settle';
 import { canonicalJson } from '../market/hub';
+import { pageIntervals } from '../market/publish';
 import type { MarketView } from './view';
 
 export type { Tuning } from './group';
@@ -180,7 +181,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   try {
     node = await startIngestNode({
       db, port: o.port, host: '127.0.0.1', logger: createLogger({ sink: logStream }), policies,
-      ...(market ? { market: ({ afterS, hub, limit }: { afterS: number; hub: string | undefined; limit: number }) => market.results.filter((r) => r.startS > afterS && (hub === undefined || r.hub === hub)).slice(0, limit) } : {}),
+      ...(market ? { market: (q: { afterS: number; hub: string | undefined; limit: number }) => pageIntervals(market.results, q) } : {}),
       ...(tc ? { anchor: tc.anchor, batch: { intervalMs: ANCHOR_BATCH_MS, maxReports: 1000 } } : {}),
     });
   } catch (err) {

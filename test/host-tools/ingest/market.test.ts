@@ -12,6 +12,11 @@ let node: IngestNode;
 let tmp: ReturnType<typeof tempDir>;
 const alice = device(7);
 const results = [1, 2, 3].map((k) => ({ hub: k === 2 ? 'hub-2' : 'hub-1', startS: k * 900, durationS: 900, priceMicroPerKwh: 42_000, tradedWh: k, participants: [] }));
+// The node passes the query through and answers the provider's page as it is.
+const page = ({ afterS, hub, limit }: { afterS: number; hub: string | undefined; limit: number }) => {
+  const all = results.filter((r) => r.startS > afterS && (!hub || r.hub === hub));
+  return { intervals: all.slice(0, limit), next: all.length > limit ? all[limit - 1].startS : null };
+};
 const auth = { authorization: 'Bearer op-secret' };
 
 test.before(async () => {
@@ -19,7 +24,7 @@ test.before(async () => {
   node = await startIngestNode({
     db: path.join(tmp.dir, 'ledger.db'), port: 0, workers: 1, adminToken: 'op-secret',
     logger: createLogger({ level: 'error', sink: { write: () => {} } }),
-    market: ({ afterS, hub, limit }) => results.filter((r) => r.startS > afterS && (!hub || r.hub === hub)).slice(0, limit),
+    market: page,
   });
   assert.is((await register(node.url, alice)).status, 201);
 });
