@@ -8,7 +8,8 @@ import { createBatcher, type Batcher, type BatchOptions } from './batches';
 import type { OwnerHook } from './owners';
 import type { Publisher, PublisherOptions } from '../ledger/evm/publisher';
 import { createPool } from './pool';
-import { createIngestServer, listen } from './server';
+import { createIngestServer, listen, type ServerOptions } from './server';
+import { openPolicyFile } from '../market/policy-store';
 import { openSqliteStore } from './sqlite';
 import type { Store } from './store';
 
@@ -33,6 +34,13 @@ export interface NodeOptions {
   batch?: BatchOptions;
   /** Anchor the batches on an EVM chain (host-tools/ledger/evm/publisher.ts). */
   anchor?: Omit<PublisherOptions, 'logger'>;
+  /** Publishes the local market's interval results (GET /v1/market/intervals). */
+  market?: ServerOptions['market'];
+  /**
+   * Riders' policies (GET/POST /v1/devices/{id}/policy): default, a JSON file beside the
+   * database (`DB.policies.json`, host-tools/market/policy-store.ts); false: none.
+   */
+  policies?: ServerOptions['policies'] | false;
 }
 
 export interface IngestNode {
@@ -92,6 +100,8 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion,
     proof: batcher && ((device, seq) => batcher.proof(device, seq)),
     owners,
+    market: opts.market,
+    policies: opts.policies === false ? undefined : opts.policies ?? (opts.db ? openPolicyFile(`${opts.db}.policies.json`) : undefined),
   });
   let url: string;
   try {
