@@ -20,6 +20,7 @@ import { bytesEqual, toHex } from '../../protocol/bytes';
 import { decodeSign1 } from '../../protocol/cose';
 import { decodeReport, type EnergyReport } from '../../protocol/report';
 import { checkChain, type ChainHead, type ChainView, type VerifiedReport } from '../verify';
+import { LogThrottle } from './limits';
 
 /** Checks a pairing proof: the device's signature over the node's challenge. */
 export type PairingCheck = (
@@ -41,6 +42,10 @@ export interface IngestOptions {
   /** Pending reports held per device at most (more: rejected as gap). */
   maxPending?: number;
   challengeTtlMs?: number;
+  /** Fork reports kept as evidence per device; the ones after are counted, not kept. */
+  maxForkEvidence?: number;
+  /** A kind of rejection is logged once per device (or once for all unattributed) per interval. */
+  logIntervalMs?: number;
 }
 
 interface QueuedItem {
@@ -122,6 +127,8 @@ export function createIngest(opts: IngestOptions): Ingest {
   const maxAhead = opts.maxAhead ?? 100_000;
   const maxPending = opts.maxPending ?? 10_000;
   const challengeTtlMs = opts.challengeTtlMs ?? 5 * 60_000;
+  const maxForkEvidence = opts.maxForkEvidence ?? 16;
+  const logThrottle = new LogThrottle(opts.logIntervalMs ?? 60_000, now);
   let queue: QueuedRequest[] = [];
   let depth = 0;
   let flushScheduled = false;
@@ -221,25 +228,29 @@ export function createIngest(opts: IngestOptions): Ingest {
   /** Chain rules (host-tools/verify checkChain) plus the pending store, for one report. */
   function apply(item: QueuedItem, answers: Answers, counts: Counts): ReportAnswer {
     const v = item.verdict;
-    const reject = (reason: RejectReason, detail: string, deviceId?: string, seq?: number): ReportAnswer => {
+    // `signed`: the device's key signed what is rejected, so the rejection is the device's
+    // doing and counts against it. Anything else may be anyone's: counted apart.
+    const reject = (reason: RejectReason, detail: string, deviceId: string | undefined, seq: number | undefined, signed: boolean): ReportAnswer => {
       counts.rejected.set(reason, (counts.rejected.get(reason) ?? 0) + 1);
-      if (deviceId && store.headOf(deviceId)) store.countRejection(deviceId, reason, item.receivedAt);
-      logger.info('report rejected', { device: deviceId, seq, reason, detail });
+      if (signed && deviceId) store.countRejection(deviceId, reason, item.receivedAt);
+      else metrics.unattributed.inc({ reason });
+      const logged = logThrottle.admit(`${signed ? deviceId : 'unattributed'}/${reason}`);
+      if (logged) logger.info('report rejected', { device: deviceId, seq, reason, detail, ...(signed ? {} : { unattributed: true }), ...logged });
       return { index: item.index, status: 'rejected', reason, detail, device: deviceId, seq };
     };
-    if (!v.ok) return reject(v.reason, v.detail, v.deviceId, v.seq);
+    if (!v.ok) return reject(v.reason, v.detail, v.deviceId, v.seq, v.signed && !!v.deviceId && !!store.headOf(v.deviceId));
     const f = v.facts;
     const dev = store.deviceState(f.deviceId);
     // Registration and revocation can race with verification in the workers: the store,
     // read inside this transaction, has the last word.
-    if (!dev) return reject(REJECT.UNKNOWN_KEY, `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq);
-    if (dev.revokedAt !== null) return reject(REJECT.UNKNOWN_KEY, `the key of kid ${f.deviceId} was revoked at ${iso(dev.revokedAt)}`, f.deviceId, f.seq);
+    if (!dev) return reject(REJECT.UNKNOWN_KEY, `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq, false);
+    if (dev.revokedAt !== null) return reject(REJECT.UNKNOWN_KEY, `the key of kid ${f.deviceId} was revoked at ${iso(dev.revokedAt)}`, f.deviceId, f.seq, true);
     const report: StoredReport = { ...f, bytes: item.bytes, receivedAt: item.receivedAt };
     const verdict = checkChain(verified(v.report, f.hash, item.bytes, dev.publicKey), view);
     const duplicate = (state: 'committed' | 'pending'): ReportAnswer => {
       // The same bytes as a stored report: a resend (the device lost our answer). Success.
+      // Liveness stays: the stored bytes are public, anyone can post them again.
       counts.duplicate++;
-      store.touchDevice(f.deviceId, item.receivedAt);
       return { index: item.index, status: 'duplicate', device: f.deviceId, seq: f.seq, state };
     };
     if (verdict.ok && verdict.status === 'duplicate') return duplicate('committed');
@@ -251,24 +262,26 @@ export function createIngest(opts: IngestOptions): Ingest {
     }
     if (verdict.reason === REJECT.FORK) {
       // A second history signed by the same key. Never overwrite: keep the evidence, flag the device.
-      store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt);
-      logger.warn('fork', { device: f.deviceId, seq: f.seq, head: dev.headSeq, detail: verdict.detail });
-      return reject(REJECT.FORK, verdict.detail, f.deviceId, f.seq);
+      store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt, maxForkEvidence);
+      const logged = logThrottle.admit(`${f.deviceId}/fork-warning`);
+      if (logged) logger.warn('fork', { device: f.deviceId, seq: f.seq, head: dev.headSeq, detail: verdict.detail, ...logged });
+      return reject(REJECT.FORK, verdict.detail, f.deviceId, f.seq, true);
     }
-    if (verdict.reason !== REJECT.GAP) return reject(verdict.reason, verdict.detail, f.deviceId, f.seq);
+    if (verdict.reason !== REJECT.GAP) return reject(verdict.reason, verdict.detail, f.deviceId, f.seq, true);
     // seq beyond head + 1: hold it durably, answer it, and chain it once the gap fills.
     if (f.seq - dev.headSeq > maxAhead) {
-      return reject(REJECT.GAP, `seq ${f.seq} is more than ${maxAhead} ahead of the chain head ${dev.headSeq}`, f.deviceId, f.seq);
+      return reject(REJECT.GAP, `seq ${f.seq} is more than ${maxAhead} ahead of the chain head ${dev.headSeq}`, f.deviceId, f.seq, true);
     }
     const held = store.getPending(f.deviceId, f.seq);
     if (held && bytesEqual(held.hash, f.hash)) return duplicate('pending');
     if (held) {
-      store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt);
-      logger.warn('fork', { device: f.deviceId, seq: f.seq, pending: true });
-      return reject(REJECT.FORK, `seq ${f.seq} is already held pending with other bytes`, f.deviceId, f.seq);
+      store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt, maxForkEvidence);
+      const logged = logThrottle.admit(`${f.deviceId}/fork-warning`);
+      if (logged) logger.warn('fork', { device: f.deviceId, seq: f.seq, pending: true, ...logged });
+      return reject(REJECT.FORK, `seq ${f.seq} is already held pending with other bytes`, f.deviceId, f.seq, true);
     }
     if (store.pendingSummary(f.deviceId).count >= maxPending) {
-      return reject(REJECT.GAP, `${maxPending} reports already wait for seq ${dev.headSeq + 1}; send the missing ones first`, f.deviceId, f.seq);
+      return reject(REJECT.GAP, `${maxPending} reports already wait for seq ${dev.headSeq + 1}; send the missing ones first`, f.deviceId, f.seq, true);
     }
     store.insertPending(report);
     pendingDevices?.add(f.deviceId);
@@ -300,7 +313,7 @@ export function createIngest(opts: IngestOptions): Ingest {
         // It was answered as pending, but it does not continue the chain that filled the
         // gap (the device signed two histories, or its counters do not add up). Keep the
         // bytes as evidence, count it, flag the device; the chain stays at its head.
-        if (verdict.reason === REJECT.FORK) store.recordFork(next.deviceId, next.seq, next.hash, next.bytes, now());
+        if (verdict.reason === REJECT.FORK) store.recordFork(next.deviceId, next.seq, next.hash, next.bytes, now(), maxForkEvidence);
         store.countRejection(next.deviceId, verdict.reason, now());
         counts.rejected.set(verdict.reason, (counts.rejected.get(verdict.reason) ?? 0) + 1);
         const answer = answers.get(`${next.deviceId}/${next.seq}`);

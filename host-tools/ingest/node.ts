@@ -8,7 +8,7 @@ import { createBatcher, type Batcher, type BatchOptions } from './batches';
 import type { OwnerHook } from './owners';
 import type { Publisher, PublisherOptions } from '../ledger/evm/publisher';
 import { createPool } from './pool';
-import { createIngestServer, listen } from './server';
+import { createIngestServer, listen, type RateLimits } from './server';
 import { openSqliteStore } from './sqlite';
 import type { Store } from './store';
 
@@ -31,6 +31,14 @@ export interface NodeOptions {
   gapAlertMs?: number;
   /** When batches of accepted reports close (protocol/SPEC.md §6). */
   batch?: BatchOptions;
+  /** Fork reports kept as evidence per device (default 16); later ones are counted only. */
+  maxForkEvidence?: number;
+  /** Repeated rejections are logged once per device and kind per interval (default 60 s). */
+  logIntervalMs?: number;
+  /** Per client address and minute: registration requests, rejected reports (0: no limit). */
+  limits?: Partial<RateLimits>;
+  /** Registration needs this bearer token (deep ingest --enroll-token-file). */
+  enrollToken?: string;
   /** Anchor the batches on an EVM chain (host-tools/ledger/evm/publisher.ts). */
   anchor?: Omit<PublisherOptions, 'logger'>;
 }
@@ -67,7 +75,7 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     init: () => ({ keys: store.listDevices().filter((d) => d.revokedAt === null).map((d) => [d.id, d.publicKey]) }),
     onError: (err) => logger.error('verify worker failed, replaced', { err }),
   });
-  const ingest = createIngest({ store, pool, pairing, logger, metrics, maxAhead: opts.maxAhead, maxPending: opts.maxPending, challengeTtlMs: opts.challengeTtlMs });
+  const ingest = createIngest({ store, pool, pairing, logger, metrics, maxAhead: opts.maxAhead, maxPending: opts.maxPending, challengeTtlMs: opts.challengeTtlMs, maxForkEvidence: opts.maxForkEvidence, logIntervalMs: opts.logIntervalMs });
   ingestRef = ingest;
   let publisher: Publisher | undefined;
   let owners: OwnerHook | undefined;
@@ -92,6 +100,8 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion,
     proof: batcher && ((device, seq) => batcher.proof(device, seq)),
     owners,
+    enrollToken: opts.enrollToken,
+    limits: opts.limits,
   });
   let url: string;
   try {

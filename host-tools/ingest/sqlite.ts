@@ -246,6 +246,9 @@ export function openSqliteStore(file: string): Store {
     setHead: db.prepare('UPDATE devices SET head_seq = ?, head_hash = ?, last_seen_at = ?, faults = ? WHERE id = ?'),
     touch: db.prepare('UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?'),
     fork: db.prepare('INSERT OR IGNORE INTO forks (device_id, seq, hash, bytes, seen_at) VALUES (?, ?, ?, ?, ?)'),
+    forkKept: db.prepare('SELECT EXISTS (SELECT 1 FROM forks WHERE device_id = ? AND seq = ? AND hash = ?) AS kept'),
+    forksKept: db.prepare('SELECT count(*) AS n FROM forks WHERE device_id = ?'),
+    forkEvidence: db.prepare('SELECT seq, hash, bytes, seen_at FROM forks WHERE device_id = ? ORDER BY seen_at, seq, hash'),
     forkCount: db.prepare('UPDATE devices SET forks = forks + 1, first_fork_seq = coalesce(first_fork_seq, ?) WHERE id = ?'),
     reject: db.prepare(
       `INSERT INTO device_rejections (device_id, reason, count, last_at) VALUES (?, ?, 1, ?)
@@ -362,9 +365,13 @@ export function openSqliteStore(file: string): Store {
     touchDevice(id, at) {
       st.touch.run(at, id);
     },
-    recordFork(id, seq, hash, bytes, at) {
-      if (st.fork.run(id, seq, hash, bytes, at).changes) st.forkCount.run(seq, id);
+    recordFork(id, seq, hash, bytes, at, keep) {
+      if ((st.forkKept.get(id, seq, hash) as { kept: number }).kept) return;
+      if ((st.forksKept.get(id) as { n: number }).n < keep) st.fork.run(id, seq, hash, bytes, at);
+      st.forkCount.run(seq, id);
     },
+    forkEvidence: (id) =>
+      (st.forkEvidence.all(id) as { seq: number; hash: Buffer; bytes: Buffer; seen_at: number }[]).map((r) => ({ seq: r.seq, hash: u8(r.hash), bytes: u8(r.bytes), seenAt: r.seen_at })),
     countRejection(id, reason, at) {
       st.reject.run(id, reason, at);
     },

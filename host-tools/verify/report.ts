@@ -89,10 +89,10 @@ export function verifyReportBytes(bytes: Uint8Array, registry: KeyRegistry, opts
     report = decodeReport(s.payload);
   } catch (e) {
     const err = e as Error & { field?: string };
-    return reject(REJECT.MALFORMED, err.message, err.field);
+    return { ...reject(REJECT.MALFORMED, err.message, err.field), signed: true };
   }
-  if (!bytesEqual(report.kid, s.kid!)) return reject(REJECT.MALFORMED, 'payload kid differs from the kid header', 'kid');
+  if (!bytesEqual(report.kid, s.kid!)) return { ...reject(REJECT.MALFORMED, 'payload kid differs from the kid header', 'kid'), signed: true };
   const bad = checkPlausible(report, opts);
-  if (bad) return bad;
+  if (bad) return { ...bad, signed: true };
   return { ok: true, report, publicKey: sig.publicKey, kid: s.kid!, alg: opened.alg, hash: sha256Host(bytes), bytes };
 }
