@@ -99,17 +99,28 @@ export interface SignedRide {
   reports: Uint8Array[];
 }
 
-/** Signs the simulated ride with the device signer, chaining seq and prev. */
-export function makeSignedRide(seed32: Uint8Array, count: number): SignedRide {
+/**
+ * Signs the simulated ride with the device signer, chaining seq and prev. Ed25519 is
+ * deterministic (RFC 8032 §5.1.6): any correct signer for the same seed gives the same bytes,
+ * so a host tool that needs many reports fast (bench:ingest) may pass node:crypto's signer
+ * and `hash` and still get exactly what the device sends (test/host-tools/cli/report.test.ts).
+ */
+export function makeSignedRide(
+  seed32: Uint8Array,
+  count: number,
+  fast?: { sign: (tbs: Uint8Array) => Uint8Array; hash: (b: Uint8Array) => Uint8Array },
+): SignedRide {
   const publicKey = ed25519PublicKey(seed32);
   const kid = kidFromPublicKey(publicKey);
+  const sign = fast?.sign ?? ((tbs: Uint8Array) => ed25519Sign(tbs, seed32, publicKey));
+  const hash = fast?.hash ?? prevOf;
   const reports: Uint8Array[] = [];
   let prev = zeroPrev();
   const bodies = simulateRide(seed32, count);
   for (let seq = 0; seq < count; seq++) {
-    const cose = signReport({ ...bodies[seq], kid, seq, prev }, (tbs) => ed25519Sign(tbs, seed32, publicKey));
+    const cose = signReport({ ...bodies[seq], kid, seq, prev }, sign);
     reports.push(cose);
-    prev = prevOf(cose);
+    prev = hash(cose);
   }
   return { publicKey, kid, reports };
 }
