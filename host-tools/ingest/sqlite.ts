@@ -311,7 +311,13 @@ export function openSqliteStore(file: string): Store {
   }
 
   function accepted(row: ReportSqlRow): AcceptedRow {
+    let flows: FlowAmount[] | undefined;
     return {
+      // Read from report_packs when asked for: the batcher and the export read many rows
+      // and never these.
+      get flows(): FlowAmount[] {
+        return (flows ??= (st.packsOf.all(row.id) as PackSqlRow[]).flatMap(flowsOfPack));
+      },
       rowId: row.id,
       deviceId: row.device_id,
       seq: row.seq,
@@ -323,7 +329,6 @@ export function openSqliteStore(file: string): Store {
       windowStart: row.window_start,
       windowEnd: row.window_end,
       faults: row.faults ? JSON.parse(row.faults) : null,
-      flows: (st.packsOf.all(row.id) as PackSqlRow[]).flatMap(flowsOfPack),
     };
   }
 
