@@ -268,6 +268,11 @@ export function openSqliteStore(file: string): Store {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     packsOf: db.prepare('SELECT * FROM report_packs WHERE report_id = ? ORDER BY pack'),
+    packsBetween: db.prepare('SELECT * FROM report_packs WHERE report_id BETWEEN ? AND ? ORDER BY report_id, pack'),
+    insPacks2: db.prepare(
+      `INSERT INTO report_packs (report_id, pack, device_id, window_start, grid_to_pack_mwh, pack_to_grid_mwh, pack_to_motor_mwh, regen_to_pack_mwh, charge_mah)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
     insPending: db.prepare(
       `INSERT INTO pending (device_id, seq, hash, prev, bytes, received_at, window_start, window_end, flows, faults)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -310,8 +315,8 @@ export function openSqliteStore(file: string): Store {
     };
   }
 
-  function accepted(row: ReportSqlRow): AcceptedRow {
-    let flows: FlowAmount[] | undefined;
+  function accepted(row: ReportSqlRow, packs?: Map<number, FlowAmount[]>): AcceptedRow {
+    let flows: FlowAmount[] | undefined = packs && (packs.get(row.id) ?? []);
     return {
       // Read from report_packs when asked for: the batcher and the export read many rows
       // and never these.
@@ -408,8 +413,14 @@ export function openSqliteStore(file: string): Store {
         if (!p) packs.set(f.pack, (p = {}));
         p[col[0]] = f.amount;
       }
-      for (const [pack, p] of packs) {
-        st.insPack.run(id, pack, r.deviceId, r.windowStart, p.grid_to_pack_mwh ?? 0, p.pack_to_grid_mwh ?? 0, p.pack_to_motor_mwh ?? 0, p.regen_to_pack_mwh ?? 0, p.charge_mah ?? 0);
+      const values = (pack: number, p: Record<string, number>) =>
+        [id, pack, r.deviceId, r.windowStart, p.grid_to_pack_mwh ?? 0, p.pack_to_grid_mwh ?? 0, p.pack_to_motor_mwh ?? 0, p.regen_to_pack_mwh ?? 0, p.charge_mah ?? 0];
+      // Two packs (the usual bike) in one statement.
+      if (packs.size === 2) {
+        const [[a, pa], [b, pb]] = [...packs];
+        st.insPacks2.run(...values(a, pa), ...values(b, pb));
+      } else {
+        for (const [pack, p] of packs) st.insPack.run(...values(pack, p));
       }
     },
     insertPending(r) {
@@ -442,8 +453,19 @@ export function openSqliteStore(file: string): Store {
       return { count: r.count, minSeq: r.min_seq, maxSeq: r.max_seq, since: r.since };
     },
     devicesWithPending: () => (st.devicesWithPending.all() as { device_id: string }[]).map((r) => r.device_id),
-    listAccepted: (deviceId, afterSeq, limit) => (st.listAccepted.all(deviceId, afterSeq, limit) as ReportSqlRow[]).map(accepted),
-    exportAccepted: (afterRowId, limit) => (st.exportAccepted.all(afterRowId, limit) as ReportSqlRow[]).map(accepted),
+    listAccepted: (deviceId, afterSeq, limit) => (st.listAccepted.all(deviceId, afterSeq, limit) as ReportSqlRow[]).map((r) => accepted(r)),
+    exportAccepted(afterRowId, limit) {
+      const rows = st.exportAccepted.all(afterRowId, limit) as ReportSqlRow[];
+      if (!rows.length) return [];
+      // The packs of the whole page in one range read (rows come in id order).
+      const packs = new Map<number, FlowAmount[]>();
+      for (const p of st.packsBetween.all(rows[0].id, rows[rows.length - 1].id) as (PackSqlRow & { report_id: number })[]) {
+        let list = packs.get(p.report_id);
+        if (!list) packs.set(p.report_id, (list = []));
+        list.push(...flowsOfPack(p));
+      }
+      return rows.map((r) => accepted(r, packs));
+    },
     energy(deviceId, from, to, bucketS) {
       const out: EnergyRow[] = [];
       for (const row of st.energy.all(bucketS, deviceId, from, to) as (PackSqlRow & { bucket: number | null; reports: number })[]) {
