@@ -3,7 +3,9 @@
 // Drives a `deep ingest` node (a child process, SQLite in a temp dir) over HTTP on loopback
 // with batches of reports (one chain per device, each device posting its batches in order).
 // In one run, on the same machine:
-//   1. raw node:crypto Ed25519 verify rate on all cores (the ceiling);
+//   1. raw node:crypto Ed25519 verify rate on all cores (the ceiling), measured before and
+//      again after the load, their mean used: the machine is shared, and its spare
+//      capacity drifts while the bench runs;
 //   2. warm-up, then `--duration` s of full load (each device posts its next batch as soon
 //      as the last is answered): accepted reports per second, with durable commits;
 //   3. `--duration` s of paced load at `--load` (0.8) of that rate, batches sent on a
@@ -187,6 +189,20 @@ async function rawVerifyRate(report: Uint8Array, publicKey: Uint8Array, ms: numb
   return rates.reduce((a, b) => a + b, 0);
 }
 
+/**
+ * CPU seconds (user + system, all threads) a process used so far, from /proc (Linux; NaN
+ * elsewhere). Unlike rates, CPU per report does not drift with what else the machine runs.
+ */
+function cpuSecondsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    // After "pid (comm) ": state is field 3, utime 14 and stime 15 (proc(5)), in clock ticks (100/s).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -279,10 +295,11 @@ async function main(): Promise<void> {
   mkdirSync(CACHE, { recursive: true });
   // 1. The ceiling, measured on a report of the same kind (a 193-byte COSE_Sign1).
   const sample = (await rides(1, 30))[0][20];
-  const raw = await rawVerifyRate(sample, ed25519PublicKey(Buffer.from(seedOf(0), 'hex')), 2000);
+  const samplePub = ed25519PublicKey(Buffer.from(seedOf(0), 'hex'));
+  const rawBefore = await rawVerifyRate(sample, samplePub, 2000);
   // Enough reports that no device runs dry: the raw rate bounds what the node can take.
   const warmS = 3;
-  const perDevice = Math.ceil((raw * (warmS + durationS * (1 + loadPct / 100)) ) / devices / batch) * batch;
+  const perDevice = Math.ceil((rawBefore * 1.3 * (warmS + durationS * (1 + loadPct / 100)) ) / devices / batch) * batch;
   const chains = await rides(devices, perDevice);
   const tmp = mkdtempSync(path.join(tmpdir(), 'deep-bench-ingest-'));
   const db = path.join(tmp, 'ledger.db');
@@ -293,7 +310,9 @@ async function main(): Promise<void> {
     const at: Cursors = chains.map(() => 0);
     // 2. Warm-up (tsx compiling the workers, JIT, SQLite pages), then full load.
     await fullLoad(url, chains, at, batch, warmS);
+    const cpu0 = cpuSecondsOf(child.pid);
     const full = await fullLoad(url, chains, at, batch, durationS);
+    const nodeCpuUs = ((cpuSecondsOf(child.pid) - cpu0) / full.accepted) * 1e6;
     const acceptedPerS = full.accepted / full.seconds;
     // 3. Paced load for the latency.
     const paced = await pacedLoad(url, chains, at, batch, durationS, (acceptedPerS * loadPct) / 100);
@@ -302,6 +321,8 @@ async function main(): Promise<void> {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
 
+    const rawAfter = await rawVerifyRate(sample, samplePub, 2000);
+    const raw = (rawBefore + rawAfter) / 2;
     full.latMs.sort((a, b) => a - b);
     paced.latMs.sort((a, b) => a - b);
     const ratio = acceptedPerS / raw;
@@ -311,9 +332,10 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         `node: SQLite${preload ? ` preloaded with ${preload} reports` : ''}, ${workers ?? cores} verify workers; ${devices} devices x batches of ${batch}`,
-        `raw node:crypto Ed25519 verify on ${cores} cores: ${f1(raw)}/s`,
+        `raw node:crypto Ed25519 verify on ${cores} cores: ${f1(rawBefore)}/s before the load, ${f1(rawAfter)}/s after, mean ${f1(raw)}/s`,
         `full load: ${full.accepted} accepted in ${f1(full.seconds)} s = ${f1(acceptedPerS)}/s; latency p50 ${f1(percentile(full.latMs, 50))} ms, p99 ${f1(percentile(full.latMs, 99))} ms (${full.latMs.length} requests)`,
         `paced at ${loadPct}% (${f1((acceptedPerS * loadPct) / 100)}/s offered): ${paced.accepted} accepted in ${f1(paced.seconds)} s; latency p50 ${f1(p50)} ms, p99 ${f1(p99)} ms (${paced.latMs.length} requests)`,
+        `node CPU per accepted report under full load (all threads): ${f1(nodeCpuUs)} us; one raw verify: ${f1((cores / raw) * 1e6)} us of a core`,
         `group commits in the whole run: ${commits}`,
         full.exhausted || paced.exhausted ? `note: devices ran out of reports before the time was up (full ${full.exhausted}, paced ${paced.exhausted}): the figures are low` : '',
         `accepted_per_s=${f1(acceptedPerS)} p50_ms=${f1(p50)} p99_ms=${f1(p99)} raw_verify_per_s=${f1(raw)} ratio=${ratio.toFixed(3)}`,

@@ -5,7 +5,7 @@
 import { planBatch, type BatchLeaf } from '../ledger/batch';
 import { MerkleTree } from '../ledger/merkle';
 import type { Logger } from './log';
-import type { AcceptedRow, Store } from './store';
+import type { Store } from './store';
 import type { BatchRow, BatchStore } from './sqlite-batches';
 
 export interface BatchOptions {
