@@ -133,13 +133,24 @@ export function createBatcher(
     },
     start(everyMs = Math.min(1000, intervalMs)) {
       if (timer) return;
-      timer = setInterval(() => {
+      let closing = false;
+      // One batch per event-loop turn: under load several are due at each tick, and closing
+      // them all at once would hold every request's answer for as long.
+      const closeNext = () => {
+        let more = false;
         try {
-          batcher.closeDue();
+          more = closeOne(now()) !== undefined;
         } catch (err) {
           // The store may be failing; the reports stay unbatched and the next tick retries.
           opts.logger.error('cannot close a batch', { err: err as Error });
         }
+        if (more && timer) setImmediate(closeNext);
+        else closing = false;
+      };
+      timer = setInterval(() => {
+        if (closing) return;
+        closing = true;
+        closeNext();
       }, everyMs);
       timer.unref();
     },
