@@ -37,6 +37,8 @@ import { ed25519PublicKey } from '../../firmware/keys/ed25519';
 import { spawnIngestNode } from '../ingest/child';
 import { openSqliteStore } from '../ingest/sqlite';
 import { factsOf } from '../ingest/facts';
+import { createBatcher } from '../ingest/batches';
+import { silentLogger } from '../ingest/log';
 import { nodeSigner } from './rides';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -90,7 +92,7 @@ async function rides(devices: number, count: number): Promise<Uint8Array[][]> {
  */
 function preloadDb(n: number): string {
   const file = path.join(CACHE, `preload-${n}.db`);
-  if (existsSync(file)) return file;
+  if (existsSync(file)) return batchAll(file);
   process.stdout.write(`preloading a database with ${n} reports (cached as ${path.relative(ROOT, file)})...\n`);
   const part = `${file}.part`;
   rmSync(part, { force: true });
@@ -138,6 +140,25 @@ function preloadDb(n: number): string {
   }
   store.close();
   renameSync(part, file);
+  return batchAll(file);
+}
+
+/**
+ * Closes batches over every report of the file not in one yet, as a node that ran all along
+ * would have: a preloaded ledger without them would have the node's batcher working through
+ * the backlog during the measurement. Batches of 100,000 (a node's --batch-max-reports).
+ */
+function batchAll(file: string): string {
+  const store = openSqliteStore(file);
+  try {
+    const backlog = store.batches!.unbatched().count;
+    if (backlog) {
+      process.stdout.write(`closing batches over ${backlog} preloaded reports...\n`);
+      createBatcher(store, { maxReports: 100_000, intervalMs: 1, logger: silentLogger }).closeDue(Date.now() + 86_400_000);
+    }
+  } finally {
+    store.close();
+  }
   return file;
 }
 
