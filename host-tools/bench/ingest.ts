@@ -17,8 +17,9 @@
 // Reports are the `deep report` rides signed by node:crypto (host-tools/bench/rides.ts: the
 // same bytes as the device code path), cached in .tmp/bench-ingest/ by seed; a longer ride
 // has the shorter one as its prefix, so the largest file made serves every smaller run.
-// `--preload N` starts the node on a database already holding N accepted reports of other
-// devices (valid signed chains, inserted through the store directly), cached by N.
+// `--preload N` runs the same load twice: on an empty database, then on one already holding
+// N accepted reports of other devices (valid signed chains inserted through the store
+// directly, then batched; cached by N), and prints both rates and their difference.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -321,51 +322,81 @@ async function main(): Promise<void> {
   const rawBefore = await rawVerifyRate(sample, samplePub, 2000);
   // Enough reports that no device runs dry: the raw rate bounds what the node can take.
   const warmS = 3;
-  const perDevice = Math.ceil((rawBefore * 1.3 * (warmS + durationS * (1 + loadPct / 100)) ) / devices / batch) * batch;
+  const perDevice = Math.ceil((rawBefore * 1.3 * (warmS + durationS * (1 + loadPct / 100))) / devices / batch) * batch;
   const chains = await rides(devices, perDevice);
+  const f1 = (x: number) => x.toFixed(1);
+  const lines: string[] = [];
+  // With --preload, the same load first on an empty database, then on the preloaded one.
+  const empty = preload ? await runNode(undefined, chains, { batch, durationS, warmS, loadPct, workers }) : undefined;
+  const run = await runNode(preload ? preloadDb(preload) : undefined, chains, { batch, durationS, warmS, loadPct, workers });
+  const rawAfter = await rawVerifyRate(sample, samplePub, 2000);
+  const raw = (rawBefore + rawAfter) / 2;
+  const describe = (r: NodeRun, label: string) => {
+    lines.push(
+      `${label}: full load ${r.full.accepted} accepted in ${f1(r.full.seconds)} s = ${f1(r.acceptedPerS)}/s; latency p50 ${f1(percentile(r.full.latMs, 50))} ms, p99 ${f1(percentile(r.full.latMs, 99))} ms (${r.full.latMs.length} requests)`,
+      `${label}: paced at ${loadPct}% (${f1((r.acceptedPerS * loadPct) / 100)}/s offered): ${r.paced.accepted} accepted in ${f1(r.paced.seconds)} s; latency p50 ${f1(percentile(r.paced.latMs, 50))} ms, p99 ${f1(percentile(r.paced.latMs, 99))} ms (${r.paced.latMs.length} requests)`,
+      `${label}: node CPU per accepted report under full load ${f1(r.nodeCpuUs)} us (main thread ${f1(r.mainCpuUs)} us, other threads ${f1(r.nodeCpuUs - r.mainCpuUs)} us); ${r.commits} group commits`,
+    );
+    if (r.full.exhausted || r.paced.exhausted) lines.push(`${label}: note: devices ran out of reports before the time was up (full ${r.full.exhausted}, paced ${r.paced.exhausted}): the figures are low`);
+  };
+  lines.push(
+    `node: SQLite, ${workers ?? cores} verify workers; ${devices} devices x batches of ${batch}`,
+    `raw node:crypto Ed25519 verify on ${cores} cores: ${f1(rawBefore)}/s before the load, ${f1(rawAfter)}/s after, mean ${f1(raw)}/s (one verify: ${f1((cores / raw) * 1e6)} us of a core)`,
+  );
+  if (empty) describe(empty, 'empty database');
+  describe(run, preload ? `preloaded with ${preload} reports` : 'empty database');
+  if (empty) {
+    lines.push(
+      `preloaded vs empty: accepted rate ${f1(((run.acceptedPerS - empty.acceptedPerS) / empty.acceptedPerS) * 100)}%, CPU per report ${f1(((run.nodeCpuUs - empty.nodeCpuUs) / empty.nodeCpuUs) * 100)}%`,
+      `empty_accepted_per_s=${f1(empty.acceptedPerS)} preload_accepted_per_s=${f1(run.acceptedPerS)} preload_change_pct=${f1(((run.acceptedPerS - empty.acceptedPerS) / empty.acceptedPerS) * 100)}`,
+    );
+  }
+  lines.push(
+    `accepted_per_s=${f1(run.acceptedPerS)} p50_ms=${f1(percentile(run.paced.latMs, 50))} p99_ms=${f1(percentile(run.paced.latMs, 99))} raw_verify_per_s=${f1(raw)} ratio=${(run.acceptedPerS / raw).toFixed(3)}`,
+  );
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+interface NodeRun {
+  full: Phase;
+  paced: Phase;
+  acceptedPerS: number;
+  nodeCpuUs: number;
+  mainCpuUs: number;
+  commits: number;
+}
+
+/** One node on a copy of `dbFile` (or an empty database): warm-up, full load, paced load. */
+async function runNode(
+  dbFile: string | undefined,
+  chains: Uint8Array[][],
+  o: { batch: number; durationS: number; warmS: number; loadPct: number; workers: number | undefined },
+): Promise<NodeRun> {
   const tmp = mkdtempSync(path.join(tmpdir(), 'deep-bench-ingest-'));
   const db = path.join(tmp, 'ledger.db');
-  if (preload) copyFileSync(preloadDb(preload), db);
-  const { child, url } = await startNode(db, workers);
+  if (dbFile) copyFileSync(dbFile, db);
+  const { child, url } = await startNode(db, o.workers);
   try {
-    for (let i = 0; i < devices; i++) await registerDevice(url, seedOf(i));
+    for (let i = 0; i < chains.length; i++) await registerDevice(url, seedOf(i));
     const at: Cursors = chains.map(() => 0);
-    // 2. Warm-up (tsx compiling the workers, JIT, SQLite pages), then full load.
-    await fullLoad(url, chains, at, batch, warmS);
+    // Warm-up (tsx compiling the workers, JIT, SQLite pages), then full load.
+    await fullLoad(url, chains, at, o.batch, o.warmS);
     // The main thread's id is the process id (Linux): the rest is the workers and libuv's pool.
     const cpu0 = cpuSecondsOf(child.pid);
     const main0 = cpuSecondsOf(child.pid, child.pid);
-    const full = await fullLoad(url, chains, at, batch, durationS);
+    const full = await fullLoad(url, chains, at, o.batch, o.durationS);
     const nodeCpuUs = ((cpuSecondsOf(child.pid) - cpu0) / full.accepted) * 1e6;
     const mainCpuUs = ((cpuSecondsOf(child.pid, child.pid) - main0) / full.accepted) * 1e6;
     const acceptedPerS = full.accepted / full.seconds;
-    // 3. Paced load for the latency.
-    const paced = await pacedLoad(url, chains, at, batch, durationS, (acceptedPerS * loadPct) / 100);
+    // Paced load for the latency.
+    const paced = await pacedLoad(url, chains, at, o.batch, o.durationS, (acceptedPerS * o.loadPct) / 100);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const commits = Number(/^deep_ingest_commits_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
-
-    const rawAfter = await rawVerifyRate(sample, samplePub, 2000);
-    const raw = (rawBefore + rawAfter) / 2;
     full.latMs.sort((a, b) => a - b);
     paced.latMs.sort((a, b) => a - b);
-    const ratio = acceptedPerS / raw;
-    const f1 = (x: number) => x.toFixed(1);
-    const p50 = percentile(paced.latMs, 50);
-    const p99 = percentile(paced.latMs, 99);
-    process.stdout.write(
-      [
-        `node: SQLite${preload ? ` preloaded with ${preload} reports` : ''}, ${workers ?? cores} verify workers; ${devices} devices x batches of ${batch}`,
-        `raw node:crypto Ed25519 verify on ${cores} cores: ${f1(rawBefore)}/s before the load, ${f1(rawAfter)}/s after, mean ${f1(raw)}/s`,
-        `full load: ${full.accepted} accepted in ${f1(full.seconds)} s = ${f1(acceptedPerS)}/s; latency p50 ${f1(percentile(full.latMs, 50))} ms, p99 ${f1(percentile(full.latMs, 99))} ms (${full.latMs.length} requests)`,
-        `paced at ${loadPct}% (${f1((acceptedPerS * loadPct) / 100)}/s offered): ${paced.accepted} accepted in ${f1(paced.seconds)} s; latency p50 ${f1(p50)} ms, p99 ${f1(p99)} ms (${paced.latMs.length} requests)`,
-        `node CPU per accepted report under full load: ${f1(nodeCpuUs)} us (main thread ${f1(mainCpuUs)} us, other threads ${f1(nodeCpuUs - mainCpuUs)} us); one raw verify: ${f1((cores / raw) * 1e6)} us of a core`,
-        `group commits in the whole run: ${commits}`,
-        full.exhausted || paced.exhausted ? `note: devices ran out of reports before the time was up (full ${full.exhausted}, paced ${paced.exhausted}): the figures are low` : '',
-        `accepted_per_s=${f1(acceptedPerS)} p50_ms=${f1(p50)} p99_ms=${f1(p99)} raw_verify_per_s=${f1(raw)} ratio=${ratio.toFixed(3)}`,
-      ].filter(Boolean).join('\n') + '\n',
-    );
+    return { full, paced, acceptedPerS, nodeCpuUs, mainCpuUs, commits };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(tmp, { recursive: true, force: true });
