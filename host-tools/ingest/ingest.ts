@@ -263,34 +263,39 @@ export function createIngest(opts: IngestOptions): Ingest {
   }
 
   /** Chain rules (host-tools/verify checkChain) plus the pending store, for one report. */
+  /**
+   * Answers `item` as rejected. `signed`: the device's key signed what is rejected, so the
+   * rejection is the device's doing and counts against it. Anything else may be anyone's:
+   * counted apart. (Not a closure in apply(): that would be one more allocation per report.)
+   */
+  function rejectItem(item: QueuedItem, counts: Counts, reason: RejectReason, detail: string, deviceId: string | undefined, seq: number | undefined, signed: boolean): ReportAnswer {
+    counts.rejected.set(reason, (counts.rejected.get(reason) ?? 0) + 1);
+    if (signed && deviceId) store.countRejection(deviceId, reason, item.receivedAt);
+    else metrics.unattributed.inc({ reason });
+    const logged = logThrottle.admit(`${signed ? deviceId : 'unattributed'}/${reason}`);
+    if (logged) logger.info('report rejected', { device: deviceId, seq, reason, detail, ...(signed ? {} : { unattributed: true }), ...logged });
+    return { index: item.index, status: 'rejected', reason, detail, device: deviceId, seq };
+  }
+
+  /** The same bytes as a stored report: a resend (the device lost our answer). Success.
+   *  Liveness stays: the stored bytes are public, anyone can post them again. */
+  function duplicateItem(item: QueuedItem, counts: Counts, deviceId: string, seq: number, state: 'committed' | 'pending'): ReportAnswer {
+    counts.duplicate++;
+    return { index: item.index, status: 'duplicate', device: deviceId, seq, state };
+  }
+
   function apply(item: QueuedItem, answers: Answers, counts: Counts): ReportAnswer {
     const v = item.verdict;
-    // `signed`: the device's key signed what is rejected, so the rejection is the device's
-    // doing and counts against it. Anything else may be anyone's: counted apart.
-    const reject = (reason: RejectReason, detail: string, deviceId: string | undefined, seq: number | undefined, signed: boolean): ReportAnswer => {
-      counts.rejected.set(reason, (counts.rejected.get(reason) ?? 0) + 1);
-      if (signed && deviceId) store.countRejection(deviceId, reason, item.receivedAt);
-      else metrics.unattributed.inc({ reason });
-      const logged = logThrottle.admit(`${signed ? deviceId : 'unattributed'}/${reason}`);
-      if (logged) logger.info('report rejected', { device: deviceId, seq, reason, detail, ...(signed ? {} : { unattributed: true }), ...logged });
-      return { index: item.index, status: 'rejected', reason, detail, device: deviceId, seq };
-    };
-    if (!v.ok) return reject(v.reason, v.detail, v.deviceId, v.seq, v.signed && !!v.deviceId && !!chainOf(v.deviceId));
+    if (!v.ok) return rejectItem(item, counts, v.reason, v.detail, v.deviceId, v.seq, v.signed && !!v.deviceId && !!chainOf(v.deviceId));
     const f = v.facts;
     const dev = chainOf(f.deviceId);
     // Registration and revocation can race with verification in the workers: the store,
     // read inside this transaction, has the last word.
-    if (!dev) return reject(REJECT.UNKNOWN_KEY, `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq, false);
-    if (dev.revokedAt !== null) return reject(REJECT.UNKNOWN_KEY, `the key of kid ${f.deviceId} was revoked at ${iso(dev.revokedAt)}`, f.deviceId, f.seq, true);
+    if (!dev) return rejectItem(item, counts, REJECT.UNKNOWN_KEY, `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq, false);
+    if (dev.revokedAt !== null) return rejectItem(item, counts, REJECT.UNKNOWN_KEY, `the key of kid ${f.deviceId} was revoked at ${iso(dev.revokedAt)}`, f.deviceId, f.seq, true);
     const report: StoredReport = { ...f, bytes: item.bytes, receivedAt: item.receivedAt };
     const verdict = checkChain(verified(v.report, f.hash, item.bytes, dev.publicKey), view);
-    const duplicate = (state: 'committed' | 'pending'): ReportAnswer => {
-      // The same bytes as a stored report: a resend (the device lost our answer). Success.
-      // Liveness stays: the stored bytes are public, anyone can post them again.
-      counts.duplicate++;
-      return { index: item.index, status: 'duplicate', device: f.deviceId, seq: f.seq, state };
-    };
-    if (verdict.ok && verdict.status === 'duplicate') return duplicate('committed');
+    if (verdict.ok && verdict.status === 'duplicate') return duplicateItem(item, counts, f.deviceId, f.seq, 'committed');
     if (verdict.ok) {
       commitAccepted(report, v.report);
       counts.accepted++;
@@ -302,23 +307,23 @@ export function createIngest(opts: IngestOptions): Ingest {
       store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt, maxForkEvidence);
       const logged = logThrottle.admit(`${f.deviceId}/fork-warning`);
       if (logged) logger.warn('fork', { device: f.deviceId, seq: f.seq, head: dev.seq, detail: verdict.detail, ...logged });
-      return reject(REJECT.FORK, verdict.detail, f.deviceId, f.seq, true);
+      return rejectItem(item, counts, REJECT.FORK, verdict.detail, f.deviceId, f.seq, true);
     }
-    if (verdict.reason !== REJECT.GAP) return reject(verdict.reason, verdict.detail, f.deviceId, f.seq, true);
+    if (verdict.reason !== REJECT.GAP) return rejectItem(item, counts, verdict.reason, verdict.detail, f.deviceId, f.seq, true);
     // seq beyond head + 1: hold it durably, answer it, and chain it once the gap fills.
     if (f.seq - dev.seq > maxAhead) {
-      return reject(REJECT.GAP, `seq ${f.seq} is more than ${maxAhead} ahead of the chain head ${dev.seq}`, f.deviceId, f.seq, true);
+      return rejectItem(item, counts, REJECT.GAP, `seq ${f.seq} is more than ${maxAhead} ahead of the chain head ${dev.seq}`, f.deviceId, f.seq, true);
     }
     const held = store.getPending(f.deviceId, f.seq);
-    if (held && bytesEqual(held.hash, f.hash)) return duplicate('pending');
+    if (held && bytesEqual(held.hash, f.hash)) return duplicateItem(item, counts, f.deviceId, f.seq, 'pending');
     if (held) {
       store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt, maxForkEvidence);
       const logged = logThrottle.admit(`${f.deviceId}/fork-warning`);
       if (logged) logger.warn('fork', { device: f.deviceId, seq: f.seq, pending: true, ...logged });
-      return reject(REJECT.FORK, `seq ${f.seq} is already held pending with other bytes`, f.deviceId, f.seq, true);
+      return rejectItem(item, counts, REJECT.FORK, `seq ${f.seq} is already held pending with other bytes`, f.deviceId, f.seq, true);
     }
     if (store.pendingSummary(f.deviceId).count >= maxPending) {
-      return reject(REJECT.GAP, `${maxPending} reports already wait for seq ${dev.seq + 1}; send the missing ones first`, f.deviceId, f.seq, true);
+      return rejectItem(item, counts, REJECT.GAP, `${maxPending} reports already wait for seq ${dev.seq + 1}; send the missing ones first`, f.deviceId, f.seq, true);
     }
     store.insertPending(report);
     pendingDevices?.add(f.deviceId);
