@@ -193,6 +193,11 @@ test('an enrollment token, when set, is required to register', async () => {
   assert.is((await getJson(`${node.url}/v1/devices/${dev.id}`)).status, 404);
   r = await attempt('Bearer enroll-me-please');
   assert.is(r.status, 201, JSON.stringify(r.json));
+  // The registering tools send it too (deep report --register, deep pair: --enroll-token-file).
+  const { registerTestKey } = await import('../../../host-tools/cli/commands/report');
+  const other = device(68);
+  await rejects(registerTestKey(node.url, other.seed, other.publicKey), /HTTP 401.*enrollment token/);
+  assert.is(await registerTestKey(node.url, other.seed, other.publicKey, 'enroll-me-please'), other.id);
 });
 
 test('deep ingest --enroll-token-file: an empty or missing file is refused by name; a good one is required', async () => {
