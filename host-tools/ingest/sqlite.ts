@@ -268,7 +268,6 @@ export function openSqliteStore(file: string): Store {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     packsOf: db.prepare('SELECT * FROM report_packs WHERE report_id = ? ORDER BY pack'),
-    packsBetween: db.prepare('SELECT * FROM report_packs WHERE report_id BETWEEN ? AND ? ORDER BY report_id, pack'),
     insPacks2: db.prepare(
       `INSERT INTO report_packs (report_id, pack, device_id, window_start, grid_to_pack_mwh, pack_to_grid_mwh, pack_to_motor_mwh, regen_to_pack_mwh, charge_mah)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -315,11 +314,10 @@ export function openSqliteStore(file: string): Store {
     };
   }
 
-  function accepted(row: ReportSqlRow, packs?: Map<number, FlowAmount[]>): AcceptedRow {
-    let flows: FlowAmount[] | undefined = packs && (packs.get(row.id) ?? []);
+  function accepted(row: ReportSqlRow): AcceptedRow {
+    let flows: FlowAmount[] | undefined;
     return {
-      // Read from report_packs when asked for: the batcher and the export read many rows
-      // and never these.
+      // Read from report_packs when asked for: the export reads many rows and never these.
       get flows(): FlowAmount[] {
         return (flows ??= (st.packsOf.all(row.id) as PackSqlRow[]).flatMap(flowsOfPack));
       },
@@ -454,18 +452,7 @@ export function openSqliteStore(file: string): Store {
     },
     devicesWithPending: () => (st.devicesWithPending.all() as { device_id: string }[]).map((r) => r.device_id),
     listAccepted: (deviceId, afterSeq, limit) => (st.listAccepted.all(deviceId, afterSeq, limit) as ReportSqlRow[]).map((r) => accepted(r)),
-    exportAccepted(afterRowId, limit) {
-      const rows = st.exportAccepted.all(afterRowId, limit) as ReportSqlRow[];
-      if (!rows.length) return [];
-      // The packs of the whole page in one range read (rows come in id order).
-      const packs = new Map<number, FlowAmount[]>();
-      for (const p of st.packsBetween.all(rows[0].id, rows[rows.length - 1].id) as (PackSqlRow & { report_id: number })[]) {
-        let list = packs.get(p.report_id);
-        if (!list) packs.set(p.report_id, (list = []));
-        list.push(...flowsOfPack(p));
-      }
-      return rows.map((r) => accepted(r, packs));
-    },
+    exportAccepted: (afterRowId, limit) => (st.exportAccepted.all(afterRowId, limit) as ReportSqlRow[]).map((r) => accepted(r)),
     energy(deviceId, from, to, bucketS) {
       const out: EnergyRow[] = [];
       for (const row of st.energy.all(bucketS, deviceId, from, to) as (PackSqlRow & { bucket: number | null; reports: number })[]) {
