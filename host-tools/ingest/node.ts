@@ -66,13 +66,13 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   const metrics = createMetrics({
     queueDepth: () => ingestRef?.queueDepth() ?? 0,
     openGaps: () => store.devicesWithPending().length,
-    devices: () => store.listDevices().filter((d) => d.revokedAt === null).length,
+    devices: () => store.activeDevices(),
   });
   const pool = createPool({
     entry: new URL('./worker.ts', import.meta.url),
     size: opts.workers,
     // Every worker (and any replacement of a crashed one) starts with the current keys.
-    init: () => ({ keys: store.listDevices().filter((d) => d.revokedAt === null).map((d) => [d.id, d.publicKey]) }),
+    init: () => ({ keys: store.activeKeys() }),
     onError: (err) => logger.error('verify worker failed, replaced', { err }),
   });
   const ingest = createIngest({ store, pool, pairing, logger, metrics, maxAhead: opts.maxAhead, maxPending: opts.maxPending, challengeTtlMs: opts.challengeTtlMs, maxForkEvidence: opts.maxForkEvidence, logIntervalMs: opts.logIntervalMs });

@@ -241,6 +241,8 @@ export function openSqliteStore(file: string): Store {
     headOf: db.prepare('SELECT head_seq, head_hash FROM devices WHERE id = ?'),
     hashAt: db.prepare('SELECT hash FROM reports WHERE device_id = ? AND seq = ?'),
     listDevices: db.prepare('SELECT * FROM devices ORDER BY registered_at, id'),
+    activeKeys: db.prepare('SELECT id, public_key FROM devices WHERE revoked_at IS NULL ORDER BY id'),
+    activeDevices: db.prepare('SELECT count(*) AS n FROM devices WHERE revoked_at IS NULL'),
     rejections: db.prepare('SELECT reason, count FROM device_rejections WHERE device_id = ?'),
     revoke: db.prepare('UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
     setHead: db.prepare('UPDATE devices SET head_seq = ?, head_hash = ?, last_seen_at = ?, faults = ? WHERE id = ?'),
@@ -364,6 +366,8 @@ export function openSqliteStore(file: string): Store {
       return r ? u8(r.hash) : undefined;
     },
     listDevices: () => (st.listDevices.all() as DeviceSqlRow[]).map((r) => device(r)!),
+    activeKeys: () => (st.activeKeys.all() as { id: string; public_key: Buffer }[]).map((r) => [r.id, u8(r.public_key)]),
+    activeDevices: () => (st.activeDevices.get() as { n: number }).n,
     revokeDevice(id, at) {
       st.revoke.run(at, id);
     },

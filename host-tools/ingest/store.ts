@@ -84,6 +84,10 @@ export interface Store {
   /** Chain head of a registered device (seq -1 and an empty hash before its first report). */
   headOf(id: string): { seq: number; hash: Uint8Array } | undefined;
   listDevices(): DeviceRecord[];
+  /** Key id and public key of every device not revoked (what the verify workers hold). */
+  activeKeys(): Array<[string, Uint8Array]>;
+  /** How many devices are not revoked (read at every metrics scrape: a count, not a list). */
+  activeDevices(): number;
   revokeDevice(id: string, at: number): void;
   setHead(id: string, seq: number, hash: Uint8Array, lastSeenAt: number, faults: Record<string, unknown> | null): void;
   touchDevice(id: string, lastSeenAt: number): void;
