@@ -1,36 +1,56 @@
-// npm run bench:ingest [-- --duration S --batch N --devices N --reports N --workers N]
+// npm run bench:ingest [-- --duration S --batch N --devices N --load F --preload N --workers N]
 //
 // Drives a `deep ingest` node (a child process, SQLite in a temp dir) over HTTP on loopback
-// with batches of reports made by `deep report` (one chain per device, each device posting
-// its batches in order), for a set time. Prints accepted reports per second, acknowledge
-// latency (one POST of a batch, until the answer after the durable commit), and the same
-// machine's raw node:crypto Ed25519 verify rate on all cores, then the ratio between them.
-// Ends with one line: accepted_per_s=… p99_ms=… raw_verify_per_s=… ratio=…
+// with batches of reports (one chain per device, each device posting its batches in order).
+// In one run, on the same machine:
+//   1. raw node:crypto Ed25519 verify rate on all cores (the ceiling), measured before and
+//      again after the load, their mean used: the machine is shared, and its spare
+//      capacity drifts while the bench runs;
+//   2. warm-up, then `--duration` s of full load (each device posts its next batch as soon
+//      as the last is answered): accepted reports per second, with durable commits;
+//   3. `--duration` s of paced load at `--load` (0.8) of that rate, batches sent on a
+//      schedule whether or not the last was answered: acknowledge latency p50/p99 (one POST,
+//      until its answer, which follows the durable commit).
+// Ends with one line: accepted_per_s=… p50_ms=… p99_ms=… raw_verify_per_s=… ratio=…
+// (p50/p99 of the paced run; ratio = accepted_per_s / raw_verify_per_s).
 //
-// `deep report` signs with the device's JavaScript Ed25519 (slow on purpose: it is the
-// device code path), so its files are cached in .tmp/bench-ingest/ by seed and count.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createPrivateKey, sign as edSign } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// Reports are the `deep report` rides signed by node:crypto (host-tools/bench/rides.ts: the
+// same bytes as the device code path), cached in .tmp/bench-ingest/ by seed; a longer ride
+// has the shorter one as its prefix, so the largest file made serves every smaller run.
+// `--preload N` runs the same load twice: on an empty database, then on one already holding
+// N accepted reports of other devices (valid signed chains inserted through the store
+// directly, then batched; cached by N), and prints both rates and their difference.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { createHash } from 'node:crypto';
 import { parseArgs, intOption } from '../cli/args';
 import { decodeSequence } from '../../protocol/cbor';
-import { decodeSign1, sign1ToBeSigned } from '../../protocol/cose';
+import { decodeSign1, sign1, sign1ToBeSigned } from '../../protocol/cose';
 import { makePairingProof } from '../../protocol/pairing';
+import { kidFromPublicKey } from '../../protocol/kid';
+import { CLOCK_SYNCED, encodeReport, firmwareVersion, REPORT_VERSION, type EnergyReport } from '../../protocol/report';
+import { toHex } from '../../protocol/bytes';
 import { ed25519PublicKey } from '../../firmware/keys/ed25519';
 import { spawnIngestNode } from '../ingest/child';
+import { openSqliteStore } from '../ingest/sqlite';
+import { factsOf } from '../ingest/facts';
+import { createBatcher } from '../ingest/batches';
+import { silentLogger } from '../ingest/log';
+import { nodeSigner } from './rides';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const DEEP = path.join(ROOT, 'host-tools/bin/deep.js');
+const CACHE = path.join(ROOT, '.tmp/bench-ingest');
 
 const spec = {
-  duration: { type: 'string' as const, description: 'seconds of load', default: '10' },
+  duration: { type: 'string' as const, description: 'seconds of each measured phase (full load, then paced load)', default: '12' },
   batch: { type: 'string' as const, description: 'reports per POST', default: '100' },
-  devices: { type: 'string' as const, description: 'devices, each posting its own chain concurrently', default: '8' },
-  reports: { type: 'string' as const, description: 'reports per device made by deep report (cached)', default: '2500' },
+  devices: { type: 'string' as const, description: 'devices, each posting its own chain', default: '64' },
+  load: { type: 'string' as const, description: 'percent of the full-load rate for the latency phase', default: '80' },
+  preload: { type: 'string' as const, description: 'accepted reports already in the database when the node starts', default: '0' },
   workers: { type: 'string' as const, description: 'verify threads of the node (default: one per core)' },
 };
 
@@ -38,43 +58,122 @@ function seedOf(i: number): string {
   return (0xb0 + i).toString(16).padStart(2, '0').repeat(32);
 }
 
-/** `deep report` files, made two at a time (one per core) and cached. */
-async function reportFiles(devices: number, count: number): Promise<string[]> {
-  const dir = path.join(ROOT, '.tmp/bench-ingest');
-  mkdirSync(dir, { recursive: true });
-  const files = Array.from({ length: devices }, (_, i) => path.join(dir, `${seedOf(i).slice(0, 8)}-${count}.cbor`));
-  const todo = files.map((f, i) => ({ f, i })).filter(({ f }) => !existsSync(f));
-  if (todo.length) process.stdout.write(`making ${todo.length} x ${count} reports with deep report (cached in ${path.relative(ROOT, dir)})...\n`);
+/** The cached ride of a seed with at least `count` reports, or undefined. */
+function cachedRide(seedHex: string, count: number): string | undefined {
+  const prefix = `${seedHex.slice(0, 8)}-`;
+  const have = readdirSync(CACHE)
+    .filter((f) => f.startsWith(prefix) && f.endsWith('.cbor'))
+    .map((f) => ({ f, n: Number(f.slice(prefix.length, -5)) }))
+    .filter((x) => x.n >= count)
+    .sort((a, b) => a.n - b.n);
+  return have[0] && path.join(CACHE, have[0].f);
+}
+
+/** Rides of `count` reports per device, made one per core (ride-file.ts) when not cached. */
+async function rides(devices: number, count: number): Promise<Uint8Array[][]> {
+  mkdirSync(CACHE, { recursive: true });
+  const todo = Array.from({ length: devices }, (_, i) => i).filter((i) => !cachedRide(seedOf(i), count));
+  if (todo.length) process.stdout.write(`making ${todo.length} rides of ${count} reports (node:crypto signer, cached in ${path.relative(ROOT, CACHE)})...\n`);
   const run = async () => {
-    for (let job = todo.shift(); job; job = todo.shift()) {
-      const tmp = `${job.f}.part`;
+    for (let i = todo.shift(); i !== undefined; i = todo.shift()) {
+      const out = path.join(CACHE, `${seedOf(i).slice(0, 8)}-${count}.cbor`);
       await new Promise<void>((resolve, reject) => {
-        const c = spawn(process.execPath, [DEEP, 'report', '--seed', seedOf(job!.i), '--count', String(count), '--out', tmp], { stdio: ['ignore', 'ignore', 'inherit'] });
-        c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`deep report exited with ${code}`))));
+        const c = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'host-tools/bench/ride-file.ts'), seedOf(i), String(count), out], { stdio: ['ignore', 'ignore', 'inherit'] });
+        c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ride-file.ts exited with ${code}`))));
       });
-      execFileSync('mv', [tmp, job.f]);
     }
   };
   await Promise.all(Array.from({ length: availableParallelism() }, run));
-  return files;
+  return Array.from({ length: devices }, (_, i) => decodeSequence(new Uint8Array(readFileSync(cachedRide(seedOf(i), count)!))).slice(0, count).map((x) => x.bytes));
+}
+
+/**
+ * A database holding `n` accepted reports: chains of 10,000 signed reports per device
+ * (protocol encoder, node:crypto signer), inserted through the store as the node would.
+ */
+function preloadDb(n: number): string {
+  const file = path.join(CACHE, `preload-${n}.db`);
+  if (existsSync(file)) return batchAll(file);
+  process.stdout.write(`preloading a database with ${n} reports (cached as ${path.relative(ROOT, file)})...\n`);
+  const part = `${file}.part`;
+  rmSync(part, { force: true });
+  rmSync(`${part}-wal`, { force: true });
+  const store = openSqliteStore(part);
+  const perDevice = 10_000;
+  const baseS = Math.floor(Date.now() / 1000) - 30 * 86400;
+  const sha = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
+  const t0 = performance.now();
+  for (let d = 0, done = 0; done < n; d++) {
+    const seed = new Uint8Array(createHash('sha256').update(`preload ${d}`).digest());
+    const publicKey = ed25519PublicKey(seed);
+    const kid = kidFromPublicKey(publicKey);
+    const id = toHex(kid);
+    const sign = nodeSigner(seed);
+    const count = Math.min(perDevice, n - done);
+    const life = [0, 0];
+    let prev = new Uint8Array(32);
+    store.transaction(() => store.insertDevice({ id, publicKey, registeredAt: Date.now() }));
+    for (let seq = 0; seq < count; ) {
+      store.transaction(() => {
+        for (const end = Math.min(count, seq + 2000); seq < end; seq++) {
+          const motor = [900 + (seq % 13), 700 + (seq % 7)];
+          life[0] += motor[0];
+          life[1] += motor[1];
+          const r: EnergyReport = {
+            version: REPORT_VERSION, kid, seq, prev, clock: CLOCK_SYNCED, startS: baseS + seq * 60, durationS: 60,
+            packs: [0, 1].map((i) => ({
+              canId: 10 + i, gridToPackMwh: 0, packToGridMwh: 0, packToMotorMwh: motor[i], regenToPackMwh: 0, chargeMah: -(motor[i] >> 5),
+              lifetime: { gridToPackMwh: 0, packToGridMwh: 0, packToMotorMwh: life[i], regenToPackMwh: 0 },
+            })),
+            faults: { vesc: 0, bms: 0, device: 0 },
+            firmware: firmwareVersion(0, 1, 0),
+          };
+          const bytes = sign1(encodeReport(r), kid, sign);
+          const hash = sha(bytes);
+          store.insertAccepted({ ...factsOf(r, hash), bytes, receivedAt: Date.now() }, Date.now());
+          store.setHead(id, seq, hash, Date.now(), null);
+          prev = hash;
+        }
+      });
+    }
+    done += count;
+    if (d % 50 === 49) process.stdout.write(`  ${done} reports, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  }
+  store.close();
+  renameSync(part, file);
+  return batchAll(file);
+}
+
+/**
+ * Closes batches over every report of the file not in one yet, as a node that ran all along
+ * would have: a preloaded ledger without them would have the node's batcher working through
+ * the backlog during the measurement. Batches of 100,000 (a node's --batch-max-reports).
+ */
+function batchAll(file: string): string {
+  const store = openSqliteStore(file);
+  try {
+    const backlog = store.batches!.unbatched().count;
+    if (backlog) {
+      process.stdout.write(`closing batches over ${backlog} preloaded reports...\n`);
+      createBatcher(store, { maxReports: 100_000, intervalMs: 1, logger: silentLogger }).closeDue(Date.now() + 86_400_000);
+    }
+  } finally {
+    store.close();
+  }
+  return file;
 }
 
 function startNode(db: string, workers?: number): Promise<{ child: ChildProcess; url: string }> {
-  // DEEP_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=.tmp/prof" profiles the node's main thread.
+  // DEEP_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=.tmp/prof" profiles the node (main thread and workers).
   const nodeArgs = (process.env.DEEP_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return spawnIngestNode({ db, workers, nodeArgs, stderr: 'inherit' });
-}
-
-function signerOf(seedHex: string): (m: Uint8Array) => Uint8Array {
-  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seedHex, 'hex')]);
-  const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-  return (m) => new Uint8Array(edSign(null, m, key));
+  return spawnIngestNode({ db, workers, nodeArgs, stderr: 'inherit', args: ['--rate-register', '0'] });
 }
 
 async function registerDevice(url: string, seedHex: string): Promise<void> {
-  const publicKey = ed25519PublicKey(Buffer.from(seedHex, 'hex'));
+  const seed = Buffer.from(seedHex, 'hex');
+  const publicKey = ed25519PublicKey(seed);
   const c = ((await (await fetch(`${url}/v1/devices/challenge`)).json()) as { challenge: string }).challenge;
-  const proof = makePairingProof({ challenge: Buffer.from(c, 'hex'), publicKey, firmware: 256 }, signerOf(seedHex));
+  const proof = makePairingProof({ challenge: Buffer.from(c, 'hex'), publicKey, firmware: 256 }, nodeSigner(seed));
   const res = await fetch(`${url}/v1/devices`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -89,8 +188,11 @@ function cborArray(items: Uint8Array[]): Buffer {
   return Buffer.concat([Buffer.from(head), ...items]);
 }
 
-/** Raw node:crypto verify of one report's ToBeSigned, one thread per core, for `ms`. */
-async function rawVerifyRate(report: Uint8Array, publicKey: Uint8Array, ms: number): Promise<number> {
+/**
+ * Raw node:crypto verify of one report's ToBeSigned, one thread per core, for `ms`: the
+ * rate, and the CPU time one verify took (this process does nothing else meanwhile).
+ */
+async function rawVerifyRate(report: Uint8Array, publicKey: Uint8Array, ms: number): Promise<{ rate: number; cpuUs: number }> {
   const s = decodeSign1(report);
   const data = { tbs: sign1ToBeSigned(s), sig: s.signature, pub: publicKey, ms };
   const code = `
@@ -101,15 +203,34 @@ async function rawVerifyRate(report: Uint8Array, publicKey: Uint8Array, ms: numb
     for (let i = 0; i < 200; i++) verify(null, tbs, key, sig);
     let n = 0; const t0 = performance.now(); let t = t0;
     while (t - t0 < workerData.ms) { for (let i = 0; i < 100; i++) if (!verify(null, tbs, key, sig)) throw new Error('bad'); n += 100; t = performance.now(); }
-    parentPort.postMessage(n / ((t - t0) / 1000));`;
-  const rates = await Promise.all(
-    Array.from({ length: availableParallelism() }, () => new Promise<number>((resolve, reject) => {
+    parentPort.postMessage({ n, rate: n / ((t - t0) / 1000) });`;
+  const cpu0 = process.cpuUsage();
+  const runs = await Promise.all(
+    Array.from({ length: availableParallelism() }, () => new Promise<{ n: number; rate: number }>((resolve, reject) => {
       const w = new Worker(code, { eval: true, workerData: data });
       w.once('message', resolve);
       w.once('error', reject);
     })),
   );
-  return rates.reduce((a, b) => a + b, 0);
+  const cpu = process.cpuUsage(cpu0);
+  const n = runs.reduce((a, r) => a + r.n, 0);
+  // The 200 warm-up verifies per thread count too.
+  return { rate: runs.reduce((a, r) => a + r.rate, 0), cpuUs: (cpu.user + cpu.system) / (n + 200 * runs.length) };
+}
+
+/**
+ * CPU seconds (user + system, all threads) a process used so far, from /proc (Linux; NaN
+ * elsewhere). Unlike rates, CPU per report does not drift with what else the machine runs.
+ */
+function cpuSecondsOf(pid: number | undefined, thread?: number): number {
+  try {
+    const file = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+    const fields = readFileSync(file, 'utf8').replace(/^.*\) /, '').split(' ');
+    // After "pid (comm) ": state is field 3, utime 14 and stime 15 (proc(5)), in clock ticks (100/s).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -117,66 +238,178 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+interface Phase {
+  accepted: number;
+  seconds: number;
+  latMs: number[];
+  /** Devices that had no reports left before the phase ended. */
+  exhausted: number;
+}
+
+/** Where each device's chain stands: the next report to send. */
+type Cursors = number[];
+
+async function post(url: string, reports: Uint8Array[]): Promise<{ accepted: number; ms: number }> {
+  const t = performance.now();
+  const res = await fetch(`${url}/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: cborArray(reports) });
+  const j = (await res.json()) as { accepted: number; rejected: number; results: { reason?: string; detail?: string }[] };
+  const ms = performance.now() - t;
+  if (res.status !== 200) throw new Error(`POST answered ${res.status}: ${JSON.stringify(j)}`);
+  if (j.rejected) throw new Error(`rejected: ${JSON.stringify(j.results.find((r) => r.reason))}`);
+  return { accepted: j.accepted, ms };
+}
+
+/** Every device posts its next batch as soon as its last one was answered. */
+async function fullLoad(url: string, chains: Uint8Array[][], at: Cursors, batch: number, seconds: number): Promise<Phase> {
+  const p: Phase = { accepted: 0, seconds: 0, latMs: [], exhausted: 0 };
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  await Promise.all(chains.map(async (chain, d) => {
+    while (performance.now() < deadline) {
+      if (at[d] >= chain.length) {
+        p.exhausted++;
+        return;
+      }
+      const r = await post(url, chain.slice(at[d], at[d] + batch));
+      at[d] += batch;
+      p.accepted += r.accepted;
+      p.latMs.push(r.ms);
+    }
+  }));
+  p.seconds = (performance.now() - t0) / 1000;
+  return p;
+}
+
+/**
+ * Batches sent on a fixed schedule adding up to `rate` reports/s, round robin over the
+ * devices, whether or not earlier ones were answered (an open loop: latency is not hidden
+ * by the sender slowing down).
+ */
+async function pacedLoad(url: string, chains: Uint8Array[][], at: Cursors, batch: number, seconds: number, rate: number): Promise<Phase> {
+  const p: Phase = { accepted: 0, seconds: 0, latMs: [], exhausted: 0 };
+  const gapMs = (batch / rate) * 1000;
+  const t0 = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let k = 0; ; k++) {
+    const due = t0 + k * gapMs;
+    if (due - t0 >= seconds * 1000) break;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const d = k % chains.length;
+    if (at[d] >= chains[d].length) {
+      p.exhausted++;
+      break;
+    }
+    const reports = chains[d].slice(at[d], at[d] + batch);
+    at[d] += batch;
+    inflight.push(post(url, reports).then((r) => {
+      p.accepted += r.accepted;
+      p.latMs.push(r.ms);
+    }));
+  }
+  await Promise.all(inflight);
+  p.seconds = (performance.now() - t0) / 1000;
+  return p;
+}
+
 async function main(): Promise<void> {
   const p = parseArgs(process.argv.slice(2), spec);
   const durationS = intOption(p, 'duration', 1, 3600)!;
   const batch = intOption(p, 'batch', 1, 10_000)!;
   const devices = intOption(p, 'devices', 1, 64)!;
-  const perDevice = intOption(p, 'reports', 10, 9000)!;
+  const loadPct = intOption(p, 'load', 1, 100)!;
+  const preload = intOption(p, 'preload', 0, 100_000_000)!;
   const workers = intOption(p, 'workers', 1, 64);
+  const cores = availableParallelism();
 
-  const files = await reportFiles(devices, perDevice);
-  const chains = files.map((f) => decodeSequence(new Uint8Array(readFileSync(f))).map((x) => x.bytes));
+  mkdirSync(CACHE, { recursive: true });
+  // 1. The ceiling, measured on a report of the same kind (a 193-byte COSE_Sign1).
+  const sample = (await rides(1, 30))[0][20];
+  const samplePub = ed25519PublicKey(Buffer.from(seedOf(0), 'hex'));
+  const before = await rawVerifyRate(sample, samplePub, 2000);
+  const rawBefore = before.rate;
+  // Enough reports that no device runs dry: the raw rate bounds what the node can take.
+  const warmS = 3;
+  const perDevice = Math.ceil((Math.max(rawBefore * 1.3, 25_000) * (warmS + durationS * (1 + loadPct / 100))) / devices / batch) * batch;
+  const chains = await rides(devices, perDevice);
+  const f1 = (x: number) => x.toFixed(1);
+  const lines: string[] = [];
+  // With --preload, the same load first on an empty database, then on the preloaded one.
+  const empty = preload ? await runNode(undefined, chains, { batch, durationS, warmS, loadPct, workers }) : undefined;
+  const run = await runNode(preload ? preloadDb(preload) : undefined, chains, { batch, durationS, warmS, loadPct, workers });
+  const after = await rawVerifyRate(sample, samplePub, 2000);
+  const rawAfter = after.rate;
+  const raw = (rawBefore + rawAfter) / 2;
+  const verifyCpuUs = (before.cpuUs + after.cpuUs) / 2;
+  const describe = (r: NodeRun, label: string) => {
+    lines.push(
+      `${label}: full load ${r.full.accepted} accepted in ${f1(r.full.seconds)} s = ${f1(r.acceptedPerS)}/s; latency p50 ${f1(percentile(r.full.latMs, 50))} ms, p99 ${f1(percentile(r.full.latMs, 99))} ms (${r.full.latMs.length} requests)`,
+      `${label}: paced at ${loadPct}% (${f1((r.acceptedPerS * loadPct) / 100)}/s offered): ${r.paced.accepted} accepted in ${f1(r.paced.seconds)} s; latency p50 ${f1(percentile(r.paced.latMs, 50))} ms, p99 ${f1(percentile(r.paced.latMs, 99))} ms (${r.paced.latMs.length} requests)`,
+      `${label}: node CPU per accepted report under full load ${f1(r.nodeCpuUs)} us (main thread ${f1(r.mainCpuUs)} us, other threads ${f1(r.nodeCpuUs - r.mainCpuUs)} us); ${r.commits} group commits`,
+    );
+    if (r.full.exhausted || r.paced.exhausted) lines.push(`${label}: note: devices ran out of reports before the time was up (full ${r.full.exhausted}, paced ${r.paced.exhausted}): the figures are low`);
+  };
+  lines.push(
+    `node: SQLite, ${workers ?? cores} verify workers; ${devices} devices x batches of ${batch}`,
+    `raw node:crypto Ed25519 verify on ${cores} cores: ${f1(rawBefore)}/s before the load, ${f1(rawAfter)}/s after, mean ${f1(raw)}/s (one verify: ${f1(verifyCpuUs)} us of CPU)`,
+  );
+  if (empty) describe(empty, 'empty database');
+  describe(run, preload ? `preloaded with ${preload} reports` : 'empty database');
+  if (empty) {
+    lines.push(
+      `preloaded vs empty: accepted rate ${f1(((run.acceptedPerS - empty.acceptedPerS) / empty.acceptedPerS) * 100)}%, CPU per report ${f1(((run.nodeCpuUs - empty.nodeCpuUs) / empty.nodeCpuUs) * 100)}%`,
+      `empty_accepted_per_s=${f1(empty.acceptedPerS)} preload_accepted_per_s=${f1(run.acceptedPerS)} preload_change_pct=${f1(((run.acceptedPerS - empty.acceptedPerS) / empty.acceptedPerS) * 100)}`,
+    );
+  }
+  lines.push(
+    // cpu_ratio: one raw verify's CPU over the node's CPU per accepted report. Unlike ratio it
+    // does not move with what else the machine runs: it is the ratio an idle machine would show
+    // if the node kept every core busy.
+    `accepted_per_s=${f1(run.acceptedPerS)} p50_ms=${f1(percentile(run.paced.latMs, 50))} p99_ms=${f1(percentile(run.paced.latMs, 99))} raw_verify_per_s=${f1(raw)} ratio=${(run.acceptedPerS / raw).toFixed(3)} cpu_ratio=${(verifyCpuUs / run.nodeCpuUs).toFixed(3)}`,
+  );
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+interface NodeRun {
+  full: Phase;
+  paced: Phase;
+  acceptedPerS: number;
+  nodeCpuUs: number;
+  mainCpuUs: number;
+  commits: number;
+}
+
+/** One node on a copy of `dbFile` (or an empty database): warm-up, full load, paced load. */
+async function runNode(
+  dbFile: string | undefined,
+  chains: Uint8Array[][],
+  o: { batch: number; durationS: number; warmS: number; loadPct: number; workers: number | undefined },
+): Promise<NodeRun> {
   const tmp = mkdtempSync(path.join(tmpdir(), 'deep-bench-ingest-'));
-  const { child, url } = await startNode(path.join(tmp, 'ledger.db'), workers);
+  const db = path.join(tmp, 'ledger.db');
+  if (dbFile) copyFileSync(dbFile, db);
+  const { child, url } = await startNode(db, o.workers);
   try {
-    for (let i = 0; i < devices; i++) await registerDevice(url, seedOf(i));
-    // Warm-up: the first batch of each device (tsx compiling the workers, SQLite pages).
-    for (let i = 0; i < devices; i++) {
-      await fetch(`${url}/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: cborArray(chains[i].slice(0, 10)) });
-    }
-    const latMs: number[] = [];
-    let accepted = 0;
-    let other = 0;
-    let exhausted = 0;
-    const t0 = performance.now();
-    const deadline = t0 + durationS * 1000;
-    await Promise.all(chains.map(async (chain) => {
-      for (let i = 10; i < chain.length && performance.now() < deadline; i += batch) {
-        const body = cborArray(chain.slice(i, i + batch));
-        const t = performance.now();
-        const res = await fetch(`${url}/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body });
-        const j = (await res.json()) as { accepted: number; duplicate: number; rejected: number; results: { reason?: string; detail?: string }[] };
-        latMs.push(performance.now() - t);
-        if (res.status !== 200) throw new Error(`POST answered ${res.status}: ${JSON.stringify(j)}`);
-        accepted += j.accepted;
-        other += j.duplicate + j.rejected;
-        if (j.rejected) throw new Error(`rejected: ${JSON.stringify(j.results.find((r) => r.reason))}`);
-      }
-      if (performance.now() < deadline) exhausted++;
-    }));
-    const elapsedS = (performance.now() - t0) / 1000;
+    for (let i = 0; i < chains.length; i++) await registerDevice(url, seedOf(i));
+    const at: Cursors = chains.map(() => 0);
+    // Warm-up (tsx compiling the workers, JIT, SQLite pages), then full load.
+    await fullLoad(url, chains, at, o.batch, o.warmS);
+    // The main thread's id is the process id (Linux): the rest is the workers and libuv's pool.
+    const cpu0 = cpuSecondsOf(child.pid);
+    const main0 = cpuSecondsOf(child.pid, child.pid);
+    const full = await fullLoad(url, chains, at, o.batch, o.durationS);
+    const nodeCpuUs = ((cpuSecondsOf(child.pid) - cpu0) / full.accepted) * 1e6;
+    const mainCpuUs = ((cpuSecondsOf(child.pid, child.pid) - main0) / full.accepted) * 1e6;
+    const acceptedPerS = full.accepted / full.seconds;
+    // Paced load for the latency.
+    const paced = await pacedLoad(url, chains, at, o.batch, o.durationS, (acceptedPerS * o.loadPct) / 100);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const commits = Number(/^deep_ingest_commits_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
-
-    latMs.sort((a, b) => a - b);
-    const acceptedPerS = accepted / elapsedS;
-    const publicKey = ed25519PublicKey(Buffer.from(seedOf(0), 'hex'));
-    const raw = await rawVerifyRate(chains[0][20], publicKey, 2000);
-    const ratio = acceptedPerS / raw;
-    const f1 = (x: number) => x.toFixed(1);
-    process.stdout.write(
-      [
-        `load: ${devices} devices x batches of ${batch}, ${f1(elapsedS)} s, node with ${workers ?? availableParallelism()} verify workers`,
-        `accepted reports: ${accepted} (${other} duplicate/rejected), ${f1(acceptedPerS)}/s, in ${commits} group commits`,
-        `acknowledge latency per batch: p50 ${f1(percentile(latMs, 50))} ms, p99 ${f1(percentile(latMs, 99))} ms (${latMs.length} requests)`,
-        `raw node:crypto Ed25519 verify on ${availableParallelism()} cores: ${f1(raw)}/s`,
-        exhausted ? `note: ${exhausted} device(s) ran out of reports before the time was up (raise --reports)` : '',
-        `accepted_per_s=${f1(acceptedPerS)} p99_ms=${f1(percentile(latMs, 99))} raw_verify_per_s=${f1(raw)} ratio=${ratio.toFixed(3)}`,
-      ].filter(Boolean).join('\n') + '\n',
-    );
+    full.latMs.sort((a, b) => a - b);
+    paced.latMs.sort((a, b) => a - b);
+    return { full, paced, acceptedPerS, nodeCpuUs, mainCpuUs, commits };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(tmp, { recursive: true, force: true });
@@ -187,4 +420,3 @@ main().catch((e) => {
   process.stderr.write(`bench:ingest: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exitCode = 1;
 });
-

@@ -5,7 +5,7 @@
 import { planBatch, type BatchLeaf } from '../ledger/batch';
 import { MerkleTree } from '../ledger/merkle';
 import type { Logger } from './log';
-import type { AcceptedRow, Store } from './store';
+import type { Store } from './store';
 import type { BatchRow, BatchStore } from './sqlite-batches';
 
 export interface BatchOptions {
@@ -55,23 +55,6 @@ export interface Batcher {
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
-/** A stored report's batch facts (its flows summed over the packs). */
-export function leafOfAccepted(r: AcceptedRow): BatchLeaf {
-  const sum = (flow: string) => r.flows.filter((f) => f.flow === flow).reduce((n, f) => n + f.amount, 0);
-  const synced = r.windowStart !== null && r.windowEnd !== null;
-  return {
-    device: r.deviceId,
-    seq: r.seq,
-    bytes: r.bytes,
-    synced,
-    startS: synced ? r.windowStart! : 0,
-    durationS: synced ? r.windowEnd! - r.windowStart! : 0,
-    gridToPackMwh: sum('grid_to_pack'),
-    packToGridMwh: sum('pack_to_grid'),
-    packToMotorMwh: sum('pack_to_motor'),
-    regenToPackMwh: sum('regen_to_pack'),
-  };
-}
 
 export function createBatcher(
   store: Store,
@@ -109,8 +92,8 @@ export function createBatcher(
     if (u.count >= maxReports) n = maxReports;
     else if (u.oldestAcceptedAt !== null && at - u.oldestAcceptedAt >= intervalMs) n = u.count;
     if (!n) return undefined;
-    const rows = store.exportAccepted(u.afterReport, n);
-    const plan = planBatch(rows.map(leafOfAccepted));
+    const rows = batches!.unbatchedLeaves(u.afterReport, n);
+    const plan = planBatch(rows);
     const b = store.transaction(() => batches!.insert(plan, u.afterReport, rows[rows.length - 1].rowId, at));
     trees.set(b.id, plan.tree);
     opts.logger.info('batch closed', { batch: b.id, reports: b.size, devices: plan.devices.length, root: hex(b.root) });
@@ -150,13 +133,24 @@ export function createBatcher(
     },
     start(everyMs = Math.min(1000, intervalMs)) {
       if (timer) return;
-      timer = setInterval(() => {
+      let closing = false;
+      // One batch per event-loop turn: under load several are due at each tick, and closing
+      // them all at once would hold every request's answer for as long.
+      const closeNext = () => {
+        let more = false;
         try {
-          batcher.closeDue();
+          more = closeOne(now()) !== undefined;
         } catch (err) {
           // The store may be failing; the reports stay unbatched and the next tick retries.
           opts.logger.error('cannot close a batch', { err: err as Error });
         }
+        if (more && timer) setImmediate(closeNext);
+        else closing = false;
+      };
+      timer = setInterval(() => {
+        if (closing) return;
+        closing = true;
+        closeNext();
       }, everyMs);
       timer.unref();
     },

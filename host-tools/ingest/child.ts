@@ -19,6 +19,8 @@ export interface IngestChildOptions {
   /** 'inherit' passes the node's stderr through; 'capture' (default) keeps it for the
    *  error when the node exits before it listens. */
   stderr?: 'inherit' | 'capture';
+  /** More `deep ingest` options. */
+  args?: string[];
 }
 
 /** Starts the node; resolves once it listens, rejects if it exits first. */
@@ -30,6 +32,7 @@ export function spawnIngestNode(opts: IngestChildOptions): Promise<{ child: Chil
   const capture = opts.stderr !== 'inherit';
   const args = [...(opts.nodeArgs ?? []), DEEP, 'ingest', '--db', opts.db, '--port', '0', '--log-level', 'warn'];
   if (opts.workers !== undefined) args.push('--workers', String(opts.workers));
+  args.push(...(opts.args ?? []));
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', capture ? 'pipe' : 'inherit'] });
   let err = '';
   // Read to the end even after the node is up, so a full pipe never stalls it.

@@ -19,7 +19,8 @@ import { REJECT, type RejectReason } from '../../protocol/reasons';
 import { bytesEqual, toHex } from '../../protocol/bytes';
 import { decodeSign1 } from '../../protocol/cose';
 import { decodeReport, type EnergyReport } from '../../protocol/report';
-import { checkChain, type ChainHead, type ChainView, type VerifiedReport } from '../verify';
+import { checkChain, type ChainView, type VerifiedReport } from '../verify';
+import { LogThrottle } from './limits';
 
 /** Checks a pairing proof: the device's signature over the node's challenge. */
 export type PairingCheck = (
@@ -41,6 +42,10 @@ export interface IngestOptions {
   /** Pending reports held per device at most (more: rejected as gap). */
   maxPending?: number;
   challengeTtlMs?: number;
+  /** Fork reports kept as evidence per device; the ones after are counted, not kept. */
+  maxForkEvidence?: number;
+  /** A kind of rejection is logged once per device (or once for all unattributed) per interval. */
+  logIntervalMs?: number;
 }
 
 interface QueuedItem {
@@ -122,6 +127,8 @@ export function createIngest(opts: IngestOptions): Ingest {
   const maxAhead = opts.maxAhead ?? 100_000;
   const maxPending = opts.maxPending ?? 10_000;
   const challengeTtlMs = opts.challengeTtlMs ?? 5 * 60_000;
+  const maxForkEvidence = opts.maxForkEvidence ?? 16;
+  const logThrottle = new LogThrottle(opts.logIntervalMs ?? 60_000, now);
   let queue: QueuedRequest[] = [];
   let depth = 0;
   let flushScheduled = false;
@@ -148,11 +155,15 @@ export function createIngest(opts: IngestOptions): Ingest {
         for (const req of batch) {
           for (const item of req.items) req.answers[item.index] = apply(item, promoted, counts);
         }
+        // One head write per device and commit, however many of its reports went in.
+        for (const [id, h] of moved) store.setHead(id, h.seq, h.hash, h.lastSeenAt, h.faults);
+        moved.clear();
       });
     } catch (err) {
       // Nothing of this batch is committed (the transaction rolled back): every request in
       // it fails as a whole, and the device will resend.
-      heads.clear();
+      chains.clear();
+      moved.clear();
       try {
         pendingDevices = new Set(store.devicesWithPending());
       } catch (e) {
@@ -186,9 +197,42 @@ export function createIngest(opts: IngestOptions): Ingest {
   type Counts = { accepted: number; pending: number; duplicate: number; rejected: Map<string, number> };
   type Answers = Map<string, ReportAnswer & { status: 'accepted' }>;
 
-  // Decoded head reports, so the continuity rules need not re-decode the head for every
-  // report. Only touched inside the commit transaction; cleared when one rolls back.
-  const heads = new Map<string, ChainHead>();
+  // What the chain rules need of each device, read from the store once and then kept up to
+  // date by the commits: key, revocation, head (with its decoded report, so continuity needs
+  // no decoding). Valid because this node is the store's only writer (the SQLite store holds
+  // its file's exclusive lock). Changed only inside the commit transaction or by register
+  // and revoke; cleared when a commit rolls back. Bounded: the oldest entries are dropped.
+  interface ChainState {
+    publicKey: Uint8Array;
+    revokedAt: number | null;
+    /** -1 before the first report. */
+    seq: number;
+    hash: Uint8Array;
+    /** Decoded head report, loaded when first needed. */
+    report: EnergyReport | undefined;
+  }
+  const chains = new Map<string, ChainState>();
+  const maxChains = 200_000;
+  // Heads moved in the running commit, written once per device before it commits.
+  const moved = new Map<string, { seq: number; hash: Uint8Array; lastSeenAt: number; faults: Record<string, unknown> | null }>();
+
+  function chainOf(id: string): ChainState | undefined {
+    const cached = chains.get(id);
+    if (cached) return cached;
+    const d = store.deviceState(id);
+    // Absence is not kept: the device may register in a moment.
+    if (!d) return undefined;
+    const h = store.headOf(id)!;
+    if (chains.size >= maxChains) {
+      for (const k of chains.keys()) {
+        if (chains.size < maxChains * 0.9) break;
+        if (!moved.has(k)) chains.delete(k);
+      }
+    }
+    const c: ChainState = { publicKey: d.publicKey, revokedAt: d.revokedAt, seq: h.seq, hash: h.hash, report: undefined };
+    chains.set(id, c);
+    return c;
+  }
   // Devices holding pending reports: only their accepts look for successors to promote.
   // null: unknown (the store failed), so every accept looks.
   let pendingDevices: Set<string> | null = new Set(store.devicesWithPending());
@@ -201,17 +245,17 @@ export function createIngest(opts: IngestOptions): Ingest {
   /** The chain rules' view of the ledger: the store, read inside the commit transaction. */
   const view: ChainView = {
     head(kid) {
-      const id = toHex(kid);
-      const h = store.headOf(id);
-      if (!h || h.seq < 0) return undefined;
-      const cached = heads.get(id);
-      if (cached && cached.seq === h.seq) return cached;
-      const row = store.getAccepted(id, h.seq)!;
-      const head = { seq: h.seq, hash: h.hash, report: decodeStored(row.bytes) };
-      heads.set(id, head);
-      return head;
+      const c = chainOf(toHex(kid));
+      if (!c || c.seq < 0) return undefined;
+      c.report ??= decodeStored(store.getAccepted(toHex(kid), c.seq)!.bytes);
+      return { seq: c.seq, hash: c.hash, report: c.report };
     },
-    hashAt: (kid, seq) => store.hashAt(toHex(kid), seq),
+    hashAt(kid, seq) {
+      // Accepted reports are exactly seq 0..head: beyond the head there is nothing to read.
+      const c = chainOf(toHex(kid));
+      if (!c || seq > c.seq) return undefined;
+      return seq === c.seq ? c.hash : store.hashAt(toHex(kid), seq);
+    },
   };
 
   function verified(report: EnergyReport, hash: Uint8Array, bytes: Uint8Array, publicKey: Uint8Array): VerifiedReport {
@@ -219,30 +263,39 @@ export function createIngest(opts: IngestOptions): Ingest {
   }
 
   /** Chain rules (host-tools/verify checkChain) plus the pending store, for one report. */
+  /**
+   * Answers `item` as rejected. `signed`: the device's key signed what is rejected, so the
+   * rejection is the device's doing and counts against it. Anything else may be anyone's:
+   * counted apart. (Not a closure in apply(): that would be one more allocation per report.)
+   */
+  function rejectItem(item: QueuedItem, counts: Counts, reason: RejectReason, detail: string, deviceId: string | undefined, seq: number | undefined, signed: boolean): ReportAnswer {
+    counts.rejected.set(reason, (counts.rejected.get(reason) ?? 0) + 1);
+    if (signed && deviceId) store.countRejection(deviceId, reason, item.receivedAt);
+    else metrics.unattributed.inc({ reason });
+    const logged = logThrottle.admit(`${signed ? deviceId : 'unattributed'}/${reason}`);
+    if (logged) logger.info('report rejected', { device: deviceId, seq, reason, detail, ...(signed ? {} : { unattributed: true }), ...logged });
+    return { index: item.index, status: 'rejected', reason, detail, device: deviceId, seq };
+  }
+
+  /** The same bytes as a stored report: a resend (the device lost our answer). Success.
+   *  Liveness stays: the stored bytes are public, anyone can post them again. */
+  function duplicateItem(item: QueuedItem, counts: Counts, deviceId: string, seq: number, state: 'committed' | 'pending'): ReportAnswer {
+    counts.duplicate++;
+    return { index: item.index, status: 'duplicate', device: deviceId, seq, state };
+  }
+
   function apply(item: QueuedItem, answers: Answers, counts: Counts): ReportAnswer {
     const v = item.verdict;
-    const reject = (reason: RejectReason, detail: string, deviceId?: string, seq?: number): ReportAnswer => {
-      counts.rejected.set(reason, (counts.rejected.get(reason) ?? 0) + 1);
-      if (deviceId && store.headOf(deviceId)) store.countRejection(deviceId, reason, item.receivedAt);
-      logger.info('report rejected', { device: deviceId, seq, reason, detail });
-      return { index: item.index, status: 'rejected', reason, detail, device: deviceId, seq };
-    };
-    if (!v.ok) return reject(v.reason, v.detail, v.deviceId, v.seq);
+    if (!v.ok) return rejectItem(item, counts, v.reason, v.detail, v.deviceId, v.seq, v.signed && !!v.deviceId && !!chainOf(v.deviceId));
     const f = v.facts;
-    const dev = store.deviceState(f.deviceId);
+    const dev = chainOf(f.deviceId);
     // Registration and revocation can race with verification in the workers: the store,
     // read inside this transaction, has the last word.
-    if (!dev) return reject(REJECT.UNKNOWN_KEY, `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq);
-    if (dev.revokedAt !== null) return reject(REJECT.UNKNOWN_KEY, `the key of kid ${f.deviceId} was revoked at ${iso(dev.revokedAt)}`, f.deviceId, f.seq);
+    if (!dev) return rejectItem(item, counts, REJECT.UNKNOWN_KEY, `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq, false);
+    if (dev.revokedAt !== null) return rejectItem(item, counts, REJECT.UNKNOWN_KEY, `the key of kid ${f.deviceId} was revoked at ${iso(dev.revokedAt)}`, f.deviceId, f.seq, true);
     const report: StoredReport = { ...f, bytes: item.bytes, receivedAt: item.receivedAt };
     const verdict = checkChain(verified(v.report, f.hash, item.bytes, dev.publicKey), view);
-    const duplicate = (state: 'committed' | 'pending'): ReportAnswer => {
-      // The same bytes as a stored report: a resend (the device lost our answer). Success.
-      counts.duplicate++;
-      store.touchDevice(f.deviceId, item.receivedAt);
-      return { index: item.index, status: 'duplicate', device: f.deviceId, seq: f.seq, state };
-    };
-    if (verdict.ok && verdict.status === 'duplicate') return duplicate('committed');
+    if (verdict.ok && verdict.status === 'duplicate') return duplicateItem(item, counts, f.deviceId, f.seq, 'committed');
     if (verdict.ok) {
       commitAccepted(report, v.report);
       counts.accepted++;
@@ -251,24 +304,26 @@ export function createIngest(opts: IngestOptions): Ingest {
     }
     if (verdict.reason === REJECT.FORK) {
       // A second history signed by the same key. Never overwrite: keep the evidence, flag the device.
-      store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt);
-      logger.warn('fork', { device: f.deviceId, seq: f.seq, head: dev.headSeq, detail: verdict.detail });
-      return reject(REJECT.FORK, verdict.detail, f.deviceId, f.seq);
+      store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt, maxForkEvidence);
+      const logged = logThrottle.admit(`${f.deviceId}/fork-warning`);
+      if (logged) logger.warn('fork', { device: f.deviceId, seq: f.seq, head: dev.seq, detail: verdict.detail, ...logged });
+      return rejectItem(item, counts, REJECT.FORK, verdict.detail, f.deviceId, f.seq, true);
     }
-    if (verdict.reason !== REJECT.GAP) return reject(verdict.reason, verdict.detail, f.deviceId, f.seq);
+    if (verdict.reason !== REJECT.GAP) return rejectItem(item, counts, verdict.reason, verdict.detail, f.deviceId, f.seq, true);
     // seq beyond head + 1: hold it durably, answer it, and chain it once the gap fills.
-    if (f.seq - dev.headSeq > maxAhead) {
-      return reject(REJECT.GAP, `seq ${f.seq} is more than ${maxAhead} ahead of the chain head ${dev.headSeq}`, f.deviceId, f.seq);
+    if (f.seq - dev.seq > maxAhead) {
+      return rejectItem(item, counts, REJECT.GAP, `seq ${f.seq} is more than ${maxAhead} ahead of the chain head ${dev.seq}`, f.deviceId, f.seq, true);
     }
     const held = store.getPending(f.deviceId, f.seq);
-    if (held && bytesEqual(held.hash, f.hash)) return duplicate('pending');
+    if (held && bytesEqual(held.hash, f.hash)) return duplicateItem(item, counts, f.deviceId, f.seq, 'pending');
     if (held) {
-      store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt);
-      logger.warn('fork', { device: f.deviceId, seq: f.seq, pending: true });
-      return reject(REJECT.FORK, `seq ${f.seq} is already held pending with other bytes`, f.deviceId, f.seq);
+      store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt, maxForkEvidence);
+      const logged = logThrottle.admit(`${f.deviceId}/fork-warning`);
+      if (logged) logger.warn('fork', { device: f.deviceId, seq: f.seq, pending: true, ...logged });
+      return rejectItem(item, counts, REJECT.FORK, `seq ${f.seq} is already held pending with other bytes`, f.deviceId, f.seq, true);
     }
     if (store.pendingSummary(f.deviceId).count >= maxPending) {
-      return reject(REJECT.GAP, `${maxPending} reports already wait for seq ${dev.headSeq + 1}; send the missing ones first`, f.deviceId, f.seq);
+      return rejectItem(item, counts, REJECT.GAP, `${maxPending} reports already wait for seq ${dev.seq + 1}; send the missing ones first`, f.deviceId, f.seq, true);
     }
     store.insertPending(report);
     pendingDevices?.add(f.deviceId);
@@ -281,8 +336,11 @@ export function createIngest(opts: IngestOptions): Ingest {
 
   function commitAccepted(r: StoredReport, decoded: EnergyReport): void {
     store.insertAccepted(r, now());
-    store.setHead(r.deviceId, r.seq, r.hash, r.receivedAt, r.faults);
-    heads.set(r.deviceId, { seq: r.seq, hash: r.hash, report: decoded });
+    moved.set(r.deviceId, { seq: r.seq, hash: r.hash, lastSeenAt: r.receivedAt, faults: r.faults });
+    const c = chainOf(r.deviceId)!;
+    c.seq = r.seq;
+    c.hash = r.hash;
+    c.report = decoded;
   }
 
   /** After a report was accepted, moves its pending successors into the chain while they link. */
@@ -300,7 +358,7 @@ export function createIngest(opts: IngestOptions): Ingest {
         // It was answered as pending, but it does not continue the chain that filled the
         // gap (the device signed two histories, or its counters do not add up). Keep the
         // bytes as evidence, count it, flag the device; the chain stays at its head.
-        if (verdict.reason === REJECT.FORK) store.recordFork(next.deviceId, next.seq, next.hash, next.bytes, now());
+        if (verdict.reason === REJECT.FORK) store.recordFork(next.deviceId, next.seq, next.hash, next.bytes, now(), maxForkEvidence);
         store.countRejection(next.deviceId, verdict.reason, now());
         counts.rejected.set(verdict.reason, (counts.rejected.get(verdict.reason) ?? 0) + 1);
         const answer = answers.get(`${next.deviceId}/${next.seq}`);
@@ -388,6 +446,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       if (!d) return undefined;
       if (d.revokedAt === null) {
         store.transaction(() => store.revokeDevice(id, now()));
+        chains.delete(id);
         pool.broadcast({ type: 'key_remove', deviceId: id });
         logger.warn('device revoked', { device: id });
       }

@@ -68,6 +68,8 @@ export interface IngestMetrics {
   pending: Counter;
   duplicate: Counter;
   rejected: Counter;
+  unattributed: Counter;
+  rateLimited: Counter;
   httpRequests: Counter;
   commits: Counter;
   verifySeconds: Histogram;
@@ -83,6 +85,11 @@ export function createMetrics(gauges: { queueDepth: () => number; openGaps: () =
   const pending = new Counter('deep_ingest_reports_pending_total', 'Reports stored durably but held pending until the gap before them fills.');
   const duplicate = new Counter('deep_ingest_reports_duplicate_total', 'Reports resent with bytes identical to a stored report (answered as success).');
   const rejected = new Counter('deep_ingest_reports_rejected_total', 'Reports rejected, by typed reason.');
+  const unattributed = new Counter(
+    'deep_ingest_reports_unattributed_total',
+    'Rejected reports whose signature did not verify under the key of the device they name (forged, garbled, unknown key): counted here, never against that device.',
+  );
+  const rateLimited = new Counter('deep_ingest_rate_limited_total', 'Requests answered 429 by per-client-address limit (register, rejections).');
   const httpRequests = new Counter('deep_ingest_http_requests_total', 'HTTP requests by route and status code.');
   const commits = new Counter('deep_ingest_commits_total', 'Durable group commits (one transaction covers many reports).');
   // Ed25519 verify takes ~50-100 us on a current core; buckets span 10 us .. 100 ms.
@@ -95,9 +102,9 @@ export function createMetrics(gauges: { queueDepth: () => number; openGaps: () =
   const queue = new Gauge('deep_ingest_queue_depth', 'Reports received and not yet answered (verifying or waiting for commit).', gauges.queueDepth);
   const gaps = new Gauge('deep_ingest_open_gaps', 'Devices whose chain has a gap (pending reports waiting for missing ones).', gauges.openGaps);
   const devices = new Gauge('deep_ingest_devices', 'Registered, non-revoked devices.', gauges.devices);
-  const all: { render(): string }[] = [accepted, pending, duplicate, rejected, httpRequests, commits, verifySeconds, commitSeconds, queue, gaps, devices];
+  const all: { render(): string }[] = [accepted, pending, duplicate, rejected, unattributed, rateLimited, httpRequests, commits, verifySeconds, commitSeconds, queue, gaps, devices];
   return {
-    accepted, pending, duplicate, rejected, httpRequests, commits, verifySeconds, commitSeconds,
+    accepted, pending, duplicate, rejected, unattributed, rateLimited, httpRequests, commits, verifySeconds, commitSeconds,
     add: (m) => void all.push(m),
     render: () => all.map((m) => m.render()).join('\n') + '\n',
   };

@@ -8,7 +8,7 @@ import { createBatcher, type Batcher, type BatchOptions } from './batches';
 import type { OwnerHook } from './owners';
 import type { Publisher, PublisherOptions } from '../ledger/evm/publisher';
 import { createPool } from './pool';
-import { createIngestServer, listen, type ServerOptions } from './server';
+import { createIngestServer, listen, type RateLimits, type ServerOptions } from './server';
 import { openPolicyFile } from '../market/policy-store';
 import { openSqliteStore } from './sqlite';
 import type { Store } from './store';
@@ -32,6 +32,14 @@ export interface NodeOptions {
   gapAlertMs?: number;
   /** When batches of accepted reports close (protocol/SPEC.md §6). */
   batch?: BatchOptions;
+  /** Fork reports kept as evidence per device (default 16); later ones are counted only. */
+  maxForkEvidence?: number;
+  /** Repeated rejections are logged once per device and kind per interval (default 60 s). */
+  logIntervalMs?: number;
+  /** Per client address and minute: registration requests, rejected reports (0: no limit). */
+  limits?: Partial<RateLimits>;
+  /** Registration needs this bearer token (deep ingest --enroll-token-file). */
+  enrollToken?: string;
   /** Anchor the batches on an EVM chain (host-tools/ledger/evm/publisher.ts). */
   anchor?: Omit<PublisherOptions, 'logger'>;
   /** Publishes the local market's interval results (GET /v1/market/intervals). */
@@ -66,16 +74,16 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   const metrics = createMetrics({
     queueDepth: () => ingestRef?.queueDepth() ?? 0,
     openGaps: () => store.devicesWithPending().length,
-    devices: () => store.listDevices().filter((d) => d.revokedAt === null).length,
+    devices: () => store.activeDevices(),
   });
   const pool = createPool({
     entry: new URL('./worker.ts', import.meta.url),
     size: opts.workers,
     // Every worker (and any replacement of a crashed one) starts with the current keys.
-    init: () => ({ keys: store.listDevices().filter((d) => d.revokedAt === null).map((d) => [d.id, d.publicKey]) }),
+    init: () => ({ keys: store.activeKeys() }),
     onError: (err) => logger.error('verify worker failed, replaced', { err }),
   });
-  const ingest = createIngest({ store, pool, pairing, logger, metrics, maxAhead: opts.maxAhead, maxPending: opts.maxPending, challengeTtlMs: opts.challengeTtlMs });
+  const ingest = createIngest({ store, pool, pairing, logger, metrics, maxAhead: opts.maxAhead, maxPending: opts.maxPending, challengeTtlMs: opts.challengeTtlMs, maxForkEvidence: opts.maxForkEvidence, logIntervalMs: opts.logIntervalMs });
   ingestRef = ingest;
   let publisher: Publisher | undefined;
   let owners: OwnerHook | undefined;
@@ -102,6 +110,8 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     owners,
     market: opts.market,
     policies: opts.policies === false ? undefined : opts.policies ?? (opts.db ? openPolicyFile(`${opts.db}.policies.json`) : undefined),
+    enrollToken: opts.enrollToken,
+    limits: opts.limits,
   });
   let url: string;
   try {

@@ -14,6 +14,7 @@ import type { Store } from './store';
 import type { Logger } from './log';
 import type { IngestMetrics } from './metrics';
 import type { OwnerHook, OwnerRequest } from './owners';
+import { RateLimiter } from './limits';
 
 export interface ServerOptions {
   ingest: Ingest;
@@ -36,7 +37,20 @@ export interface ServerOptions {
   market?: (q: { afterS: number; hub: string | undefined; limit: number }) => { intervals: unknown[]; next: number | null };
   /** Riders' policies (host-tools/market/policy-store.ts); `set` merges a partial policy and throws a RangeError/TypeError naming the bad field; absent: 404. */
   policies?: { get(device: string): unknown; set(device: string, partial: unknown): unknown };
+  /** Bearer token a client must send to register a device; unset: anyone may register. */
+  enrollToken?: string;
+  /** Per client address, per minute (0: no limit). */
+  limits?: Partial<RateLimits>;
 }
+
+export interface RateLimits {
+  /** Requests to the registration routes (challenge and register). */
+  registerPerMin: number;
+  /** Rejected reports; once spent, POST /v1/reports answers 429 until the allowance refills. */
+  rejectionsPerMin: number;
+}
+
+export const DEFAULT_LIMITS: RateLimits = { registerPerMin: 60, rejectionsPerMin: 600 };
 
 /** Everything the handlers use, fixed when the server is created. */
 interface ServerState {
@@ -54,6 +68,10 @@ interface ServerState {
   proof: ServerOptions['proof'];
   market: ServerOptions['market'];
   policies: ServerOptions['policies'];
+  /** SHA-256 of the enrollment token; undefined: registration is open. */
+  enrollTokenDigest: Buffer | undefined;
+  registerLimit: RateLimiter;
+  rejectLimit: RateLimiter;
 }
 
 /** One request as a handler sees it. `id` is set on the routes whose path has `{id}`. */
@@ -184,14 +202,14 @@ function bearerToken(header: string | undefined): string | undefined {
  * right: both sides are hashed to 32 bytes first, so timingSafeEqual (which needs equal
  * lengths) also hides the length of the real token.
  */
-function isOperatorToken(sent: string | undefined, digest: Buffer): boolean {
+function isTokenOf(sent: string | undefined, digest: Buffer): boolean {
   // Called through the module object so that a test can observe it.
   return crypto.timingSafeEqual(sha256(sent ?? ''), digest) && sent !== undefined;
 }
 
 function requireOperator(s: ServerState, req: IncomingMessage): void {
   if (s.adminTokenDigest !== undefined) {
-    if (!isOperatorToken(bearerToken(req.headers.authorization), s.adminTokenDigest)) {
+    if (!isTokenOf(bearerToken(req.headers.authorization), s.adminTokenDigest)) {
       throw new HttpError(401, 'operator route: missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
     }
     return;
@@ -200,6 +218,19 @@ function requireOperator(s: ServerState, req: IncomingMessage): void {
   if (a !== '127.0.0.1' && a !== '::1' && a !== '::ffff:127.0.0.1') {
     throw new HttpError(403, 'operator route: only loopback clients may call it when the node runs without --admin-token');
   }
+}
+
+/** 429 when the client's address has spent its allowance of `limit`. */
+function checkLimit(s: ServerState, req: IncomingMessage, limiter: RateLimiter, name: string, what: string): void {
+  const wait = limiter.retryAfterS(req.socket.remoteAddress ?? '');
+  if (!wait) return;
+  s.metrics.rateLimited.inc({ limit: name });
+  throw new HttpError(429, `${what} limit of ${limiter.perMin} per minute reached for this client address; retry in ${wait} s`, { 'retry-after': String(wait) });
+}
+
+function limitRegistration(s: ServerState, req: IncomingMessage): void {
+  checkLimit(s, req, s.registerLimit, 'register', 'registration');
+  s.registerLimit.take(req.socket.remoteAddress ?? '');
 }
 
 function requireDevice(s: ServerState, id: string): void {
@@ -215,6 +246,8 @@ async function postReports(s: ServerState, { req, res }: Call): Promise<number> 
       accept: 'application/cose, application/cbor, application/cbor-seq',
     });
   }
+  // A client whose reports keep being rejected pays before the node verifies anything more.
+  checkLimit(s, req, s.rejectLimit, 'rejections', 'rejected reports');
   const body = await readBody(req, s.maxBody);
   let spans;
   try {
@@ -227,11 +260,13 @@ async function postReports(s: ServerState, { req, res }: Call): Promise<number> 
   const answers = await s.ingest.submit(spans.map((sp) => sp.bytes));
   const summary = { accepted: 0, duplicate: 0, rejected: 0 };
   for (const a of answers) summary[a.status]++;
+  s.rejectLimit.take(req.socket.remoteAddress ?? '', summary.rejected);
   send(res, 200, { ...summary, results: answers });
   return 200;
 }
 
-function getChallenge(s: ServerState, { res }: Call): number {
+function getChallenge(s: ServerState, { req, res }: Call): number {
+  limitRegistration(s, req);
   const c = s.ingest.challenge();
   // A node that anchors names its chain and contract: the EIP-712 domain an owner signs in.
   const anchor = s.owners?.chain;
@@ -240,6 +275,10 @@ function getChallenge(s: ServerState, { res }: Call): number {
 }
 
 async function postDevice(s: ServerState, { req, res }: Call): Promise<number> {
+  limitRegistration(s, req);
+  if (s.enrollTokenDigest !== undefined && !isTokenOf(bearerToken(req.headers.authorization), s.enrollTokenDigest)) {
+    throw new HttpError(401, 'this node registers devices only with its enrollment token: send Authorization: Bearer TOKEN', { 'www-authenticate': 'Bearer' });
+  }
   const ct = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (ct !== 'application/json') throw new HttpError(415, 'send application/json: {"challenge": HEX, "proof": BASE64}', { accept: 'application/json' });
   const body = await readBody(req, 16 << 10);
@@ -529,6 +568,9 @@ export function createIngestServer(opts: ServerOptions): Server {
     proof: opts.proof,
     market: opts.market,
     policies: opts.policies,
+    enrollTokenDigest: opts.enrollToken === undefined ? undefined : sha256(opts.enrollToken),
+    registerLimit: new RateLimiter(opts.limits?.registerPerMin ?? DEFAULT_LIMITS.registerPerMin),
+    rejectLimit: new RateLimiter(opts.limits?.rejectionsPerMin ?? DEFAULT_LIMITS.rejectionsPerMin),
   };
   return createServer((req, res) => {
     const t0 = process.hrtime.bigint();

@@ -7,7 +7,7 @@
 // what the publisher learns about its anchoring goes to anchor_txs and batch_anchors.
 import type { DevicePlan } from '../ledger/batch';
 import type Database from 'better-sqlite3';
-import type { BatchPlan } from '../ledger/batch';
+import type { BatchLeaf, BatchPlan } from '../ledger/batch';
 
 export const BATCH_MIGRATION = {
   version: 2,
@@ -146,6 +146,11 @@ export interface BatchStore {
   locate(device: string, seq: number): { batch: BatchRow; leafIndex: number } | undefined;
   /** Accepted reports not in a batch yet: how many, and when the oldest was accepted. */
   unbatched(): { count: number; afterReport: number; oldestAcceptedAt: number | null };
+  /**
+   * The next `limit` accepted reports after row `afterReport`, as batch leaves (flows summed
+   * over the packs), in row order, with their row ids. What closing a batch reads, and no more.
+   */
+  unbatchedLeaves(afterReport: number, limit: number): (BatchLeaf & { rowId: number })[];
   /** Stores a new batch (id = last + 1) over reports (afterReport, lastReport]. */
   insert(plan: BatchPlan, afterReport: number, lastReport: number, createdAt: number): BatchRow;
   /** The batch's leaves: reports' COSE bytes in (device, seq) order. */
@@ -198,6 +203,13 @@ export function openBatchStore(db: Database.Database): BatchStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     leaves: db.prepare('SELECT bytes FROM reports WHERE id >= ? AND id <= ? ORDER BY device_id, seq'),
+    unbatchedLeaves: db.prepare(
+      `SELECT r.id, r.device_id, r.seq, r.bytes, r.window_start, r.window_end,
+              coalesce(sum(p.grid_to_pack_mwh), 0) AS g2p, coalesce(sum(p.pack_to_grid_mwh), 0) AS p2g,
+              coalesce(sum(p.pack_to_motor_mwh), 0) AS p2m, coalesce(sum(p.regen_to_pack_mwh), 0) AS r2p
+       FROM (SELECT * FROM reports WHERE id > ? ORDER BY id LIMIT ?) AS r LEFT JOIN report_packs p ON p.report_id = r.id
+       GROUP BY r.id ORDER BY r.id`,
+    ),
     insTx: db.prepare(
       'INSERT INTO anchor_txs (hash, batch_id, chain_id, contract, sender, nonce, gas_price, raw, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -262,6 +274,17 @@ export function openBatchStore(db: Database.Database): BatchStore {
         st.insDevice.run(id, d.device, d.firstSeq, d.lastSeq, d.firstLeaf, d.gridToPackMwh, d.packToGridMwh, d.packToMotorMwh, d.regenToPackMwh);
       }
       return store.get(id)!;
+    },
+    unbatchedLeaves(afterReport, limit) {
+      type Row = { id: number; device_id: string; seq: number; bytes: Buffer; window_start: number | null; window_end: number | null; g2p: number; p2g: number; p2m: number; r2p: number };
+      return (st.unbatchedLeaves.all(afterReport, limit) as Row[]).map((r) => {
+        const synced = r.window_start !== null && r.window_end !== null;
+        return {
+          rowId: r.id, device: r.device_id, seq: r.seq, bytes: u8(r.bytes), synced,
+          startS: synced ? r.window_start! : 0, durationS: synced ? r.window_end! - r.window_start! : 0,
+          gridToPackMwh: r.g2p, packToGridMwh: r.p2g, packToMotorMwh: r.p2m, regenToPackMwh: r.r2p,
+        };
+      });
     },
     leaves(id) {
       const b = store.get(id);

@@ -241,11 +241,16 @@ export function openSqliteStore(file: string): Store {
     headOf: db.prepare('SELECT head_seq, head_hash FROM devices WHERE id = ?'),
     hashAt: db.prepare('SELECT hash FROM reports WHERE device_id = ? AND seq = ?'),
     listDevices: db.prepare('SELECT * FROM devices ORDER BY registered_at, id'),
+    activeKeys: db.prepare('SELECT id, public_key FROM devices WHERE revoked_at IS NULL ORDER BY id'),
+    activeDevices: db.prepare('SELECT count(*) AS n FROM devices WHERE revoked_at IS NULL'),
     rejections: db.prepare('SELECT reason, count FROM device_rejections WHERE device_id = ?'),
     revoke: db.prepare('UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
     setHead: db.prepare('UPDATE devices SET head_seq = ?, head_hash = ?, last_seen_at = ?, faults = ? WHERE id = ?'),
     touch: db.prepare('UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?'),
     fork: db.prepare('INSERT OR IGNORE INTO forks (device_id, seq, hash, bytes, seen_at) VALUES (?, ?, ?, ?, ?)'),
+    forkKept: db.prepare('SELECT EXISTS (SELECT 1 FROM forks WHERE device_id = ? AND seq = ? AND hash = ?) AS kept'),
+    forksKept: db.prepare('SELECT count(*) AS n FROM forks WHERE device_id = ?'),
+    forkEvidence: db.prepare('SELECT seq, hash, bytes, seen_at FROM forks WHERE device_id = ? ORDER BY seen_at, seq, hash'),
     forkCount: db.prepare('UPDATE devices SET forks = forks + 1, first_fork_seq = coalesce(first_fork_seq, ?) WHERE id = ?'),
     reject: db.prepare(
       `INSERT INTO device_rejections (device_id, reason, count, last_at) VALUES (?, ?, 1, ?)
@@ -265,6 +270,10 @@ export function openSqliteStore(file: string): Store {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     packsOf: db.prepare('SELECT * FROM report_packs WHERE report_id = ? ORDER BY pack'),
+    insPacks2: db.prepare(
+      `INSERT INTO report_packs (report_id, pack, device_id, window_start, grid_to_pack_mwh, pack_to_grid_mwh, pack_to_motor_mwh, regen_to_pack_mwh, charge_mah)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
     insPending: db.prepare(
       `INSERT INTO pending (device_id, seq, hash, prev, bytes, received_at, window_start, window_end, flows, faults)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -308,7 +317,12 @@ export function openSqliteStore(file: string): Store {
   }
 
   function accepted(row: ReportSqlRow): AcceptedRow {
+    let flows: FlowAmount[] | undefined;
     return {
+      // Read from report_packs when asked for: the export reads many rows and never these.
+      get flows(): FlowAmount[] {
+        return (flows ??= (st.packsOf.all(row.id) as PackSqlRow[]).flatMap(flowsOfPack));
+      },
       rowId: row.id,
       deviceId: row.device_id,
       seq: row.seq,
@@ -320,7 +334,6 @@ export function openSqliteStore(file: string): Store {
       windowStart: row.window_start,
       windowEnd: row.window_end,
       faults: row.faults ? JSON.parse(row.faults) : null,
-      flows: (st.packsOf.all(row.id) as PackSqlRow[]).flatMap(flowsOfPack),
     };
   }
 
@@ -353,6 +366,8 @@ export function openSqliteStore(file: string): Store {
       return r ? u8(r.hash) : undefined;
     },
     listDevices: () => (st.listDevices.all() as DeviceSqlRow[]).map((r) => device(r)!),
+    activeKeys: () => (st.activeKeys.all() as { id: string; public_key: Buffer }[]).map((r) => [r.id, u8(r.public_key)]),
+    activeDevices: () => (st.activeDevices.get() as { n: number }).n,
     revokeDevice(id, at) {
       st.revoke.run(at, id);
     },
@@ -362,9 +377,13 @@ export function openSqliteStore(file: string): Store {
     touchDevice(id, at) {
       st.touch.run(at, id);
     },
-    recordFork(id, seq, hash, bytes, at) {
-      if (st.fork.run(id, seq, hash, bytes, at).changes) st.forkCount.run(seq, id);
+    recordFork(id, seq, hash, bytes, at, keep) {
+      if ((st.forkKept.get(id, seq, hash) as { kept: number }).kept) return;
+      if ((st.forksKept.get(id) as { n: number }).n < keep) st.fork.run(id, seq, hash, bytes, at);
+      st.forkCount.run(seq, id);
     },
+    forkEvidence: (id) =>
+      (st.forkEvidence.all(id) as { seq: number; hash: Buffer; bytes: Buffer; seen_at: number }[]).map((r) => ({ seq: r.seq, hash: u8(r.hash), bytes: u8(r.bytes), seenAt: r.seen_at })),
     countRejection(id, reason, at) {
       st.reject.run(id, reason, at);
     },
@@ -396,8 +415,14 @@ export function openSqliteStore(file: string): Store {
         if (!p) packs.set(f.pack, (p = {}));
         p[col[0]] = f.amount;
       }
-      for (const [pack, p] of packs) {
-        st.insPack.run(id, pack, r.deviceId, r.windowStart, p.grid_to_pack_mwh ?? 0, p.pack_to_grid_mwh ?? 0, p.pack_to_motor_mwh ?? 0, p.regen_to_pack_mwh ?? 0, p.charge_mah ?? 0);
+      const values = (pack: number, p: Record<string, number>) =>
+        [id, pack, r.deviceId, r.windowStart, p.grid_to_pack_mwh ?? 0, p.pack_to_grid_mwh ?? 0, p.pack_to_motor_mwh ?? 0, p.regen_to_pack_mwh ?? 0, p.charge_mah ?? 0];
+      // Two packs (the usual bike) in one statement.
+      if (packs.size === 2) {
+        const [[a, pa], [b, pb]] = [...packs];
+        st.insPacks2.run(...values(a, pa), ...values(b, pb));
+      } else {
+        for (const [pack, p] of packs) st.insPack.run(...values(pack, p));
       }
     },
     insertPending(r) {
@@ -430,8 +455,8 @@ export function openSqliteStore(file: string): Store {
       return { count: r.count, minSeq: r.min_seq, maxSeq: r.max_seq, since: r.since };
     },
     devicesWithPending: () => (st.devicesWithPending.all() as { device_id: string }[]).map((r) => r.device_id),
-    listAccepted: (deviceId, afterSeq, limit) => (st.listAccepted.all(deviceId, afterSeq, limit) as ReportSqlRow[]).map(accepted),
-    exportAccepted: (afterRowId, limit) => (st.exportAccepted.all(afterRowId, limit) as ReportSqlRow[]).map(accepted),
+    listAccepted: (deviceId, afterSeq, limit) => (st.listAccepted.all(deviceId, afterSeq, limit) as ReportSqlRow[]).map((r) => accepted(r)),
+    exportAccepted: (afterRowId, limit) => (st.exportAccepted.all(afterRowId, limit) as ReportSqlRow[]).map((r) => accepted(r)),
     energy(deviceId, from, to, bucketS) {
       const out: EnergyRow[] = [];
       for (const row of st.energy.all(bucketS, deviceId, from, to) as (PackSqlRow & { bucket: number | null; reports: number })[]) {

@@ -84,10 +84,21 @@ export interface Store {
   /** Chain head of a registered device (seq -1 and an empty hash before its first report). */
   headOf(id: string): { seq: number; hash: Uint8Array } | undefined;
   listDevices(): DeviceRecord[];
+  /** Key id and public key of every device not revoked (what the verify workers hold). */
+  activeKeys(): Array<[string, Uint8Array]>;
+  /** How many devices are not revoked (read at every metrics scrape: a count, not a list). */
+  activeDevices(): number;
   revokeDevice(id: string, at: number): void;
   setHead(id: string, seq: number, hash: Uint8Array, lastSeenAt: number, faults: Record<string, unknown> | null): void;
   touchDevice(id: string, lastSeenAt: number): void;
-  recordFork(id: string, seq: number, hash: Uint8Array, bytes: Uint8Array, at: number): void;
+  /**
+   * Counts a fork attempt (same seq, other bytes) and keeps its bytes as evidence while the
+   * device has fewer than `keep` kept; an attempt already kept (same seq and hash) is not
+   * counted again. Bounded so that a key holder cannot fill the disk with its own forks.
+   */
+  recordFork(id: string, seq: number, hash: Uint8Array, bytes: Uint8Array, at: number, keep: number): void;
+  /** The fork evidence kept for a device, oldest first. */
+  forkEvidence(id: string): { seq: number; hash: Uint8Array; bytes: Uint8Array; seenAt: number }[];
   countRejection(id: string, reason: string, at: number): void;
 
   insertChallenge(nonce: Uint8Array, expiresAt: number): void;

@@ -19,7 +19,17 @@ export interface ReportFacts {
 /** A worker's answer for one report: signature and payload checked, chain not yet. */
 export type Verdict =
   | { ok: true; facts: ReportFacts; report: EnergyReport; micros: number }
-  | { ok: false; reason: RejectReason; detail: string; deviceId?: string; seq?: number; micros: number };
+  | {
+      ok: false;
+      reason: RejectReason;
+      detail: string;
+      /** The kid the report claims, whether or not it is the sender's. */
+      deviceId?: string;
+      seq?: number;
+      /** The signature verified under deviceId's key: the rejection counts against that device. */
+      signed: boolean;
+      micros: number;
+    };
 
 /** The per-report answer of POST /v1/reports. */
 export type ReportAnswer =

@@ -33,7 +33,7 @@ function verifyOne(bytes: Uint8Array, nowS: number): Verdict {
   const t0 = performance.now();
   const r = verifyReportBytes(bytes, registry, { nowS });
   const micros = Math.round((performance.now() - t0) * 1000);
-  if (!r.ok) return { ok: false, reason: r.reason, detail: r.detail, deviceId: claimed(bytes), micros };
+  if (!r.ok) return { ok: false, reason: r.reason, detail: r.detail, deviceId: claimed(bytes), signed: r.signed === true, micros };
   return { ok: true, facts: factsOf(r.report, r.hash), report: r.report, micros };
 }
 
@@ -60,7 +60,7 @@ port.on('message', (m: WorkerMessage) => {
         } catch (e) {
           // verifyReportBytes returns its rejections; a throw is a bug in the library, and
           // the report is answered, not dropped.
-          result.push({ ok: false, reason: REJECT.MALFORMED, detail: `verifier error: ${(e as Error).message}`, micros: 0 });
+          result.push({ ok: false, reason: REJECT.MALFORMED, detail: `verifier error: ${(e as Error).message}`, signed: false, micros: 0 });
         }
       }
       port.postMessage({ id: m.id, result });

@@ -93,13 +93,17 @@ export interface PairingNode {
 }
 
 /** A PairingNode talking to an ingest node's HTTP API (GET /v1/devices/challenge, POST /v1/devices). */
-export function httpPairingNode(endpoint: string): PairingNode {
+export function httpPairingNode(endpoint: string, enrollToken?: string): PairingNode {
   async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
     let res: Response;
     try {
       res = await fetch(endpoint + path, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          // A node started with --enroll-token-file registers only with its token.
+          ...(enrollToken === undefined ? {} : { authorization: `Bearer ${enrollToken}` }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(10000),
       });

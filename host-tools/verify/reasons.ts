@@ -14,6 +14,9 @@ export interface Rejection {
   detail: string;
   /** Dotted payload field, when the problem is in one (e.g. "packs[1].packToMotorMwh"). */
   field?: string;
+  /** Set when the signature verified under a registered key and the rejection is about
+   *  what was signed: only then is the rejection the key holder's doing. */
+  signed?: true;
 }
 
 export function reject(reason: RejectReason, detail: string, field?: string): Rejection {

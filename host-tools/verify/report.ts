@@ -3,7 +3,8 @@
 // the CLI and the ingest node apply exactly the same rules.
 import { createHash } from 'node:crypto';
 import { bytesEqual, toHex } from '../../protocol/bytes';
-import { COSE_ALG_ED25519, COSE_ALG_EDDSA, decodeSign1, sign1ToBeSigned, type Sign1 } from '../../protocol/cose';
+import { COSE_ALG_ED25519, COSE_ALG_EDDSA, decodeSign1, type Sign1 } from '../../protocol/cose';
+import { sigStructureBytes } from './tbs';
 import { decodeReport, type EnergyReport } from '../../protocol/report';
 import { KID_BYTES, kidFromPublicKey } from '../../protocol/kid';
 import { ed25519Verify } from './ed25519';
@@ -72,7 +73,7 @@ export function verifySignature(s: Sign1, registry: KeyRegistry): { ok: true; pu
   if (keys.length === 0) return reject(REJECT.UNKNOWN_KEY, `no registered key with kid ${toHex(s.kid)}`);
   // Verify the bytes received: ToBeSigned is rebuilt from the received protected and
   // payload byte strings, never from decoded-then-re-encoded values.
-  const tbs = sign1ToBeSigned(s);
+  const tbs = sigStructureBytes(s.protectedBytes, s.payload);
   for (const pub of keys) if (ed25519Verify(s.signature, tbs, pub)) return { ok: true, publicKey: pub };
   return reject(REJECT.BAD_SIGNATURE, `signature does not verify under the key of kid ${toHex(s.kid)}`);
 }
@@ -89,10 +90,10 @@ export function verifyReportBytes(bytes: Uint8Array, registry: KeyRegistry, opts
     report = decodeReport(s.payload);
   } catch (e) {
     const err = e as Error & { field?: string };
-    return reject(REJECT.MALFORMED, err.message, err.field);
+    return { ...reject(REJECT.MALFORMED, err.message, err.field), signed: true };
   }
-  if (!bytesEqual(report.kid, s.kid!)) return reject(REJECT.MALFORMED, 'payload kid differs from the kid header', 'kid');
+  if (!bytesEqual(report.kid, s.kid!)) return { ...reject(REJECT.MALFORMED, 'payload kid differs from the kid header', 'kid'), signed: true };
   const bad = checkPlausible(report, opts);
-  if (bad) return bad;
+  if (bad) return { ...bad, signed: true };
   return { ok: true, report, publicKey: sig.publicKey, kid: s.kid!, alg: opened.alg, hash: sha256Host(bytes), bytes };
 }

@@ -1,4 +1,6 @@
 import { parseArgs, intOption, UsageError } from '../args';
+import { DEFAULT_LIMITS } from '../../ingest/server';
+import { readTokenFile } from '../token-file';
 import { EXIT, type Command } from '../command';
 import { createLogger, type Level } from '../../ingest/log';
 import { startIngestNode } from '../../ingest/node';
@@ -30,7 +32,7 @@ async function anchorOptions(p: ReturnType<typeof parseArgs>) {
 const command: Command = {
   name: 'ingest',
   summary: 'run a ledger ingest node: verify, store (SQLite) and serve device-signed reports over HTTP',
-  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES] [--batch-interval-ms N] [--batch-max-reports N]\n                   [--contract ADDR (--chain volta|ewc | --rpc URL [--chain-id N]) (--anchor-key-file F | --anchor-key-env NAME) [--confirmations N]]',
+  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES] [--batch-interval-ms N] [--batch-max-reports N]\n                   [--enroll-token-file FILE] [--rate-register N] [--rate-rejections N]\n                   [--contract ADDR (--chain volta|ewc | --rpc URL [--chain-id N]) (--anchor-key-file F | --anchor-key-env NAME) [--confirmations N]]',
   options: {
     db: { type: 'string', description: 'SQLite database file (created with its schema if absent)' },
     port: { type: 'string', description: 'TCP port (0 picks a free one)', default: '8080' },
@@ -39,6 +41,9 @@ const command: Command = {
     'admin-token-env': { type: 'string', description: 'environment variable holding the bearer token of operator routes (revoke); without it they answer loopback clients only' },
     'log-level': { type: 'string', description: 'debug, info, warn or error (JSON lines on stderr)', default: 'info' },
     'max-body': { type: 'string', description: 'largest request body in bytes', default: String(1 << 20) },
+    'enroll-token-file': { type: 'string', description: 'file holding the token a client must send (Authorization: Bearer) to register a device; without it anyone may register' },
+    'rate-register': { type: 'string', description: 'registration requests (challenge + register) per client address per minute; 0: no limit', default: String(DEFAULT_LIMITS.registerPerMin) },
+    'rate-rejections': { type: 'string', description: 'rejected reports per client address per minute before POST /v1/reports answers 429; 0: no limit', default: String(DEFAULT_LIMITS.rejectionsPerMin) },
     'batch-interval-ms': { type: 'string', description: 'longest time an accepted report waits for its batch (Merkle root), ms', default: '60000' },
     'batch-max-reports': { type: 'string', description: 'a batch closes as soon as this many accepted reports wait', default: '1000' },
     contract: { type: 'string', description: 'anchor batches on chain to this DeepLedger contract (deep ledger deploy); needs --chain or --rpc and a key' },
@@ -60,6 +65,8 @@ const command: Command = {
       adminToken = process.env[envName];
       if (!adminToken) throw new UsageError(`--admin-token-env ${envName}: the variable is not set or empty`);
     }
+    const tokenFile = p.options['enroll-token-file'] as string | undefined;
+    const enrollToken = tokenFile === undefined ? undefined : readTokenFile('enroll-token-file', tokenFile);
     const anchor = await anchorOptions(p);
     const node = await startIngestNode({
       anchor,
@@ -70,6 +77,8 @@ const command: Command = {
       maxBodyBytes: intOption(p, 'max-body', 1024, 1 << 30),
       batch: { intervalMs: intOption(p, 'batch-interval-ms', 1, 7 * 86_400_000), maxReports: intOption(p, 'batch-max-reports', 1, 1_000_000) },
       adminToken,
+      enrollToken,
+      limits: { registerPerMin: intOption(p, 'rate-register', 0, 1_000_000), rejectionsPerMin: intOption(p, 'rate-rejections', 0, 1_000_000_000) },
       logger: createLogger({ level: level as Level }),
     });
     process.stdout.write(`${node.url}\n`);

@@ -8,6 +8,7 @@ import { parseArgs, UsageError, intOption, httpUrlOption } from '../args';
 import { EXIT, type Command } from '../command';
 import { openLink, DeviceConsole, PortError } from '../../testnet/device-link';
 import { pairDevice, httpPairingNode, PairingError } from '../../testnet/device-api';
+import { readTokenFile } from '../token-file';
 
 /** Reads a password from a TTY with echo off (raw mode), or the first line of piped stdin. */
 export function readPassword(prompt: string, opts: { stdin?: NodeJS.ReadStream; stderr?: NodeJS.WritableStream; fromStdin: boolean }): Promise<string> {
@@ -57,7 +58,7 @@ export function readPassword(prompt: string, opts: { stdin?: NodeJS.ReadStream; 
 const command: Command = {
   name: 'pair',
   summary: "pair a bike's device with a ledger ingest node (WiFi, endpoint, signed registration)",
-  usage: 'deep pair --port PATH|tcp://HOST:PORT --wifi SSID --endpoint URL [--password-stdin] [--force] [--owner-key-file FILE]',
+  usage: 'deep pair --port PATH|tcp://HOST:PORT --wifi SSID --endpoint URL [--password-stdin] [--force] [--owner-key-file FILE] [--enroll-token-file FILE]',
   options: {
     port: { type: 'string', description: "the device's console: serial port (/dev/ttyUSB0) or tcp://host:port" },
     wifi: { type: 'string', description: 'WiFi network (SSID) the bike joins' },
@@ -66,6 +67,7 @@ const command: Command = {
     force: { type: 'boolean', description: 'pair again even if the device is already paired' },
     baud: { type: 'string', description: 'serial speed', default: '115200' },
     'sign-timeout': { type: 'string', description: 'seconds the device may take to sign the proof', default: '30' },
+    'enroll-token-file': { type: 'string', description: 'file holding the enrollment token of a node started with --enroll-token-file (ask its operator)' },
     'owner-key-file': { type: 'string', description: "the rider's EVM account key (64 hex digits): signs ownership of the bike (EIP-712), recorded on chain by a node that anchors" },
   },
   async run(argv) {
@@ -82,6 +84,8 @@ const command: Command = {
     const signTimeoutS = intOption(p, 'sign-timeout', 1, 600)!;
     const err = (s: string) => process.stderr.write(s);
     let owner: Parameters<typeof pairDevice>[0]['owner'];
+    const tokenFile = p.options['enroll-token-file'] as string | undefined;
+    const enrollToken = tokenFile === undefined ? undefined : readTokenFile('enroll-token-file', tokenFile);
     const ownerKeyFile = p.options['owner-key-file'] as string | undefined;
     if (ownerKeyFile !== undefined) {
       // Read before touching the device: a bad key file stops here, with nothing written.
@@ -106,7 +110,7 @@ const command: Command = {
       await c.identify();
       const r = await pairDevice({
         console: c,
-        node: httpPairingNode(endpoint),
+        node: httpPairingNode(endpoint, enrollToken),
         ssid,
         endpoint,
         force: p.options.force === true,

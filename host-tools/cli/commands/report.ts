@@ -16,6 +16,7 @@ import { createMeter } from '../../../firmware/energy/meter';
 import { makePairingProof } from '../../../protocol/pairing';
 import { httpPairingNode } from '../../testnet/device-api';
 import { Prng } from '../../sim/prng';
+import { readTokenFile } from '../token-file';
 
 /** 2026-11-19T00:00:00Z: the simulated clock once SNTP has synced. */
 export const RIDE_EPOCH_S = 1_795_046_400;
@@ -99,17 +100,28 @@ export interface SignedRide {
   reports: Uint8Array[];
 }
 
-/** Signs the simulated ride with the device signer, chaining seq and prev. */
-export function makeSignedRide(seed32: Uint8Array, count: number): SignedRide {
+/**
+ * Signs the simulated ride with the device signer, chaining seq and prev. Ed25519 is
+ * deterministic (RFC 8032 §5.1.6): any correct signer for the same seed gives the same bytes,
+ * so a host tool that needs many reports fast (bench:ingest) may pass node:crypto's signer
+ * and `hash` and still get exactly what the device sends (test/host-tools/cli/report.test.ts).
+ */
+export function makeSignedRide(
+  seed32: Uint8Array,
+  count: number,
+  fast?: { sign: (tbs: Uint8Array) => Uint8Array; hash: (b: Uint8Array) => Uint8Array },
+): SignedRide {
   const publicKey = ed25519PublicKey(seed32);
   const kid = kidFromPublicKey(publicKey);
+  const sign = fast?.sign ?? ((tbs: Uint8Array) => ed25519Sign(tbs, seed32, publicKey));
+  const hash = fast?.hash ?? prevOf;
   const reports: Uint8Array[] = [];
   let prev = zeroPrev();
   const bodies = simulateRide(seed32, count);
   for (let seq = 0; seq < count; seq++) {
-    const cose = signReport({ ...bodies[seq], kid, seq, prev }, (tbs) => ed25519Sign(tbs, seed32, publicKey));
+    const cose = signReport({ ...bodies[seq], kid, seq, prev }, sign);
     reports.push(cose);
-    prev = prevOf(cose);
+    prev = hash(cose);
   }
   return { publicKey, kid, reports };
 }
@@ -119,8 +131,8 @@ export function makeSignedRide(seed32: Uint8Array, count: number): SignedRide {
  * challenge, signed with the key in a pairing proof (protocol/pairing.ts), posted back.
  * Ledger integrators need it to feed `deep report` files to their node without a bike.
  */
-export async function registerTestKey(endpoint: string, seed32: Uint8Array, publicKey: Uint8Array): Promise<string> {
-  const node = httpPairingNode(endpoint);
+export async function registerTestKey(endpoint: string, seed32: Uint8Array, publicKey: Uint8Array, enrollToken?: string): Promise<string> {
+  const node = httpPairingNode(endpoint, enrollToken);
   const challenge = await node.challenge();
   const proof = makePairingProof(
     { challenge: fromHex(challenge, 'challenge from ' + endpoint), publicKey, firmware: RIDE_FIRMWARE },
@@ -132,7 +144,7 @@ export async function registerTestKey(endpoint: string, seed32: Uint8Array, publ
 const command: Command = {
   name: 'report',
   summary: 'write N chained, signed reports of a simulated ride (CBOR sequence, RFC 8742)',
-  usage: 'deep report --seed HEX32 --count N --out FILE [--register URL]',
+  usage: 'deep report --seed HEX32 --count N --out FILE [--register URL [--enroll-token-file FILE]]',
   options: {
     seed: { type: 'string', description: 'device key seed, 64 hex digits (test keys only: it is the secret key)' },
     count: { type: 'string', description: 'number of reports', default: '20' },
@@ -141,6 +153,7 @@ const command: Command = {
       type: 'string',
       description: 'also register this test key with the ingest node at URL (challenge + pairing proof, as `deep pair` does for a device)',
     },
+    'enroll-token-file': { type: 'string', description: 'with --register: file holding the enrollment token of a node started with --enroll-token-file' },
   },
   async run(argv) {
     const p = parseArgs(argv, this.options);
@@ -152,6 +165,9 @@ const command: Command = {
     if (typeof out !== 'string' || !out) throw new UsageError('--out FILE is required');
     // Checked before the reports are made and written, like every other option.
     const endpoint = httpUrlOption(p, 'register');
+    const tokenFile = p.options['enroll-token-file'] as string | undefined;
+    if (tokenFile !== undefined && endpoint === undefined) throw new UsageError('--enroll-token-file goes with --register URL');
+    const enrollToken = tokenFile === undefined ? undefined : readTokenFile('enroll-token-file', tokenFile);
     const ride = makeSignedRide(fromHex(seedHex), count);
     const total = ride.reports.reduce((n, r) => n + r.length, 0);
     const all = new Uint8Array(total);
@@ -168,7 +184,7 @@ const command: Command = {
     );
     if (endpoint !== undefined) {
       const seed32 = fromHex(seedHex);
-      const id = await registerTestKey(endpoint, seed32, ride.publicKey);
+      const id = await registerTestKey(endpoint, seed32, ride.publicKey, enrollToken);
       process.stdout.write(`registered with ${endpoint} as device ${id}\n`);
     }
     return EXIT.OK;

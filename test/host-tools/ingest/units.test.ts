@@ -87,6 +87,14 @@ test('SQLite store: migrations recorded once, WAL + synchronous FULL, refuses a 
     assert.equal(s.getPending('0011223344556677', 4)!.bytes, u8(1, 2, 3));
     assert.equal(s.pendingSummary('0011223344556677'), { count: 1, minSeq: 4, maxSeq: 4, since: 6 });
     assert.equal(s.headOf('0011223344556677'), { seq: -1, hash: new Uint8Array(0) });
+    // What the workers and the devices gauge read: the devices not revoked, without their counters.
+    s.transaction(() => {
+      s.insertDevice({ id: '1111111111111111', publicKey: new Uint8Array(32).fill(1), registeredAt: 7 });
+      s.insertDevice({ id: '2222222222222222', publicKey: new Uint8Array(32).fill(2), registeredAt: 8 });
+      s.revokeDevice('1111111111111111', 9);
+    });
+    assert.is(s.activeDevices(), 2);
+    assert.equal(s.activeKeys(), [['0011223344556677', new Uint8Array(32).fill(9)], ['2222222222222222', new Uint8Array(32).fill(2)]]);
     s.close();
     const db = new Database(file);
     assert.equal(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), MIGRATIONS.map((m) => ({ version: m.version })));
