@@ -25,7 +25,9 @@ class Probe extends Contract {
   }
   async List(ctx: Context): Promise<string> {
     const out: string[] = [];
-    for await (const kv of await ctx.stub.getStateByPartialCompositeKey('probe.item', [])) out.push(ctx.stub.splitCompositeKey(kv.key).attributes[0]);
+    const it = await ctx.stub.getStateByPartialCompositeKey('probe.item', []);
+    for (let r = await it.next(); !r.done; r = await it.next()) out.push(ctx.stub.splitCompositeKey(r.value.key).attributes[0]);
+    await it.close();
     return JSON.stringify(out);
   }
   async Who(ctx: Context): Promise<string> {
