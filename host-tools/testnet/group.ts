@@ -14,7 +14,7 @@ import { openSign1 } from '../verify';
 import { decodeReport } from '../../protocol/report';
 import { toHex } from '../../protocol/bytes';
 import { consoleLink, DeviceConsole } from './device-link';
-import { pairDevice, httpPairingNode, deviceInfo, DEVICE_EXPR } from './device-api';
+import { pairDevice, httpPairingNode, deviceInfo, signPairingProof, DEVICE_EXPR } from './device-api';
 import { privateKeyToAccount } from 'viem/accounts';
 import { bindDeviceTypedData } from '../ledger/evm/contract';
 import { zeroFlows, FLOWS, type FlowTotals } from './view';
@@ -51,6 +51,8 @@ export interface GroupSpec {
   tuning: Tuning;
   /** Each rider's EVM key (hex) by bike name: paired with an owner, as deep pair --owner-key-file does. */
   riderKeys?: Record<string, string>;
+  /** Pairing challenges of an in-process Fabric chaincode by bike name: each bike also signs a proof over its own. */
+  fabricChallenges?: Record<string, string>;
 }
 
 export interface BikeSample {
@@ -193,7 +195,7 @@ export class BikeGroup {
   }
 
   /** Boots every bike (first boot makes its key) and pairs it through its console. */
-  async start(): Promise<{ name: string; id: string; version: string }[]> {
+  async start(): Promise<{ name: string; id: string; version: string; fabricProof?: string }[]> {
     const { spec } = this;
     for (const b of spec.bikes) {
       const clock = new VirtualClock({ startWallMs: spec.startWallMs });
@@ -230,7 +232,9 @@ export class BikeGroup {
       });
       r.id = res.status === 'paired' ? res.id : res.info.id;
       this.byId[r.id] = r;
-      out.push({ name: r.name, id: r.id, version: info.version });
+      const fabricChallenge = spec.fabricChallenges?.[r.name];
+      const fabricProof = fabricChallenge ? await signPairingProof(r.con, fabricChallenge, (ms) => r.clock.advance(ms), 120_000) : undefined;
+      out.push({ name: r.name, id: r.id, version: info.version, ...(fabricProof ? { fabricProof } : {}) });
     }
     // Every bike's day is counted from the same virtual instant, whatever its boot took
     // and whichever group it is in (its ride started with its clock, parked at night).

@@ -51,6 +51,8 @@ export interface RunSummary {
   hubs?: { name: string; inMwh: number; outMwh: number }[];
   /** Anchoring on chain, when on (host-tools/testnet/anchor.ts). */
   anchor?: { anchored: number; batches: number; settledOk: boolean; mismatches: string[] };
+  /** The reports through the Fabric chaincode in process (host-tools/testnet/fabric.ts), when asked. */
+  fabric?: { accepted: number; rejected: number; transactions: number; settledOk: boolean; mismatches: string[] };
 }
 
 export function maxErrorMwh(s: RunSummary): number {
@@ -107,12 +109,14 @@ export function runOk(s: RunSummary, t: Tolerance = DEFAULT_TOLERANCE): boolean 
   const totalsOk = s.bikes.every((b) => b.packs.every((p) =>
     packSumError(p) <= t.packMwh && FLOWS.every((f) => withinTolerance(p.ledgerMwh[f], p.trueMwh[f], t.flowMwh, t.flowPermille))));
   const anchorOk = !s.anchor || (s.anchor.anchored === s.verified && s.anchor.settledOk);
-  return s.rejected === 0 && totalsOk && anchorOk && s.bikes.every((b) => chainStatus(b.chain).startsWith('complete'));
+  const fabricOk = !s.fabric || (s.fabric.accepted === s.verified && s.fabric.rejected === 0 && s.fabric.settledOk);
+  return s.rejected === 0 && totalsOk && anchorOk && fabricOk && s.bikes.every((b) => chainStatus(b.chain).startsWith('complete'));
 }
 
 export function finalLine(s: RunSummary): string {
   const anchor = s.anchor ? ` anchored=${s.anchor.anchored} settled_ok=${s.anchor.settledOk ? 1 : 0}` : '';
-  return `bikes=${s.bikes.length} reports=${s.reports} verified=${s.verified} rejected=${s.rejected} max_error_mwh=${maxErrorMwh(s)}${anchor}`;
+  const fabric = s.fabric ? ` chaincode_accepted=${s.fabric.accepted} chaincode_settled_ok=${s.fabric.settledOk ? 1 : 0}` : '';
+  return `bikes=${s.bikes.length} reports=${s.reports} verified=${s.verified} rejected=${s.rejected} max_error_mwh=${maxErrorMwh(s)}${anchor}${fabric}`;
 }
 
 function table(rows: string[][], right: boolean[]): string[] {
@@ -162,6 +166,11 @@ export function renderSummary(s: RunSummary): string[] {
   if (s.anchor) {
     lines.push(`on chain: ${s.anchor.anchored} reports in ${s.anchor.batches} batches anchored and confirmed; balances on chain ${s.anchor.settledOk ? 'equal the settlement above to the micro-unit' : 'DIFFER from the settlement above'}`);
     for (const m of s.anchor.mismatches) lines.push(`  ${m}`);
+    lines.push('');
+  }
+  if (s.fabric) {
+    lines.push(`Fabric chaincode (in process): ${s.fabric.accepted} reports accepted, ${s.fabric.rejected} rejected in ${s.fabric.transactions} transactions; balances in the chaincode ${s.fabric.settledOk ? 'equal the settlement above to the micro-unit' : 'DIFFER from the settlement above'}`);
+    for (const m of s.fabric.mismatches) lines.push(`  ${m}`);
     lines.push('');
   }
   lines.push(finalLine(s));

@@ -9,7 +9,8 @@
 // transaction timestamp, nothing is random, money is BigInt (energy is integer mWh), and
 // state is only iterated in the ledger's key order (never a Map or an object's keys).
 import { createHash } from 'node:crypto';
-import { Contract, Info, Param, Returns, Transaction, type Context } from 'fabric-contract-api';
+import { createRequire } from 'node:module';
+import { Contract, type Context } from 'fabric-contract-api';
 import { decodeFirst } from '../../../../protocol/cbor';
 import { decodeSign1 } from '../../../../protocol/cose';
 import { bytesEqual, fromHex, toHex } from '../../../../protocol/bytes';
@@ -519,6 +520,10 @@ export class DeepContract extends Contract {
     return JSON.stringify({ owner, ...(b ?? storeBalance(emptyBalance(owner))), history: history.map((h) => h.value) });
   }
 }
+
+// fabric-contract-api adds its decorators to module.exports with Object.assign, which an ES
+// module importing it cannot see as named exports: they are taken from require().
+const { Info, Param, Returns, Transaction } = createRequire(import.meta.url)('fabric-contract-api') as typeof import('fabric-contract-api');
 
 // Decorators applied as functions: the same metadata as @Transaction/@Param/@Returns, without
 // TypeScript's experimental decorators (this repository compiles with tsx and plain tsc).
