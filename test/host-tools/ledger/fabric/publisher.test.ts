@@ -149,4 +149,28 @@ test('another writer on the chaincode, or an identity without the anchorer role,
   }
 });
 
+test('the connection file: paths relative to it, errors name the file and the field, never the key', async () => {
+  const tmp = tempDir();
+  try {
+    const { writeFileSync } = await import('node:fs');
+    const { loadFabricConnection } = await import('../../../../host-tools/ledger/fabric/gateway');
+    writeFileSync(path.join(tmp.dir, 'node.pem'), ANCHORER.certificate);
+    writeFileSync(path.join(tmp.dir, 'node.key'), ANCHORER.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const file = path.join(tmp.dir, 'fabric.json');
+    const conf = { endpoint: 'peer0.hub.example:7051', hostOverride: 'peer0', mspId: 'HubMSP', certFile: 'node.pem', keyFile: 'node.key', channel: 'deep', chaincode: 'deep' };
+    writeFileSync(file, JSON.stringify(conf));
+    const c = loadFabricConnection(file);
+    assert.equal([c.endpoint, c.mspId, c.channel, c.chaincode, c.tlsRootCert], ['peer0.hub.example:7051', 'HubMSP', 'deep', 'deep', undefined]);
+    assert.is(c.certificate, ANCHORER.certificate);
+    writeFileSync(file, JSON.stringify({ ...conf, keyFile: 'node.pem' }));
+    assert.throws(() => loadFabricConnection(file), (e: Error) => e.message === `${file}: "keyFile" does not hold a PEM private key`);
+    writeFileSync(file, JSON.stringify({ ...conf, tlsRootCertFile: 'ca.pem' }));
+    assert.throws(() => loadFabricConnection(file), /"tlsRootCertFile": cannot read .*ca\.pem: ENOENT/);
+    writeFileSync(file, JSON.stringify({ ...conf, channel: 7 }));
+    assert.throws(() => loadFabricConnection(file), /"channel" expected a non-empty string/);
+  } finally {
+    tmp.cleanup();
+  }
+});
+
 test.run();
