@@ -82,7 +82,7 @@ function chaincode() {
   return {
     input: 'host-tools/ledger/fabric/src/index.ts',
     external: (id) => id.startsWith('node:') || id === 'fabric-contract-api' || id === 'fabric-shim',
-    output: { file: 'host-tools/ledger/fabric/dist/index.js', format: 'cjs', exports: 'named', generatedCode: 'es2015', indent: false },
+    output: { file: 'host-tools/ledger/fabric/dist/index.cjs', format: 'cjs', exports: 'named', generatedCode: 'es2015', indent: false },
     plugins: [typescript({
       tsconfig: false,
       // The chaincode's module graph only (a wider program would type-check the firmware too).

@@ -13,7 +13,7 @@ const BUNDLES = [
   ['test/engine/device-entry.ts', 'dist/engine-check.js'],
   ['firmware/keys/bench-sign.ts', 'dist/bench-sign.js'],
   ['firmware/keys/ed25519-module.ts', 'dist/ed25519-module.js'],
-  ['host-tools/ledger/fabric/src/index.ts', 'host-tools/ledger/fabric/dist/index.js'],
+  ['host-tools/ledger/fabric/src/index.ts', 'host-tools/ledger/fabric/dist/index.cjs'],
 ];
 
 test('deep build reports each bundle on stderr as it starts and ends, with its size', async () => {

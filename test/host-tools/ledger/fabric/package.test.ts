@@ -1,5 +1,5 @@
 // The chaincode package as a peer gets it (host-tools/ledger/fabric: package.json and the
-// dist/index.js that `deep build` bundles): self-contained but for fabric-contract-api and
+// dist/index.cjs that `deep build` bundles): self-contained but for fabric-contract-api and
 // fabric-shim; `fabric-chaincode-node metadata generate` runs offline on it and gives the
 // contract's transactions; the bundle behaves as the source does, write for write.
 import '../../../../host-tools/ledger/fabric/quiet';
@@ -17,12 +17,12 @@ import { registerDevice, GRID, ANCHORER, RIDER, NOW_S } from './_ledger';
 import { tempDir } from '../../ingest/_fixtures';
 
 const PKG = path.join(ROOT, 'host-tools/ledger/fabric');
-const BUNDLE = path.join(PKG, 'dist/index.js');
+const BUNDLE = path.join(PKG, 'dist/index.cjs');
 
 test('the package: main is the bundle, which needs nothing but fabric-contract-api, fabric-shim and Node', () => {
   assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run deep build (npm test builds it first)`);
   const pkg = JSON.parse(readFileSync(path.join(PKG, 'package.json'), 'utf8'));
-  assert.is(pkg.main, 'dist/index.js');
+  assert.is(pkg.main, 'dist/index.cjs');
   assert.is(pkg.scripts.start, 'fabric-chaincode-node start');
   assert.equal(Object.keys(pkg.dependencies).sort(), ['fabric-contract-api', 'fabric-shim']);
   const root = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
