@@ -44,7 +44,7 @@ test('an unknown bundle name is an error naming the known ones', async () => {
     await build({ bundles: ['firmware', 'nope'] });
     assert.unreachable('built an unknown bundle');
   } catch (e) {
-    assert.match((e as Error).message, /unknown bundle nope \(known: firmware, engine, bench-sign, ed25519-module\)/);
+    assert.match((e as Error).message, /unknown bundle nope \(known: firmware, engine, bench-sign, ed25519-module, fabric-chaincode\)/);
   }
 });
 
