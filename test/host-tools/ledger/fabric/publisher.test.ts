@@ -173,4 +173,38 @@ test('the connection file: paths relative to it, errors name the file and the fi
   }
 });
 
+test('deep ingest --fabric FILE: the command-line node anchors through its connection file', async () => {
+  const { spawn } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const tmp = tempDir();
+  const ledger = await newLedger();
+  const fake = await startFakeGateway(ledger, { identity: PEER });
+  writeFileSync(path.join(tmp.dir, 'node.pem'), ANCHORER.certificate);
+  writeFileSync(path.join(tmp.dir, 'node.key'), ANCHORER.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(path.join(tmp.dir, 'fabric.json'), JSON.stringify({ endpoint: fake.url, mspId: ANCHORER.mspId, certFile: 'node.pem', keyFile: 'node.key', channel: 'deep', chaincode: 'deep' }));
+  const { ROOT } = await import('../../../../host-tools/build/build');
+  const bin = path.join(ROOT, 'host-tools/bin/deep.js');
+  const p = spawn(process.execPath, [bin, 'ingest', '--db', path.join(tmp.dir, 'l.db'), '--port', '0', '--fabric', path.join(tmp.dir, 'fabric.json'), '--batch-interval-ms', '200'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d) => (err += d));
+  try {
+    const url = await new Promise<string>((res, rej) => {
+      p.stdout.on('data', (d) => res(String(d).trim()));
+      p.on('exit', (code) => rej(new Error(`deep ingest exited with ${code}: ${err}`)));
+    });
+    const r = new Ride(device(95));
+    assert.is((await register(url, r.dev)).status, 201);
+    assert.is((await postReports(url, cborArray(r.take(5)))).json.accepted, 5);
+    await until(() => anchorTxs(fake).length === 1, 'the batch anchored by the command-line node');
+    const last = JSON.parse(await ledger.evaluate(ANCHORER, 'GetLastBatch', [], { timestampS: NOW_S }));
+    assert.equal([last.last, last.batch.size, last.batch.ranges], [1, 5, [{ device: r.dev.id, firstSeq: 0, lastSeq: 4 }]]);
+    assert.not.match(err, /PRIVATE KEY/);
+  } finally {
+    p.kill('SIGTERM');
+    await new Promise((res) => (p.exitCode === null ? p.on('exit', res) : res(null)));
+    await fake.close();
+    tmp.cleanup();
+  }
+});
+
 test.run();
