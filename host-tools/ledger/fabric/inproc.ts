@@ -164,6 +164,20 @@ class MemoryStub {
     return this.range(prefix, prefix + '\u{10ffff}');
   }
 
+  /**
+   * A page of a partial-key query: at most pageSize keys from `bookmark` (the first key
+   * of the page, '' for the start); metadata.bookmark is where the next page starts.
+   */
+  async getStateByPartialCompositeKeyWithPagination(objectType: string, attributes: string[], pageSize: number, bookmark = '') {
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new Error(`pageSize must be a positive integer, got ${pageSize}`);
+    const prefix = this.createCompositeKey(objectType, attributes);
+    const from = bookmark && cmp(bookmark, prefix) > 0 ? bookmark : prefix;
+    const rows = this.ledger.keysBetween(from, prefix + '\u{10ffff}');
+    const next = rows[pageSize]?.[0] ?? '';
+    const page = this.range(from, next || prefix + '\u{10ffff}');
+    return { iterator: page, metadata: { fetchedRecordsCount: Math.min(pageSize, rows.length), bookmark: next } };
+  }
+
   setEvent(name: string, payload: Uint8Array): void {
     if (typeof name !== 'string' || name === '') throw new Error('event name must be a non-empty string');
     this.event = { name, payload: new Uint8Array(payload) };

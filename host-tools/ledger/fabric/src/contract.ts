@@ -519,6 +519,20 @@ export class DeepContract extends Contract {
     const history = await st.list<HistoryEntry>(KEY.entry, [owner]);
     return JSON.stringify({ owner, ...(b ?? storeBalance(emptyBalance(owner))), history: history.map((h) => h.value) });
   }
+
+  /**
+   * A rider's history a page at a time (GetBalance returns all of it at once): at most
+   * `pageSize` entries (1..1000) from `bookmark` ('' for the first page), device then seq
+   * order, and the bookmark of the next page ('' after the last).
+   */
+  async GetHistory(ctx: Context, owner: string, pageSize: number, bookmark: string): Promise<string> {
+    const st = new TxState(ctx);
+    if (typeof owner !== 'string' || !OWNER.test(owner)) throw new Error('owner: expected 1..256 printable ASCII characters');
+    const n = safeInt(pageSize, 'pageSize', 1, 1000);
+    if (typeof bookmark !== 'string') throw new Error('bookmark: expected a string (\'\' for the first page)');
+    const p = await st.page<HistoryEntry>(KEY.entry, [owner], n, bookmark);
+    return JSON.stringify({ owner, entries: p.values, bookmark: p.bookmark });
+  }
 }
 
 // fabric-contract-api adds its decorators to module.exports with Object.assign, which an ES
@@ -542,6 +556,7 @@ const TRANSACTIONS: Record<string, Spec> = {
   GetDevice: { submit: false, params: [['kid', 'string']], returns: 'string' },
   GetFlows: { submit: false, params: [['kid', 'string']], returns: 'string' },
   GetBalance: { submit: false, params: [['owner', 'string']], returns: 'string' },
+  GetHistory: { submit: false, params: [['owner', 'string'], ['pageSize', 'number'], ['bookmark', 'string']], returns: 'string' },
 };
 for (const name of Object.keys(TRANSACTIONS).sort()) {
   const spec = TRANSACTIONS[name];

@@ -77,6 +77,18 @@ export class TxState {
     return out;
   }
 
+  /** One page of list(): at most pageSize records from `bookmark`, and where the next page starts ('' at the end). */
+  async page<T>(type: string, attrs: string[], pageSize: number, bookmark: string): Promise<{ values: T[]; bookmark: string }> {
+    const values: T[] = [];
+    const { iterator: it, metadata } = await this.ctx.stub.getStateByPartialCompositeKeyWithPagination(type, attrs, pageSize, bookmark);
+    try {
+      for (let r = await it.next(); !r.done; r = await it.next()) values.push(JSON.parse(Buffer.from(r.value.value).toString('utf8')) as T);
+    } finally {
+      await it.close();
+    }
+    return { values, bookmark: metadata.bookmark };
+  }
+
   /** The transaction's timestamp in epoch seconds: the only clock the chaincode reads. */
   nowS(): number {
     const ts = this.ctx.stub.getTxTimestamp();

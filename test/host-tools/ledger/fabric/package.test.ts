@@ -45,7 +45,7 @@ test('fabric-chaincode-node metadata generate, offline, describes the contract',
     assert.is(deep.info.title, 'DEEP');
     const tx = Object.fromEntries(deep.transactions.map((t: any) => [t.name, t]));
     const submit = ['AnchorBatch', 'InitLedger', 'IssueChallenge', 'PostPrices', 'RegisterDevice', 'SubmitReports'];
-    const evaluate = ['GetBalance', 'GetBatch', 'GetDevice', 'GetFlows', 'GetLastBatch', 'GetPrices', 'VerifyInclusion'];
+    const evaluate = ['GetBalance', 'GetBatch', 'GetDevice', 'GetFlows', 'GetHistory', 'GetLastBatch', 'GetPrices', 'VerifyInclusion'];
     assert.equal(Object.keys(tx).sort(), [...submit, ...evaluate].sort());
     for (const n of submit) assert.equal(tx[n].tag, ['SUBMIT', 'submitTx'], n);
     for (const n of evaluate) assert.equal(tx[n].tag, ['EVALUATE'], n);
@@ -54,6 +54,7 @@ test('fabric-chaincode-node metadata generate, offline, describes the contract',
     assert.equal(params('SubmitReports'), ['reports:string']);
     assert.equal(params('AnchorBatch'), ['batchId:number', 'root:string', 'size:number', 'ranges:string']);
     assert.equal(params('PostPrices'), ['intervals:string', 'endS:number']);
+    assert.equal(params('GetHistory'), ['owner:string', 'pageSize:number', 'bookmark:string']);
     assert.equal(params('VerifyInclusion'), ['batchId:number', 'leafHash:string', 'index:number', 'path:string']);
     assert.is(tx.VerifyInclusion.returns.type, 'boolean');
     assert.is(tx.SubmitReports.returns.type, 'string');

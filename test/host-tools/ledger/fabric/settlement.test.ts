@@ -111,6 +111,19 @@ test('balances per device and per owner equal the off-chain settlement; unsynced
     const cost = got.history.reduce((n: bigint, h: any) => n + BigInt(h.costPico ?? 0), 0n);
     assert.is(cost, expected.costPico);
     assert.ok(got.history.some((h: any) => h.costPico === null && !h.synced), 'unsynced reports are in the history, unpriced');
+    // the same history a page at a time
+    const pages: any[] = [];
+    let bookmark = '';
+    let n = 0;
+    do {
+      const p = await query(ledger, 'GetHistory', [owner, '7', bookmark]);
+      assert.ok(p.entries.length <= 7);
+      pages.push(...p.entries);
+      bookmark = p.bookmark;
+      n++;
+    } while (bookmark !== '' && n < 100);
+    assert.equal(pages, got.history);
+    assert.is(n, Math.max(1, Math.ceil(got.history.length / 7)), 'the last page says so with an empty bookmark');
   }
   // an owner with nothing
   assert.is((await query(ledger, 'GetBalance', ['nobody'])).balanceMicro, '0');
