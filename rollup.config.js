@@ -71,12 +71,38 @@ function device(input, file) {
   };
 }
 
+/**
+ * The Fabric chaincode (host-tools/ledger/fabric): its contract with the project's own
+ * verifier, chain rules, Merkle tree and settlement (host-tools/verify, protocol/, ...)
+ * in one CommonJS file, so that the chaincode folder is a self-contained package for
+ * `peer lifecycle chaincode package`: only fabric-contract-api and fabric-shim (its
+ * package.json dependencies) and Node's own modules stay outside.
+ */
+function chaincode() {
+  return {
+    input: 'host-tools/ledger/fabric/src/index.ts',
+    external: (id) => id.startsWith('node:') || id === 'fabric-contract-api' || id === 'fabric-shim',
+    output: { file: 'host-tools/ledger/fabric/dist/index.cjs', format: 'cjs', exports: 'named', generatedCode: 'es2015', indent: false },
+    plugins: [typescript({
+      tsconfig: false,
+      // The chaincode's module graph only (a wider program would type-check the firmware too).
+      include: ['host-tools/ledger/fabric/src/*.ts', 'host-tools/verify/*.ts', 'host-tools/ledger/merkle.ts', 'host-tools/testnet/settlement.ts', 'host-tools/testnet/prices.ts', 'protocol/*.ts'],
+      compilerOptions: {
+        target: 'ES2022', module: 'ESNext', moduleResolution: 'Bundler', lib: ['ES2022'], types: ['node'],
+        strict: true, esModuleInterop: true, skipLibCheck: true, noEmit: false, declaration: false, sourceMap: false,
+      },
+      noEmitOnError: true,
+    })],
+  };
+}
+
 // Which bundles a build makes is chosen by DEEP_BUNDLES (comma list), all by default.
 const bundles = {
   firmware: () => device('firmware/main.ts', 'dist/firmware.es5.js'),
   engine: () => device('test/engine/device-entry.ts', 'dist/engine-check.js'),
   'bench-sign': () => device('firmware/keys/bench-sign.ts', 'dist/bench-sign.js'),
   'ed25519-module': () => ({ ...device('firmware/keys/ed25519-module.ts', 'dist/ed25519-module.js'), output: { file: 'dist/ed25519-module.js', format: 'cjs', exports: 'named', strict: false, generatedCode: 'es5', indent: false } }),
+  'fabric-chaincode': chaincode,
 };
 const wanted = process.env.DEEP_BUNDLES ? process.env.DEEP_BUNDLES.split(',') : Object.keys(bundles);
 const unknown = wanted.filter((name) => !Object.hasOwn(bundles, name));

@@ -7,6 +7,7 @@ import { createMetrics, Gauge } from './metrics';
 import { createBatcher, type Batcher, type BatchOptions } from './batches';
 import type { OwnerHook } from './owners';
 import type { Publisher, PublisherOptions } from '../ledger/evm/publisher';
+import type { FabricPublisher, FabricPublisherOptions } from '../ledger/fabric/publisher';
 import { createPool } from './pool';
 import { createIngestServer, listen, type RateLimits, type ServerOptions } from './server';
 import { openPolicyFile } from '../market/policy-store';
@@ -49,6 +50,8 @@ export interface NodeOptions {
    * database (`DB.policies.json`, host-tools/market/policy-store.ts); false: none.
    */
   policies?: ServerOptions['policies'] | false;
+  /** Or anchor them with the Fabric chaincode's AnchorBatch (host-tools/ledger/fabric/publisher.ts). */
+  fabric?: Omit<FabricPublisherOptions, 'logger'>;
 }
 
 export interface IngestNode {
@@ -56,8 +59,8 @@ export interface IngestNode {
   store: Store;
   /** Present when the store keeps batches (the SQLite store does). */
   batcher?: Batcher;
-  /** Present when the node anchors its batches on a chain. */
-  publisher?: Publisher;
+  /** Present when the node anchors its batches on a chain (EVM) or a Fabric channel. */
+  publisher?: Publisher | FabricPublisher;
   close(): Promise<void>;
 }
 
@@ -85,8 +88,15 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   });
   const ingest = createIngest({ store, pool, pairing, logger, metrics, maxAhead: opts.maxAhead, maxPending: opts.maxPending, challengeTtlMs: opts.challengeTtlMs, maxForkEvidence: opts.maxForkEvidence, logIntervalMs: opts.logIntervalMs });
   ingestRef = ingest;
-  let publisher: Publisher | undefined;
+  let publisher: Publisher | FabricPublisher | undefined;
   let owners: OwnerHook | undefined;
+  if (opts.anchor && opts.fabric) throw new Error('anchor on an EVM chain or on a Fabric channel, not both');
+  if (opts.fabric) {
+    if (!store.batches) throw new Error('anchoring needs a store that keeps batches (the SQLite store)');
+    const { createFabricPublisher } = await import('../ledger/fabric/publisher');
+    publisher = createFabricPublisher(store.batches, { ...opts.fabric, logger });
+    for (const m of publisher.metrics) metrics.add(m);
+  }
   if (opts.anchor) {
     if (!store.batches) throw new Error('anchoring needs a store that keeps batches (the SQLite store)');
     // Loaded only when anchoring: viem and the contract artifact are not needed otherwise.
@@ -96,7 +106,9 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     const { createOwnerHook } = await import('./owners');
     owners = createOwnerHook(store.batches, { chainId: opts.anchor.chainId, contract: opts.anchor.contract }, logger);
   }
-  const anchorCfg = opts.anchor && { chainId: opts.anchor.chainId, contract: opts.anchor.contract };
+  const anchorCfg = opts.anchor
+    ? { chainId: opts.anchor.chainId, contract: opts.anchor.contract as string }
+    : opts.fabric && { chainId: 0, contract: `fabric:${opts.fabric.channel}/${opts.fabric.chaincode}` };
   const batcher = store.batches
     ? createBatcher(store, { ...opts.batch, logger, anchorInfo: publisher && ((id) => publisher!.anchorInfo(id)), chain: () => anchorCfg })
     : undefined;

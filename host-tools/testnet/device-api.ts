@@ -160,6 +160,24 @@ export interface PairOptions {
 
 export type PairResult = { status: 'paired'; id: string } | { status: 'already'; info: DeviceInfo };
 
+/** Has the device sign a pairing proof over `challenge` (hex); resolves with it in base64. */
+export async function signPairingProof(c: DeviceConsole, challenge: string, wait: (ms: number) => Promise<void>, timeoutMs: number): Promise<string> {
+  let proof = await c.eval<unknown>(DEVICE_EXPR.proof(challenge));
+  // Signing is stepped on the device (it must not starve the buses): poll until done.
+  let waited = 0;
+  while (proof === null && waited < timeoutMs) {
+    await wait(100);
+    waited += 100;
+    proof = await c.eval<unknown>(DEVICE_EXPR.proof());
+  }
+  if (typeof proof !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(proof)) {
+    throw new PairingError('failed', proof === null
+      ? `the device did not finish signing the pairing proof within ${timeoutMs / 1000} s`
+      : `the device did not return a pairing proof (base64), got ${JSON.stringify(proof)?.slice(0, 120)}`);
+  }
+  return proof;
+}
+
 /** Settings, challenge, proof, registration, record: the whole of `deep pair`. */
 export async function pairDevice(o: PairOptions): Promise<PairResult> {
   const c = o.console;
@@ -173,19 +191,7 @@ export async function pairDevice(o: PairOptions): Promise<PairResult> {
   o.log?.(`settings written: WiFi "${o.ssid}", endpoint ${o.endpoint}`);
 
   const challenge = await o.node.challenge();
-  let proof = await c.eval<unknown>(DEVICE_EXPR.proof(challenge));
-  // Signing is stepped on the device (it must not starve the buses): poll until done.
-  let waited = 0;
-  while (proof === null && waited < o.signTimeoutMs) {
-    await o.wait(100);
-    waited += 100;
-    proof = await c.eval<unknown>(DEVICE_EXPR.proof());
-  }
-  if (typeof proof !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(proof)) {
-    throw new PairingError('failed', proof === null
-      ? `the device did not finish signing the pairing proof within ${o.signTimeoutMs / 1000} s`
-      : `the device did not return a pairing proof (base64), got ${JSON.stringify(proof)?.slice(0, 120)}`);
-  }
+  const proof = await signPairingProof(c, challenge, o.wait, o.signTimeoutMs);
   let owner: OwnerRequest | undefined;
   if (o.owner) {
     const a = o.node.anchor?.();

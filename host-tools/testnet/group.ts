@@ -14,7 +14,7 @@ import { openSign1 } from '../verify';
 import { decodeReport } from '../../protocol/report';
 import { toHex } from '../../protocol/bytes';
 import { consoleLink, DeviceConsole } from './device-link';
-import { pairDevice, httpPairingNode, deviceInfo, DEVICE_EXPR } from './device-api';
+import { pairDevice, httpPairingNode, deviceInfo, signPairingProof, DEVICE_EXPR } from './device-api';
 import { privateKeyToAccount } from 'viem/accounts';
 import { bindDeviceTypedData } from '../ledger/evm/contract';
 import { zeroFlows, FLOWS, type FlowTotals } from './view';
@@ -53,6 +53,8 @@ export interface GroupSpec {
   riderKeys?: Record<string, string>;
   /** The hubs' market sets what plugged bikes charge or sell (rides only say when they are at a hub); default off. */
   market?: boolean;
+  /** Pairing challenges of an in-process Fabric chaincode by bike name: each bike also signs a proof over its own. */
+  fabricChallenges?: Record<string, string>;
 }
 
 export interface BikeSample {
@@ -200,7 +202,7 @@ export class BikeGroup {
   }
 
   /** Boots every bike (first boot makes its key) and pairs it through its console. */
-  async start(): Promise<{ name: string; id: string; version: string }[]> {
+  async start(): Promise<{ name: string; id: string; version: string; fabricProof?: string }[]> {
     const { spec } = this;
     for (const b of spec.bikes) {
       const clock = new VirtualClock({ startWallMs: spec.startWallMs });
@@ -237,7 +239,9 @@ export class BikeGroup {
       });
       r.id = res.status === 'paired' ? res.id : res.info.id;
       this.byId[r.id] = r;
-      out.push({ name: r.name, id: r.id, version: info.version });
+      const fabricChallenge = spec.fabricChallenges?.[r.name];
+      const fabricProof = fabricChallenge ? await signPairingProof(r.con, fabricChallenge, (ms) => r.clock.advance(ms), 120_000) : undefined;
+      out.push({ name: r.name, id: r.id, version: info.version, ...(fabricProof ? { fabricProof } : {}) });
     }
     // Every bike's day is counted from the same virtual instant, whatever its boot took
     // and whichever group it is in (its ride started with its clock, parked at night).

@@ -55,6 +55,8 @@ export interface RunSummary {
   anchor?: { anchored: number; batches: number; settledOk: boolean; mismatches: string[] };
   /** The local market, when on (host-tools/testnet/market.ts): totals and each rider's settlement. */
   market?: MarketTotals & { imbalanceMwh: number; riders: { name: string; settlement: DeviceSettlement }[] };
+  /** The reports through the Fabric chaincode in process (host-tools/testnet/fabric.ts), when asked. */
+  fabric?: { accepted: number; rejected: number; transactions: number; settledOk: boolean; mismatches: string[] };
 }
 
 /** Riders whose market balance is worse than the utility-only baseline for the same measured energy. */
@@ -117,7 +119,8 @@ export function runOk(s: RunSummary, t: Tolerance = DEFAULT_TOLERANCE): boolean 
     packSumError(p) <= t.packMwh && FLOWS.every((f) => withinTolerance(p.ledgerMwh[f], p.trueMwh[f], t.flowMwh, t.flowPermille))));
   const anchorOk = !s.anchor || (s.anchor.anchored === s.verified && s.anchor.settledOk);
   const marketOk = !s.market || (s.market.ridersShort === 0 && ridersBelowBaseline(s).length === 0);
-  return s.rejected === 0 && totalsOk && anchorOk && marketOk && s.bikes.every((b) => chainStatus(b.chain).startsWith('complete'));
+  const fabricOk = !s.fabric || (s.fabric.accepted === s.verified && s.fabric.rejected === 0 && s.fabric.settledOk);
+  return s.rejected === 0 && totalsOk && anchorOk && marketOk && fabricOk && s.bikes.every((b) => chainStatus(b.chain).startsWith('complete'));
 }
 
 export function finalLine(s: RunSummary): string {
@@ -126,7 +129,8 @@ export function finalLine(s: RunSummary): string {
   const market = m
     ? ` intervals=${m.intervals} traded_kwh=${kwh3(m.tradedWh * 1000)} avg_price=${m.avgPriceMicroPerKwh === null ? '-' : formatMicro(m.avgPriceMicroPerKwh).replace(/\d\d$/, '')} imbalance_kwh=${kwh3(m.imbalanceMwh)} riders_short=${m.ridersShort}`
     : '';
-  return `bikes=${s.bikes.length} reports=${s.reports} verified=${s.verified} rejected=${s.rejected} max_error_mwh=${maxErrorMwh(s)}${anchor}${market}`;
+  const fabric = s.fabric ? ` chaincode_accepted=${s.fabric.accepted} chaincode_settled_ok=${s.fabric.settledOk ? 1 : 0}` : '';
+  return `bikes=${s.bikes.length} reports=${s.reports} verified=${s.verified} rejected=${s.rejected} max_error_mwh=${maxErrorMwh(s)}${anchor}${fabric}${market}`;
 }
 
 /** mWh as kWh with 3 decimals (Wh resolution), truncated toward zero. */
@@ -200,6 +204,11 @@ export function renderSummary(s: RunSummary): string[] {
   if (s.anchor) {
     lines.push(`on chain: ${s.anchor.anchored} reports in ${s.anchor.batches} batches anchored and confirmed; balances on chain ${s.anchor.settledOk ? 'equal the settlement above to the micro-unit' : 'DIFFER from the settlement above'}`);
     for (const m of s.anchor.mismatches) lines.push(`  ${m}`);
+    lines.push('');
+  }
+  if (s.fabric) {
+    lines.push(`Fabric chaincode (in process): ${s.fabric.accepted} reports accepted, ${s.fabric.rejected} rejected in ${s.fabric.transactions} transactions; balances in the chaincode ${s.fabric.settledOk ? 'equal the settlement above to the micro-unit' : 'DIFFER from the settlement above'}`);
+    for (const m of s.fabric.mismatches) lines.push(`  ${m}`);
     lines.push('');
   }
   lines.push(finalLine(s));

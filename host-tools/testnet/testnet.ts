@@ -34,6 +34,7 @@ import { apportion, settleMarket } from '../market/settle';
 import { canonicalJson } from '../market/hub';
 import { pageIntervals } from '../market/publish';
 import type { MarketView } from './view';
+import type { FabricInproc } from './fabric';
 
 export type { Tuning } from './group';
 
@@ -74,6 +75,8 @@ export interface TestnetOptions {
   marketIntervalS?: number;
   /** Riders' policies to set through the node before the day, by bike name (as `deep policy set` does). */
   policies?: Record<string, Record<string, unknown>>;
+  /** fabric-inproc: the reports also go through the DEEP chaincode in this process (./fabric.ts), instead of an EVM chain. */
+  ledger?: 'evm' | 'fabric-inproc';
 }
 
 /** The compressed day: physics in 1 s steps, the device polls each bus once a step (see testnet --poll-ms). */
@@ -105,7 +108,7 @@ export function startOfRun(series: PriceSeries, durationS: number, nowMs = Date.
 
 /** One group of bikes, in this thread or in a worker thread. */
 interface GroupHandle {
-  start(): Promise<{ name: string; id: string; version: string }[]>;
+  start(): Promise<{ name: string; id: string; version: string; fabricProof?: string }[]>;
   advanceTo(ms: number, wallMs: number): Promise<GroupSample>;
   setHubPower(powers: Record<string, number>): Promise<void>;
   close(): Promise<void>;
@@ -168,7 +171,14 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   const logStream = createWriteStream(path.join(dataDir, 'ingest.log'));
   const runStartMs = startOfRun(series, o.durationS);
   let tc: TestnetChain | undefined;
-  if (o.anchor) {
+  let fabric: FabricInproc | undefined;
+  const nowS = () => Math.floor(Date.now() / 1000);
+  if (o.ledger === 'fabric-inproc') {
+    const { FabricInproc } = await import('./fabric');
+    const fromS = runStartMs / 1000 - DAY_S;
+    fabric = await FabricInproc.start(series, fromS, fromS + o.durationS + DRAIN_LIMIT_MS / 1000 + 3 * DAY_S, nowS);
+    o.log('Fabric chaincode in process (contract API, in-memory world state), prices posted by the grid operator');
+  } else if (o.anchor) {
     // Prices from the day before the run to a day after the drain limit: every synced window.
     const fromS = runStartMs / 1000 - DAY_S;
     tc = await startTestnetChain({ seed: o.seed, series, fromS, toS: fromS + o.durationS + DRAIN_LIMIT_MS / 1000 + 3 * DAY_S });
@@ -197,7 +207,9 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   const nWorkers = Math.min(o.bikes, o.workers ?? Math.max(8, availableParallelism()));
   const groups: GroupHandle[] = [];
   const riderKeys = tc ? Object.fromEntries(bikes.map((b) => [b.name, riderKey(o.seed, b.name)])) : undefined;
-  const base = { hubs, durationS: o.durationS, startWallMs: runStartMs, bundle, nodeUrl: node.url, wifi: WIFI, tuning, riderKeys, market: marketOn };
+  const fabricChallenges = fabric ? Object.fromEntries(await Promise.all(bikes.map(async (b) => [b.name, await fabric!.challenge()] as const))) : undefined;
+  const base = { hubs, durationS: o.durationS, startWallMs: runStartMs, bundle, nodeUrl: node.url, wifi: WIFI, tuning, riderKeys, market: marketOn, fabricChallenges };
+  const fabricOwners: Record<string, string> = {};
   if (nWorkers === 0) groups.push(inProcessGroup({ ...base, bikes }));
   else for (let w = 0; w < nWorkers; w++) groups.push(workerGroup({ ...base, bikes: bikes.filter((_, i) => i % nWorkers === w) }));
 
@@ -208,6 +220,12 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
       for (const b of started) {
         o.log(`${b.name}: firmware ${b.version}, paired as ${b.id}`);
         idOf[b.name] = b.id;
+        if (fabric) {
+          if (!b.fabricProof) throw new Error(`${b.name} gave no pairing proof for the chaincode`);
+          const kid = await fabric.register(b.fabricProof, `rider-of-${b.name}`);
+          if (kid !== b.id) throw new Error(`the chaincode registered ${kid} for ${b.name}, the node ${b.id}`);
+          fabricOwners[kid] = `rider-of-${b.name}`;
+        }
       }
     }
     // Riders' own policies go through the node's API, as `deep policy set` sends them.
@@ -357,10 +375,18 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
       };
     }
     const anchor = tc ? await finishAnchoring(node, tc, balances, latest.map((b) => ({ device: b.id, key: riderKey(o.seed, b.name) }))) : undefined;
+    let fabricOutcome: RunSummary['fabric'];
+    if (fabric) {
+      const sub = await fabric.submitFromNode(node.url, latest.map((b) => b.id));
+      for (const p of sub.problems) o.log(`chaincode: ${p}`);
+      const mismatches = await fabric.compare(balances, fabricOwners);
+      fabricOutcome = { accepted: sub.accepted, rejected: sub.rejected, transactions: sub.transactions, settledOk: mismatches.length === 0, mismatches };
+    }
     const summary: RunSummary = {
       bikes: out, series, reports, verified, rejected: node3.rejected, simMs, wallMs: wall(),
       hubs: Object.values(hubView).map((h) => ({ name: h.name, inMwh: h.inMwh, outMwh: h.outMwh })),
       anchor, market: marketSummary,
+      fabric: fabricOutcome,
     };
     const lines = renderSummary(summary);
     return { summary, ok: runOk(summary, o.tolerance), dataDir, lines };

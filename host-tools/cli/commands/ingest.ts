@@ -32,7 +32,7 @@ async function anchorOptions(p: ReturnType<typeof parseArgs>) {
 const command: Command = {
   name: 'ingest',
   summary: 'run a ledger ingest node: verify, store (SQLite) and serve device-signed reports over HTTP',
-  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES] [--batch-interval-ms N] [--batch-max-reports N]\n                   [--enroll-token-file FILE] [--rate-register N] [--rate-rejections N]\n                   [--contract ADDR (--chain volta|ewc | --rpc URL [--chain-id N]) (--anchor-key-file F | --anchor-key-env NAME) [--confirmations N]]',
+  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES] [--batch-interval-ms N] [--batch-max-reports N]\n                   [--enroll-token-file FILE] [--rate-register N] [--rate-rejections N]\n                   [--contract ADDR (--chain volta|ewc | --rpc URL [--chain-id N]) (--anchor-key-file F | --anchor-key-env NAME) [--confirmations N] | --fabric FILE]',
   options: {
     db: { type: 'string', description: 'SQLite database file (created with its schema if absent)' },
     port: { type: 'string', description: 'TCP port (0 picks a free one)', default: '8080' },
@@ -51,6 +51,7 @@ const command: Command = {
     'anchor-key-file': { type: 'string', description: 'file holding the anchoring account\'s private key (64 hex digits); chmod 600' },
     'anchor-key-env': { type: 'string', description: 'environment variable holding the anchoring account\'s private key' },
     confirmations: { type: 'string', description: 'blocks on top of an anchor before it counts', default: '3' },
+    fabric: { type: 'string', description: 'anchor batches with the DEEP chaincode on a Fabric channel instead: a JSON connection file {endpoint, tlsRootCertFile, hostOverride?, mspId, certFile, keyFile, channel, chaincode} (README, "Hyperledger Fabric")' },
   },
   async run(argv) {
     const p = parseArgs(argv, this.options);
@@ -68,8 +69,22 @@ const command: Command = {
     const tokenFile = p.options['enroll-token-file'] as string | undefined;
     const enrollToken = tokenFile === undefined ? undefined : readTokenFile('enroll-token-file', tokenFile);
     const anchor = await anchorOptions(p);
+    const fabricFile = p.options.fabric as string | undefined;
+    if (fabricFile !== undefined && anchor) throw new UsageError('--fabric and --contract: anchor on one ledger');
+    let fabric: { client: import('../../ledger/fabric/gateway').FabricLedgerClient; channel: string; chaincode: string; mspId: string } | undefined;
+    if (fabricFile !== undefined) {
+      const { loadFabricConnection, connectFabric } = await import('../../ledger/fabric/gateway');
+      let conn;
+      try {
+        conn = loadFabricConnection(fabricFile);
+      } catch (e) {
+        throw new UsageError(`--fabric: ${(e as Error).message}`);
+      }
+      fabric = { client: connectFabric(conn), channel: conn.channel, chaincode: conn.chaincode, mspId: conn.mspId };
+    }
     const node = await startIngestNode({
       anchor,
+      fabric,
       db,
       port: intOption(p, 'port', 0, 65535),
       host: p.options.host as string,
@@ -86,7 +101,7 @@ const command: Command = {
       const stop = () => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        node.close().then(resolve, resolve);
+        node.close().finally(() => fabric?.client.close()).then(resolve, resolve);
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

@@ -13,6 +13,7 @@ const BUNDLES = [
   ['test/engine/device-entry.ts', 'dist/engine-check.js'],
   ['firmware/keys/bench-sign.ts', 'dist/bench-sign.js'],
   ['firmware/keys/ed25519-module.ts', 'dist/ed25519-module.js'],
+  ['host-tools/ledger/fabric/src/index.ts', 'host-tools/ledger/fabric/dist/index.cjs'],
 ];
 
 test('deep build reports each bundle on stderr as it starts and ends, with its size', async () => {
@@ -43,7 +44,7 @@ test('an unknown bundle name is an error naming the known ones', async () => {
     await build({ bundles: ['firmware', 'nope'] });
     assert.unreachable('built an unknown bundle');
   } catch (e) {
-    assert.match((e as Error).message, /unknown bundle nope \(known: firmware, engine, bench-sign, ed25519-module\)/);
+    assert.match((e as Error).message, /unknown bundle nope \(known: firmware, engine, bench-sign, ed25519-module, fabric-chaincode\)/);
   }
 });
 

@@ -65,6 +65,10 @@ test('--help documents every option; bad options and price files stop with exit 
   assert.match(r.stderr, /--bikes expected an integer in \[1, 50\], got "0"/);
   r = await deep(['testnet', '--duration', 'forever']);
   assert.is(r.code, 2);
+  assert.ok(help.stdout.includes('--ledger'), 'help lacks --ledger');
+  r = await deep(['testnet', '--ledger', 'fabric']);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /--ledger expected evm or fabric-inproc, got "fabric"/);
   const dir = mkdtempSync(path.join(tmpdir(), 'deep-testnet-cli-'));
   const bad = path.join(dir, 'prices.csv');
   writeFileSync(bad, 'start,import,export\n00:00,0.20,0.05\n01:00,0.2O,0.05\n');

@@ -1,0 +1,567 @@
+// The DEEP chaincode: verifies device-signed energy reports inside the endorsement, with
+// the ingest node's own verifier and chain rules (host-tools/verify, protocol/), so a
+// Fabric network needs no trusted ingest node. Also: the batch bookkeeping of the EVM
+// contract (host-tools/ledger/evm/DeepLedger.sol) for networks that keep an ingest node, and
+// settlement at the grid operator's prices with the testnet's integer rules
+// (host-tools/testnet/settlement.ts).
+//
+// Deterministic, so that every endorsing peer writes the same set: the only clock is the
+// transaction timestamp, nothing is random, money is BigInt (energy is integer mWh), and
+// state is only iterated in the ledger's key order (never a Map or an object's keys).
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { Contract, type Context } from 'fabric-contract-api';
+import { decodeFirst } from '../../../../protocol/cbor';
+import { decodeSign1 } from '../../../../protocol/cose';
+import { bytesEqual, fromHex, toHex } from '../../../../protocol/bytes';
+import { CLOCK_SYNCED, decodeReport, type EnergyReport } from '../../../../protocol/report';
+import { decodePairingPayload } from '../../../../protocol/pairing';
+import { REJECT, type RejectReason } from '../../../../protocol/reasons';
+import { checkChain, openSign1, verifyPairingProof, verifyReportBytes, type ChainView, type KeyRegistry } from '../../../verify';
+import { rootFromAuditPath, HASH_BYTES } from '../../merkle';
+import { addRecord, emptyBalance, type Balance, type GridFlowRecord } from '../../../testnet/settlement';
+import type { PriceSeries } from '../../../testnet/prices';
+import { KEY, TxState } from './state';
+
+/** A pairing challenge is good for this long after the transaction that issued it. */
+export const CHALLENGE_TTL_S = 300;
+/** Reports per SubmitReports at most (the ingest node's POST limit is 10000; a block is smaller). */
+export const MAX_REPORTS_PER_TX = 1000;
+/** Seqs below 2^40 - 1, as the EVM contract's SEQ_LIMIT. */
+const SEQ_LIMIT = 2 ** 40;
+/** |price| < 2^47 micro-units per kWh, as the EVM contract's int48. */
+const PRICE_LIMIT = 2 ** 47;
+const HOUR_S = 3600;
+
+export const EVENT = {
+  accepted: 'DeepReportsAccepted',
+  registered: 'DeepDeviceRegistered',
+  anchored: 'DeepBatchAnchored',
+  prices: 'DeepPricesPosted',
+} as const;
+
+export const ROLE_ATTR = 'deep.role';
+
+interface Config {
+  gridOperatorMsp: string;
+  anchorerMsp: string;
+}
+
+/** A balance as stored: BigInt sums as decimal strings (JSON has no BigInt). */
+interface StoredBalance {
+  importMwh: number;
+  exportMwh: number;
+  unpricedImportMwh: number;
+  unpricedExportMwh: number;
+  costPico: string;
+  revenuePico: string;
+  balanceMicro: string;
+  reports: number;
+}
+
+export interface DeviceRecord {
+  kid: string;
+  publicKey: string;
+  owner: string;
+  firmware: number;
+  registeredS: number;
+  /** -1 before the first accepted report. */
+  headSeq: number;
+  headHash: string | null;
+  forks: number;
+  balance: StoredBalance;
+}
+
+interface ReportRecord {
+  hash: string;
+  cose: string;
+  txId: string;
+}
+
+interface FlowRecord {
+  gridToPackMwh: number;
+  packToGridMwh: number;
+  packToMotorMwh: number;
+  regenToPackMwh: number;
+  reports: number;
+}
+
+export interface HistoryEntry {
+  device: string;
+  seq: number;
+  synced: boolean;
+  startS: number;
+  endS: number;
+  gridToPackMwh: number;
+  packToGridMwh: number;
+  /** Pico-units this report added to cost / revenue; null when it could not be priced. */
+  costPico: string | null;
+  revenuePico: string | null;
+  txId: string;
+}
+
+interface PricesMeta {
+  count: number;
+  startS: number;
+  endS: number;
+}
+
+interface PriceRecord {
+  startS: number;
+  importMicro: number;
+  exportMicro: number;
+}
+
+export interface DeviceRange {
+  device: string;
+  firstSeq: number;
+  lastSeq: number;
+}
+
+interface BatchRecord {
+  id: number;
+  root: string;
+  size: number;
+  ranges: DeviceRange[];
+  txId: string;
+  timestampS: number;
+}
+
+/** The per-report answer of SubmitReports, as POST /v1/reports answers (no 'pending': see README). */
+export type ChaincodeAnswer =
+  | { index: number; status: 'accepted' | 'duplicate'; device: string; seq: number; state: 'committed' }
+  | { index: number; status: 'rejected'; reason: RejectReason; detail: string; device?: string; seq?: number };
+
+const storeBalance = (b: Balance): StoredBalance => ({
+  importMwh: b.importMwh, exportMwh: b.exportMwh, unpricedImportMwh: b.unpricedImportMwh, unpricedExportMwh: b.unpricedExportMwh,
+  costPico: b.costPico.toString(), revenuePico: b.revenuePico.toString(), balanceMicro: b.balanceMicro.toString(), reports: b.reports,
+});
+
+const loadBalance = (who: string, s: StoredBalance | undefined): Balance =>
+  s
+    ? { device: who, importMwh: s.importMwh, exportMwh: s.exportMwh, unpricedImportMwh: s.unpricedImportMwh, unpricedExportMwh: s.unpricedExportMwh,
+        costPico: BigInt(s.costPico), revenuePico: BigInt(s.revenuePico), balanceMicro: BigInt(s.balanceMicro), reports: s.reports }
+    : emptyBalance(who);
+
+const HEX16 = /^[0-9a-f]{16}$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const MSP_ID = /^[A-Za-z0-9._-]{1,64}$/;
+// Riders' accounts: an id of their choice or a Fabric client id (x509::/CN=...::...).
+const OWNER = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
+
+function fromBase64(text: string, what: string): Uint8Array {
+  if (typeof text !== 'string' || !BASE64.test(text)) throw new Error(`${what}: expected standard base64 (RFC 4648 §4, padded)`);
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${what}: not JSON: ${(e as Error).message}`);
+  }
+}
+
+function safeInt(v: unknown, what: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new Error(`${what}: expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Splits a CBOR sequence; a malformed tail is one item with its error. */
+function splitSequence(bytes: Uint8Array): { items: Uint8Array[]; error?: string } {
+  const items: Uint8Array[] = [];
+  let off = 0;
+  while (off < bytes.length) {
+    let end: number;
+    try {
+      end = decodeFirst(bytes, off).end;
+    } catch (e) {
+      return { items, error: `offset ${off}: ${(e as Error).message}; the remaining ${bytes.length - off} bytes cannot be split into reports` };
+    }
+    items.push(bytes.subarray(off, end));
+    off = end;
+  }
+  return { items };
+}
+
+const sum = (r: EnergyReport, k: 'gridToPackMwh' | 'packToGridMwh' | 'packToMotorMwh' | 'regenToPackMwh') => r.packs.reduce((n, p) => n + p[k], 0);
+
+export class DeepContract extends Contract {
+  constructor() {
+    super('deep');
+  }
+
+  // ------------------------------------------------------------------ roles
+
+  async InitLedger(ctx: Context, gridOperatorMsp: string, anchorerMsp: string): Promise<void> {
+    const st = new TxState(ctx);
+    if (await st.get<Config>(KEY.config, [])) throw new Error('InitLedger: the ledger is initialised already; its roles do not change');
+    if (!MSP_ID.test(gridOperatorMsp)) throw new Error(`gridOperatorMsp: expected an MSP id, got ${JSON.stringify(gridOperatorMsp)}`);
+    if (!MSP_ID.test(anchorerMsp)) throw new Error(`anchorerMsp: expected an MSP id, got ${JSON.stringify(anchorerMsp)}`);
+    await st.put(KEY.config, [], { gridOperatorMsp, anchorerMsp } satisfies Config);
+  }
+
+  /** The caller must belong to the role's MSP and carry the Fabric CA attribute deep.role=<role>. */
+  private async requireRole(ctx: Context, st: TxState, role: 'grid-operator' | 'anchorer'): Promise<void> {
+    const cfg = await st.get<Config>(KEY.config, []);
+    if (!cfg) throw new Error('the ledger is not initialised: call InitLedger(gridOperatorMsp, anchorerMsp) first');
+    const msp = role === 'grid-operator' ? cfg.gridOperatorMsp : cfg.anchorerMsp;
+    const ci = ctx.clientIdentity;
+    const name = role === 'grid-operator' ? 'NotGridOperator' : 'NotAnchorer';
+    if (ci.getMSPID() !== msp) throw new Error(`${name}: the caller is of MSP ${ci.getMSPID()}, the ${role} role belongs to ${msp}`);
+    if (!ci.assertAttributeValue(ROLE_ATTR, role)) {
+      throw new Error(`${name}: the caller's certificate has ${ROLE_ATTR}=${JSON.stringify(ci.getAttributeValue(ROLE_ATTR))}, the role needs ${ROLE_ATTR}=${role}`);
+    }
+  }
+
+  // ----------------------------------------------------------------- pairing
+
+  /** A single-use pairing challenge (hex), good for CHALLENGE_TTL_S after this transaction. */
+  async IssueChallenge(ctx: Context): Promise<string> {
+    const st = new TxState(ctx);
+    // From the transaction id: unknown before the client made the proposal, the same on every endorser.
+    const challenge = createHash('sha256').update(`deep-fabric-challenge\u0000${ctx.stub.getChannelID()}\u0000${ctx.stub.getTxID()}`).digest('hex');
+    await st.put(KEY.challenge, [challenge], { expiresS: st.nowS() + CHALLENGE_TTL_S, txId: ctx.stub.getTxID() });
+    return challenge;
+  }
+
+  /**
+   * Registers a device from its pairing proof (SPEC.md §4) over a challenge issued by
+   * IssueChallenge, for `owner` (the rider's account). The same kid again for the same
+   * owner and key answers the record; for another owner or key it is refused.
+   */
+  async RegisterDevice(ctx: Context, pairingProof: string, owner: string): Promise<string> {
+    const st = new TxState(ctx);
+    if (typeof owner !== 'string' || !OWNER.test(owner)) throw new Error(`owner: expected 1..256 printable ASCII characters, no space at either end, got ${JSON.stringify(owner)}`);
+    const bytes = fromBase64(pairingProof, 'pairingProof');
+    const opened = openSign1(bytes);
+    if (!opened.ok) throw new Error(`pairingProof: ${opened.reason}: ${opened.detail}`);
+    let challenge: Uint8Array;
+    try {
+      challenge = decodePairingPayload(opened.sign1.payload).challenge;
+    } catch (e) {
+      throw new Error(`pairingProof: malformed: ${(e as Error).message}`);
+    }
+    const ch = await st.get<{ expiresS: number }>(KEY.challenge, [toHex(challenge)]);
+    if (!ch) throw new Error('pairingProof: its challenge is unknown or already used (IssueChallenge first)');
+    if (st.nowS() > ch.expiresS) throw new Error(`pairingProof: its challenge expired at ${ch.expiresS}`);
+    const v = verifyPairingProof(bytes, challenge);
+    if (!v.ok) throw new Error(`pairingProof: ${v.reason}: ${v.detail}`);
+    const kid = toHex(v.kid);
+    const existing = await st.get<DeviceRecord>(KEY.device, [kid]);
+    if (existing) {
+      if (existing.publicKey !== toHex(v.publicKey)) throw new Error(`kid ${kid} is registered with another public key`);
+      if (existing.owner !== owner) throw new Error(`kid ${kid} is registered to another owner`);
+      await st.del(KEY.challenge, [toHex(challenge)]);
+      return JSON.stringify(existing);
+    }
+    const rec: DeviceRecord = {
+      kid, publicKey: toHex(v.publicKey), owner, firmware: v.firmware, registeredS: st.nowS(),
+      headSeq: -1, headHash: null, forks: 0, balance: storeBalance(emptyBalance(kid)),
+    };
+    await st.put(KEY.device, [kid], rec);
+    await st.del(KEY.challenge, [toHex(challenge)]);
+    ctx.stub.setEvent(EVENT.registered, Buffer.from(JSON.stringify({ device: kid, owner })));
+    return JSON.stringify(rec);
+  }
+
+  // ------------------------------------------------------------------ reports
+
+  /**
+   * Verifies and chains each report of a CBOR sequence (base64), in order, as the ingest
+   * node does for POST /v1/reports, and answers per report. Accepted reports move the
+   * device's head, add to its hourly flow totals and are settled at the posted prices;
+   * one chaincode event (Fabric keeps one per transaction) lists them all.
+   */
+  async SubmitReports(ctx: Context, reports: string): Promise<string> {
+    const st = new TxState(ctx);
+    const nowS = st.nowS();
+    const { items, error } = splitSequence(fromBase64(reports, 'reports'));
+    if (items.length + (error ? 1 : 0) > MAX_REPORTS_PER_TX) throw new Error(`reports: ${items.length} reports, at most ${MAX_REPORTS_PER_TX} per transaction`);
+    const answers: ChaincodeAnswer[] = [];
+    const accepted: { device: string; seq: number; hash: string }[] = [];
+    let series: PriceSeries | undefined;
+    for (let index = 0; index < items.length; index++) {
+      const bytes = items[index];
+      let kid: string | undefined;
+      try {
+        const k = decodeSign1(bytes).kid;
+        if (k && k.length === 8) kid = toHex(k);
+      } catch {
+        // Undecodable: verifyReportBytes names the problem below.
+      }
+      const dev = kid ? await st.get<DeviceRecord>(KEY.device, [kid]) : undefined;
+      const registry: KeyRegistry = { keysFor: (k) => (dev && toHex(k) === dev.kid ? [fromHex(dev.publicKey)] : []) };
+      const v = verifyReportBytes(bytes, registry, { nowS });
+      if (!v.ok) {
+        answers.push({ index, status: 'rejected', reason: v.reason, detail: v.detail, ...(dev ? { device: dev.kid } : {}) });
+        continue;
+      }
+      const r = v.report;
+      const d = dev!;
+      // The chain rules read a synchronous view: fetch what they may ask for first.
+      const known = await st.get<ReportRecord>(KEY.report, [d.kid, r.seq]);
+      const headRec = d.headSeq >= 0 ? await st.get<ReportRecord>(KEY.report, [d.kid, d.headSeq]) : undefined;
+      const view: ChainView = {
+        head: () => (headRec ? { seq: d.headSeq, hash: fromHex(headRec.hash), report: decodeReport(decodeSign1(fromBase64(headRec.cose, 'head')).payload) } : undefined),
+        hashAt: (_k, seq) => (seq === r.seq && known ? fromHex(known.hash) : undefined),
+      };
+      const verdict = checkChain(v, view);
+      const hash = toHex(v.hash);
+      if (verdict.ok && verdict.status === 'duplicate') {
+        answers.push({ index, status: 'duplicate', device: d.kid, seq: r.seq, state: 'committed' });
+        continue;
+      }
+      if (!verdict.ok) {
+        if (verdict.reason === REJECT.FORK) {
+          // A second history signed by the device's key: keep the evidence, count it.
+          await st.put(KEY.fork, [d.kid, r.seq, hash], { cose: Buffer.from(bytes).toString('base64'), txId: ctx.stub.getTxID(), detail: verdict.detail });
+          d.forks++;
+          await st.put(KEY.device, [d.kid], d);
+        }
+        answers.push({ index, status: 'rejected', reason: verdict.reason, detail: verdict.detail, device: d.kid, seq: r.seq });
+        continue;
+      }
+      series ??= await this.priceSeries(st);
+      await this.accept(st, d, r, bytes, hash, series);
+      accepted.push({ device: d.kid, seq: r.seq, hash });
+      answers.push({ index, status: 'accepted', device: d.kid, seq: r.seq, state: 'committed' });
+    }
+    if (error) answers.push({ index: items.length, status: 'rejected', reason: REJECT.MALFORMED, detail: error });
+    if (accepted.length) ctx.stub.setEvent(EVENT.accepted, Buffer.from(JSON.stringify(accepted)));
+    return JSON.stringify({ results: answers });
+  }
+
+  private async accept(st: TxState, d: DeviceRecord, r: EnergyReport, bytes: Uint8Array, hash: string, series: PriceSeries): Promise<void> {
+    const txId = st.ctx.stub.getTxID();
+    await st.put(KEY.report, [d.kid, r.seq], { hash, cose: Buffer.from(bytes).toString('base64'), txId } satisfies ReportRecord);
+    d.headSeq = r.seq;
+    d.headHash = hash;
+    const synced = r.clock === CLOCK_SYNCED;
+    // Flow totals per device and UTC hour of the window's start (windows without a trusted time apart).
+    const bucket = synced ? String(r.startS - (r.startS % HOUR_S)).padStart(16, '0') : 'unsynced';
+    const f = (await st.get<FlowRecord>(KEY.flow, [d.kid, bucket])) ?? { gridToPackMwh: 0, packToGridMwh: 0, packToMotorMwh: 0, regenToPackMwh: 0, reports: 0 };
+    f.gridToPackMwh += sum(r, 'gridToPackMwh');
+    f.packToGridMwh += sum(r, 'packToGridMwh');
+    f.packToMotorMwh += sum(r, 'packToMotorMwh');
+    f.regenToPackMwh += sum(r, 'regenToPackMwh');
+    f.reports++;
+    await st.put(KEY.flow, [d.kid, bucket], f);
+    // Settlement: the testnet's rules, on the device's and on its owner's balance.
+    const rec: GridFlowRecord = {
+      device: d.kid, seq: r.seq, startS: r.startS, endS: r.startS + r.durationS, synced,
+      gridToPackMwh: sum(r, 'gridToPackMwh'), packToGridMwh: sum(r, 'packToGridMwh'),
+    };
+    const devBal = loadBalance(d.kid, d.balance);
+    const before = { cost: devBal.costPico, rev: devBal.revenuePico, ui: devBal.unpricedImportMwh, ue: devBal.unpricedExportMwh };
+    addRecord(series, devBal, rec);
+    d.balance = storeBalance(devBal);
+    await st.put(KEY.device, [d.kid], d);
+    const owner = loadBalance(d.owner, await st.get<StoredBalance>(KEY.owner, [d.owner]));
+    addRecord(series, owner, rec);
+    await st.put(KEY.owner, [d.owner], storeBalance(owner));
+    if (rec.gridToPackMwh > 0 || rec.packToGridMwh > 0) {
+      const entry: HistoryEntry = {
+        device: d.kid, seq: r.seq, synced, startS: rec.startS, endS: rec.endS,
+        gridToPackMwh: rec.gridToPackMwh, packToGridMwh: rec.packToGridMwh,
+        costPico: devBal.unpricedImportMwh !== before.ui ? null : (devBal.costPico - before.cost).toString(),
+        revenuePico: devBal.unpricedExportMwh !== before.ue ? null : (devBal.revenuePico - before.rev).toString(),
+        txId,
+      };
+      await st.put(KEY.entry, [d.owner, d.kid, r.seq], entry);
+    }
+  }
+
+  // ------------------------------------------------------------------- prices
+
+  /** The posted series as settlement.ts reads it (absolute intervals, in key order). */
+  private async priceSeries(st: TxState): Promise<PriceSeries> {
+    const meta = await st.get<PricesMeta>(KEY.prices, []);
+    const rows = meta ? await st.list<PriceRecord>(KEY.price, []) : [];
+    const intervals = rows.map(({ value: p }, i) => ({
+      startS: p.startS,
+      endS: i + 1 < rows.length ? rows[i + 1].value.startS : meta!.endS,
+      importMicroPerKwh: p.importMicro,
+      exportMicroPerKwh: p.exportMicro,
+    }));
+    return { kind: 'absolute', currency: '', source: 'ledger', intervals };
+  }
+
+  /**
+   * Appends intervals [{startS, importMicro, exportMicro}] (micro-units per kWh, integers)
+   * to the price series, `endS` closing the last: the EVM contract's postPrices rules
+   * (starts strictly increasing, the first at the end of what was posted, no holes).
+   * Prices apply to reports accepted after they were posted. Grid operator only.
+   */
+  async PostPrices(ctx: Context, intervals: string, endS: number): Promise<string> {
+    const st = new TxState(ctx);
+    await this.requireRole(ctx, st, 'grid-operator');
+    const list = parseJson(intervals, 'intervals');
+    if (!Array.isArray(list) || list.length === 0) throw new Error('NoPrices: intervals must be a non-empty JSON array');
+    const meta = (await st.get<PricesMeta>(KEY.prices, [])) ?? { count: 0, startS: 0, endS: 0 };
+    const rows: PriceRecord[] = list.map((x: unknown, i: number) => {
+      const o = (x ?? {}) as Record<string, unknown>;
+      return {
+        startS: safeInt(o.startS, `intervals[${i}].startS`, 0, 2 ** 40 - 1),
+        importMicro: safeInt(o.importMicro, `intervals[${i}].importMicro`, -(PRICE_LIMIT - 1), PRICE_LIMIT - 1),
+        exportMicro: safeInt(o.exportMicro, `intervals[${i}].exportMicro`, -(PRICE_LIMIT - 1), PRICE_LIMIT - 1),
+      };
+    });
+    const end = safeInt(endS, 'endS', 0, 2 ** 40 - 1);
+    if (meta.count > 0 && rows[0].startS !== meta.endS) throw new Error(`PricesNotContiguous: intervals[0].startS ${rows[0].startS}, the series ends at ${meta.endS}`);
+    for (let i = 1; i < rows.length; i++) if (rows[i].startS <= rows[i - 1].startS) throw new Error(`PricesNotIncreasing: intervals[${i}].startS ${rows[i].startS} is not after ${rows[i - 1].startS}`);
+    const lastStart = rows[rows.length - 1].startS;
+    if (end <= lastStart) throw new Error(`BadPricesEnd: endS ${end} is not after the last start ${lastStart}`);
+    for (let i = 0; i < rows.length; i++) await st.put(KEY.price, [meta.count + i], rows[i]);
+    const next: PricesMeta = { count: meta.count + rows.length, startS: meta.count ? meta.startS : rows[0].startS, endS: end };
+    await st.put(KEY.prices, [], next);
+    ctx.stub.setEvent(EVENT.prices, Buffer.from(JSON.stringify({ firstIndex: meta.count, count: rows.length, startS: rows[0].startS, endS: end })));
+    return JSON.stringify(next);
+  }
+
+  async GetPrices(ctx: Context): Promise<string> {
+    const st = new TxState(ctx);
+    const s = await this.priceSeries(st);
+    return JSON.stringify(s.intervals);
+  }
+
+  // ----------------------------------------------------------------- batches
+
+  /**
+   * Records batch `batchId` of an ingest node: its RFC 9162 root over `size` leaves and,
+   * per device (ascending kid), the seq range it holds, continuing the device's anchored
+   * range exactly. The EVM contract's rules and error names; the anchorer role only.
+   */
+  async AnchorBatch(ctx: Context, batchId: number, root: string, size: number, ranges: string): Promise<string> {
+    const st = new TxState(ctx);
+    await this.requireRole(ctx, st, 'anchorer');
+    const id = safeInt(batchId, 'batchId', 1, Number.MAX_SAFE_INTEGER);
+    const meta = (await st.get<{ last: number }>(KEY.batches, [])) ?? { last: 0 };
+    if (id <= meta.last) throw new Error(`BatchAlreadyAnchored: batch ${id}, the last anchored is ${meta.last}`);
+    if (id !== meta.last + 1) throw new Error(`BatchOutOfOrder: expected batch ${meta.last + 1}, got ${id}`);
+    if (typeof root !== 'string' || !HEX64.test(root)) throw new Error(`root: expected ${HASH_BYTES} bytes as 64 lower-case hex digits`);
+    const treeSize = safeInt(size, 'size', 0, Number.MAX_SAFE_INTEGER);
+    const list = parseJson(ranges, 'ranges');
+    if (!Array.isArray(list)) throw new Error('ranges: expected a JSON array of {device, firstSeq, lastSeq}');
+    if (treeSize === 0 || list.length === 0) throw new Error('EmptyBatch: a batch holds at least one report');
+    let leaves = 0;
+    const checked: DeviceRange[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const o = (list[i] ?? {}) as Record<string, unknown>;
+      const device = o.device;
+      if (typeof device !== 'string' || !HEX16.test(device)) throw new Error(`ranges[${i}].device: expected a kid as 16 lower-case hex digits`);
+      if (i > 0 && device <= checked[i - 1].device) throw new Error(`DevicesNotSorted: ranges[${i}].device ${device} is not after ${checked[i - 1].device}`);
+      const firstSeq = safeInt(o.firstSeq, `ranges[${i}].firstSeq`, 0, SEQ_LIMIT - 2);
+      const lastSeq = safeInt(o.lastSeq, `ranges[${i}].lastSeq`, 0, SEQ_LIMIT - 2);
+      if (lastSeq < firstSeq) throw new Error(`BadSeqRange: device ${device} seq ${firstSeq}..${lastSeq}`);
+      const a = (await st.get<{ nextSeq: number }>(KEY.anchored, [device])) ?? { nextSeq: 0 };
+      if (firstSeq > a.nextSeq) throw new Error(`SeqGap: device ${device} continues at seq ${a.nextSeq}, the batch starts at ${firstSeq}`);
+      if (firstSeq < a.nextSeq) throw new Error(`SeqOverlap: device ${device} continues at seq ${a.nextSeq}, the batch starts at ${firstSeq}`);
+      leaves += lastSeq - firstSeq + 1;
+      checked.push({ device, firstSeq, lastSeq });
+    }
+    if (leaves !== treeSize) throw new Error(`TreeSizeMismatch: size ${treeSize}, the ranges hold ${leaves} reports`);
+    for (const r of checked) await st.put(KEY.anchored, [r.device], { nextSeq: r.lastSeq + 1 });
+    const rec: BatchRecord = { id, root, size: treeSize, ranges: checked, txId: ctx.stub.getTxID(), timestampS: st.nowS() };
+    await st.put(KEY.batch, [id], rec);
+    await st.put(KEY.batches, [], { last: id });
+    ctx.stub.setEvent(EVENT.anchored, Buffer.from(JSON.stringify({ batchId: id, root, size: treeSize, devices: checked.length })));
+    return JSON.stringify(rec);
+  }
+
+  async GetBatch(ctx: Context, batchId: number): Promise<string> {
+    const st = new TxState(ctx);
+    const b = await st.get<BatchRecord>(KEY.batch, [safeInt(batchId, 'batchId', 1, Number.MAX_SAFE_INTEGER)]);
+    return JSON.stringify(b ?? null);
+  }
+
+  async GetLastBatch(ctx: Context): Promise<string> {
+    const st = new TxState(ctx);
+    const meta = (await st.get<{ last: number }>(KEY.batches, [])) ?? { last: 0 };
+    const b = meta.last ? await st.get<BatchRecord>(KEY.batch, [meta.last]) : undefined;
+    return JSON.stringify({ last: meta.last, batch: b ?? null });
+  }
+
+  /** RFC 9162 §2.1.3.2: does `path` (JSON array of hex) prove leaf `leafHash` at `index` of batch `batchId`? */
+  async VerifyInclusion(ctx: Context, batchId: number, leafHash: string, index: number, path: string): Promise<boolean> {
+    const st = new TxState(ctx);
+    const b = await st.get<BatchRecord>(KEY.batch, [safeInt(batchId, 'batchId', 1, Number.MAX_SAFE_INTEGER)]);
+    if (!b) return false;
+    if (typeof leafHash !== 'string' || !HEX64.test(leafHash)) throw new Error('leafHash: expected 64 lower-case hex digits');
+    const list = parseJson(path, 'path');
+    if (!Array.isArray(list) || !list.every((h) => typeof h === 'string' && HEX64.test(h))) throw new Error('path: expected a JSON array of 64-hex-digit hashes');
+    const r = rootFromAuditPath(fromHex(leafHash), safeInt(index, 'index', 0, Number.MAX_SAFE_INTEGER), b.size, list.map((h: string) => fromHex(h)));
+    return r.ok && bytesEqual(r.root, fromHex(b.root));
+  }
+
+  // ----------------------------------------------------------------- queries
+
+  async GetDevice(ctx: Context, kid: string): Promise<string> {
+    const st = new TxState(ctx);
+    if (typeof kid !== 'string' || !HEX16.test(kid)) throw new Error('kid: expected 16 lower-case hex digits');
+    return JSON.stringify((await st.get<DeviceRecord>(KEY.device, [kid])) ?? null);
+  }
+
+  /** A device's flow totals per UTC hour of the window start (key "unsynced": no trusted time). */
+  async GetFlows(ctx: Context, kid: string): Promise<string> {
+    const st = new TxState(ctx);
+    if (typeof kid !== 'string' || !HEX16.test(kid)) throw new Error('kid: expected 16 lower-case hex digits');
+    const rows = await st.list<FlowRecord>(KEY.flow, [kid]);
+    return JSON.stringify(rows.map((r) => ({ hour: r.attrs[1] === 'unsynced' ? null : Number(r.attrs[1]), ...r.value })));
+  }
+
+  /** A rider's balance (micro-units, rounded once, ties to even) and its history, report by report. */
+  async GetBalance(ctx: Context, owner: string): Promise<string> {
+    const st = new TxState(ctx);
+    if (typeof owner !== 'string' || !OWNER.test(owner)) throw new Error('owner: expected 1..256 printable ASCII characters');
+    const b = await st.get<StoredBalance>(KEY.owner, [owner]);
+    const history = await st.list<HistoryEntry>(KEY.entry, [owner]);
+    return JSON.stringify({ owner, ...(b ?? storeBalance(emptyBalance(owner))), history: history.map((h) => h.value) });
+  }
+
+  /**
+   * A rider's history a page at a time (GetBalance returns all of it at once): at most
+   * `pageSize` entries (1..1000) from `bookmark` ('' for the first page), device then seq
+   * order, and the bookmark of the next page ('' after the last).
+   */
+  async GetHistory(ctx: Context, owner: string, pageSize: number, bookmark: string): Promise<string> {
+    const st = new TxState(ctx);
+    if (typeof owner !== 'string' || !OWNER.test(owner)) throw new Error('owner: expected 1..256 printable ASCII characters');
+    const n = safeInt(pageSize, 'pageSize', 1, 1000);
+    if (typeof bookmark !== 'string') throw new Error('bookmark: expected a string (\'\' for the first page)');
+    const p = await st.page<HistoryEntry>(KEY.entry, [owner], n, bookmark);
+    return JSON.stringify({ owner, entries: p.values, bookmark: p.bookmark });
+  }
+}
+
+// fabric-contract-api adds its decorators to module.exports with Object.assign, which an ES
+// module importing it cannot see as named exports: they are taken from require().
+const { Info, Param, Returns, Transaction } = createRequire(import.meta.url)('fabric-contract-api') as typeof import('fabric-contract-api');
+
+// Decorators applied as functions: the same metadata as @Transaction/@Param/@Returns, without
+// TypeScript's experimental decorators (this repository compiles with tsx and plain tsc).
+type Spec = { submit: boolean; params: [string, string][]; returns?: string };
+const TRANSACTIONS: Record<string, Spec> = {
+  InitLedger: { submit: true, params: [['gridOperatorMsp', 'string'], ['anchorerMsp', 'string']] },
+  IssueChallenge: { submit: true, params: [], returns: 'string' },
+  RegisterDevice: { submit: true, params: [['pairingProof', 'string'], ['owner', 'string']], returns: 'string' },
+  SubmitReports: { submit: true, params: [['reports', 'string']], returns: 'string' },
+  PostPrices: { submit: true, params: [['intervals', 'string'], ['endS', 'number']], returns: 'string' },
+  GetPrices: { submit: false, params: [], returns: 'string' },
+  AnchorBatch: { submit: true, params: [['batchId', 'number'], ['root', 'string'], ['size', 'number'], ['ranges', 'string']], returns: 'string' },
+  GetBatch: { submit: false, params: [['batchId', 'number']], returns: 'string' },
+  GetLastBatch: { submit: false, params: [], returns: 'string' },
+  VerifyInclusion: { submit: false, params: [['batchId', 'number'], ['leafHash', 'string'], ['index', 'number'], ['path', 'string']], returns: 'boolean' },
+  GetDevice: { submit: false, params: [['kid', 'string']], returns: 'string' },
+  GetFlows: { submit: false, params: [['kid', 'string']], returns: 'string' },
+  GetBalance: { submit: false, params: [['owner', 'string']], returns: 'string' },
+  GetHistory: { submit: false, params: [['owner', 'string'], ['pageSize', 'number'], ['bookmark', 'string']], returns: 'string' },
+};
+for (const name of Object.keys(TRANSACTIONS).sort()) {
+  const spec = TRANSACTIONS[name];
+  Transaction(spec.submit)(DeepContract.prototype, name);
+  for (const [p, type] of spec.params) Param(p, type)(DeepContract.prototype, name);
+  if (spec.returns) Returns(spec.returns)(DeepContract.prototype, name);
+}
+Info({ title: 'DEEP', description: 'Device-signed e-bike energy reports verified in the endorsement; batches; settlement', version: '0.1.0', license: { name: 'MIT' } } as never)(DeepContract);

@@ -1,0 +1,25 @@
+// `deep testnet --ledger fabric-inproc`, run short: the bikes (in a worker thread, so the
+// chaincode's challenges cross to them) also pair with the chaincode, every report the node
+// accepted goes through SubmitReports, and the chaincode's balances equal the settlement.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runTestnet } from '../../host-tools/testnet/testnet';
+
+test('a short testnet through the Fabric chaincode in process: every report accepted there too, balances equal', async () => {
+  const r = await runTestnet({
+    bikes: 2, hubs: 2, seed: 7, durationS: 1800, speedup: 0, port: 0, workers: 1, ledger: 'fabric-inproc',
+    tolerance: { flowMwh: 280, flowPermille: 0, packMwh: 4 },
+    out: { write: () => {}, isTTY: false }, log: () => {},
+  });
+  const s = r.summary;
+  assert.ok(r.ok, r.lines.join('\n'));
+  assert.is(s.anchor, undefined, 'no EVM chain with --ledger fabric-inproc');
+  assert.ok(s.fabric, 'the chaincode leg ran');
+  assert.is(s.fabric!.accepted, s.verified);
+  assert.is(s.fabric!.rejected, 0);
+  assert.ok(s.fabric!.settledOk, s.fabric!.mismatches.join('\n'));
+  assert.ok(s.bikes.every((b) => b.balance && b.balance.reports === b.chain.accepted));
+  assert.match(r.lines[r.lines.length - 1], /^bikes=2 reports=(\d+) verified=\1 rejected=0 max_error_mwh=\d+ chaincode_accepted=\1 chaincode_settled_ok=1$/);
+});
+
+test.run();
