@@ -1,5 +1,6 @@
 // Assembles an ingest node: SQLite store, verify worker pool, pipeline, HTTP server, gap
 // watch. `deep ingest` and the tests start it through startIngestNode().
+import { fileURLToPath } from 'node:url';
 import { verifyPairingProof } from '../verify';
 import { createIngest, type PairingCheck } from './ingest';
 import { createLogger, type Logger } from './log';
@@ -33,7 +34,12 @@ export interface NodeOptions {
   batch?: BatchOptions;
   /** Anchor the batches on an EVM chain (host-tools/ledger/evm/publisher.ts). */
   anchor?: Omit<PublisherOptions, 'logger'>;
+  /** Folder of the web app served under /app/; default: the project's dist/app (`deep build`). */
+  appDir?: string;
 }
+
+/** Where `deep build` puts the web app. */
+export const DEFAULT_APP_DIR = fileURLToPath(new URL('../../dist/app', import.meta.url));
 
 export interface IngestNode {
   url: string;
@@ -92,6 +98,7 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion,
     proof: batcher && ((device, seq) => batcher.proof(device, seq)),
     owners,
+    appDir: opts.appDir ?? DEFAULT_APP_DIR,
   });
   let url: string;
   try {

@@ -6,6 +6,8 @@
 // operator token, parses the device id, runs the handler and maps errors to answers.
 import { toHex } from '../../protocol/bytes';
 import crypto from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BodyError, TooManyReports, parseMediaType, splitReports } from './body';
@@ -32,6 +34,8 @@ export interface ServerOptions {
   owners?: OwnerHook;
   /** GET /v1/reports/{id}/{seq}/proof (host-tools/ingest/batches.ts); absent: 404. */
   proof?: (device: string, seq: number) => { status: number; body?: unknown; error?: string };
+  /** Folder of the web app (dist/app, made by `deep build`) served under /app/; absent: 404. */
+  appDir?: string;
 }
 
 /** Everything the handlers use, fixed when the server is created. */
@@ -48,6 +52,7 @@ interface ServerState {
   schemaVersion: number;
   owners: OwnerHook | undefined;
   proof: ServerOptions['proof'];
+  appDir: string | undefined;
 }
 
 /** One request as a handler sees it. `id` is set on the routes whose path has `{id}`. */
@@ -58,6 +63,8 @@ interface Call {
   id: string;
   /** The `{seq}` segment of the routes that have one, else -1. */
   seq: number;
+  /** The `{file}` segment of the routes that have one, else ''. */
+  file: string;
 }
 
 type Handler = (s: ServerState, c: Call) => number | Promise<number>;
@@ -396,6 +403,42 @@ function getMetrics(s: ServerState, { res }: Call): number {
   return 200;
 }
 
+// The web app's files: a flat folder, names without a leading dot (the route's pattern), so
+// no request can reach outside it. Small files, read at each request: a rebuilt app is
+// served at once.
+const APP_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json; charset=utf-8',
+};
+
+async function getAppFile(s: ServerState, { res, file }: Call): Promise<number> {
+  const name = file || 'index.html';
+  const type = APP_TYPES[path.extname(name)];
+  if (!s.appDir) throw new HttpError(404, 'this node serves no web app');
+  if (!type) throw new HttpError(404, `no app file ${name}`);
+  let body: Buffer;
+  try {
+    body = await readFile(path.join(s.appDir, name));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new HttpError(404, name === 'index.html' ? `the web app is not built (${s.appDir}/index.html missing): run \`npx deep build\`` : `no app file ${name}`);
+  }
+  // The page itself is always fetched again (it names the current bundle); the rest may be cached briefly.
+  res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': name === 'index.html' ? 'no-cache' : 'max-age=60', 'x-content-type-options': 'nosniff' });
+  res.end(body);
+  return 200;
+}
+
+function getRoot(_s: ServerState, { res }: Call): number {
+  res.writeHead(302, { location: '/app/', 'content-length': 0 });
+  res.end();
+  return 302;
+}
+
 // --- routing ---
 
 /** The API. On a path two routes match, the first listed wins (challenge before {id}). */
@@ -412,11 +455,14 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/export', name: 'export', handle: getExport },
   { method: 'GET', path: '/healthz', name: 'healthz', handle: getHealth },
   { method: 'GET', path: '/metrics', name: 'metrics', handle: getMetrics },
+  { method: 'GET', path: '/', name: 'root', handle: getRoot },
+  { method: 'GET', path: '/app/', name: 'app', handle: getAppFile },
+  { method: 'GET', path: '/app/{file}', name: 'app', handle: getAppFile },
 ];
 
 /** A route's path as a regex over the raw (still percent-encoded) pathname. */
 function pathRegex(path: string): RegExp {
-  return new RegExp(`^${path.replace('{id}', '([^/]+)').replace('{seq}', '(\\d{1,15})')}$`);
+  return new RegExp(`^${path.replace('{id}', '(?<id>[^/]+)').replace('{seq}', '(?<seq>\\d{1,15})').replace('{file}', '(?<file>[A-Za-z0-9_-][A-Za-z0-9._-]*)')}$`);
 }
 
 const MATCHERS = ROUTES.map((route) => ({ route, re: pathRegex(route.path) }));
@@ -425,10 +471,11 @@ const MATCHERS = ROUTES.map((route) => ({ route, re: pathRegex(route.path) }));
 export const ROUTE_TABLE: readonly { method: string; path: string }[] = ROUTES.map((r) => ({ method: r.method, path: r.path }));
 
 /** The route that serves `path` (404 if none), and the raw `{id}` segment if it has one. */
-function findPath(method: string, path: string): { routes: Route[]; rawId: string | undefined; seq: number } {
+function findPath(method: string, path: string): { routes: Route[]; rawId: string | undefined; seq: number; file: string } {
   for (const { route, re } of MATCHERS) {
     const m = re.exec(path);
-    if (m) return { routes: ROUTES.filter((r) => r.path === route.path), rawId: m[1], seq: m[2] === undefined ? -1 : Number(m[2]) };
+    const g = m?.groups ?? {};
+    if (m) return { routes: ROUTES.filter((r) => r.path === route.path), rawId: g.id, seq: g.seq === undefined ? -1 : Number(g.seq), file: g.file ?? '' };
   }
   throw new HttpError(404, `no route ${method} ${path}`);
 }
@@ -447,14 +494,14 @@ async function dispatch(s: ServerState, req: IncomingMessage, res: ServerRespons
   const url = requestUrl(req.url ?? '/');
   label.path = url.pathname;
   const method = req.method ?? 'GET';
-  const { routes, rawId, seq } = findPath(method, url.pathname);
+  const { routes, rawId, seq, file } = findPath(method, url.pathname);
   label.route = routes[0].name;
   const route = routes.find((r) => r.method === method);
   if (!route) throw new HttpError(405, `${method} not allowed on ${url.pathname}`, { allow: routes.map((r) => r.method).join(', ') });
   label.route = route.name;
   if (route.operator) requireOperator(s, req);
   const id = rawId === undefined ? '' : deviceIdParam(rawId);
-  return route.handle(s, { req, res, url, id, seq });
+  return route.handle(s, { req, res, url, id, seq, file });
 }
 
 /** Status and body of a failed request; unexpected errors are logged and answer 500. */
@@ -478,6 +525,7 @@ export function createIngestServer(opts: ServerOptions): Server {
     schemaVersion: opts.schemaVersion,
     owners: opts.owners,
     proof: opts.proof,
+    appDir: opts.appDir,
   };
   return createServer((req, res) => {
     const t0 = process.hrtime.bigint();

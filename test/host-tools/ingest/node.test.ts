@@ -340,7 +340,7 @@ test('every path of openapi.yaml is served (documented API = implemented API)', 
   const paths = [...spec.matchAll(/^  (\/[^:]+):$/gm)].map((m) => m[1]);
   assert.ok(paths.length >= 10, paths.join(' '));
   for (const p of paths) {
-    const concrete = p.replace('{id}', alice.id).replace('{seq}', '0');
+    const concrete = p.replace('{id}', alice.id).replace('{seq}', '0').replace('{file}', 'index.html');
     const method = /\/revoke$|^\/v1\/devices$/.test(p) ? 'OPTIONS' : 'GET';
     const res = await fetch(url + concrete, { method });
     const body = await res.text();
