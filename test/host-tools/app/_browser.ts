@@ -9,6 +9,13 @@ import { createLogger } from '../../../host-tools/ingest/log';
 import { ROOT } from '../../../host-tools/build/build';
 import { deep } from '../cli/_run';
 
+/** What the tests read of an element inside page.$eval (the tests are compiled without the DOM's types). */
+export interface El {
+  dataset: Record<string, string | undefined>;
+  textContent: string | null;
+  querySelectorAll(selector: string): Iterable<El>;
+}
+
 export const CHROMIUM = '/usr/bin/chromium';
 /** Where the screenshots go: the tests' output folder, not committed. */
 export const OUT_DIR = path.join(ROOT, '.tmp/app');

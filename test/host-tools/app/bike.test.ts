@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Page } from 'puppeteer-core';
-import { api, browserMissing, DESKTOP, fedNode, launch, newPage, PHONE, screenshot, type FedNode } from './_browser';
+import { api, browserMissing, type El, DESKTOP, fedNode, launch, newPage, PHONE, screenshot, type FedNode } from './_browser';
 
 const missing = browserMissing();
 if (missing) {
@@ -28,8 +28,8 @@ if (missing) {
   /** The page's table `name`, as {flow: {pack: mWh}}, with the text shown beside the data. */
   async function table(page: Page, name: string): Promise<Record<string, Record<string, { mwh: number; text: string }>>> {
     return page.$$eval(`table[data-table="${name}"] tbody tr`, (rows) => Object.fromEntries(rows.map((tr) => [
-      (tr as HTMLElement).dataset.flow!,
-      Object.fromEntries([...tr.querySelectorAll('td[data-pack]')].map((td) => [(td as HTMLElement).dataset.pack!, { mwh: Number((td as HTMLElement).dataset.mwh), text: td.textContent! }])),
+      (tr as unknown as El).dataset.flow!,
+      Object.fromEntries([...(tr as unknown as El).querySelectorAll('td[data-pack]')].map((td) => [(td as unknown as El).dataset.pack!, { mwh: Number((td as unknown as El).dataset.mwh), text: td.textContent! }])),
     ])));
   }
 
@@ -60,7 +60,7 @@ if (missing) {
       await page.waitForSelector('#energy .uplot');
 
       const d = await api<{ head: { seq: number }; lastSeenAt: string }>(`${fed.url}/v1/devices/${id}`);
-      const status = await page.$$eval('#status dd', (dds) => Object.fromEntries(dds.map((dd) => [(dd as HTMLElement).dataset.k!, dd.textContent!])));
+      const status = await page.$$eval('#status dd', (dds) => Object.fromEntries(dds.map((dd) => [(dd as unknown as El).dataset.k!, dd.textContent!])));
       assert.is(status.head, String(d.head.seq + 1));
       assert.is(status.lastSeen, d.lastSeenAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'));
       assert.match(status.chain, /complete/);
@@ -75,7 +75,7 @@ if (missing) {
       assert.ok(Object.values(e.unsynced).some((p) => p.pack_to_motor.total > 0), 'the ride has unsynced energy to show apart');
 
       // The latest 20 reports, newest first.
-      const seqs = await page.$$eval('table[data-table="reports"] tbody tr', (trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.seq)));
+      const seqs = await page.$$eval('table[data-table="reports"] tbody tr', (trs) => trs.map((tr) => Number((tr as unknown as El).dataset.seq)));
       assert.equal(seqs, rows.reports.map((r) => r.seq).reverse());
 
       // A report's proof: its batch, as GET /v1/reports/{id}/{seq}/proof says.
@@ -89,17 +89,17 @@ if (missing) {
       assert.ok(proof, 'the report was batched');
       await page.click(`td[data-proof="${seq}"] button`);
       await page.waitForSelector(`td[data-proof="${seq}"] [data-batch]`);
-      const batch = await page.$eval(`td[data-proof="${seq}"] [data-batch]`, (el) => Number((el as HTMLElement).dataset.batch));
+      const batch = await page.$eval(`td[data-proof="${seq}"] [data-batch]`, (el) => Number((el as unknown as El).dataset.batch));
       assert.is(batch, proof!.batch);
       assert.match(await page.$eval(`td[data-proof="${seq}"]`, (el) => el.textContent!), /anchoring pending/);
 
       // The week: daily buckets, same totals table shape.
       await page.click('button[data-view="week"]');
-      await page.waitForFunction(() => document.querySelector('#energy h2')?.textContent?.startsWith('Energy in the week'));
+      await page.waitForFunction(`document.querySelector('#energy h2')?.textContent.startsWith('Energy in the week')`);
       const w = await api<{ totals: Totals }>(`${fed.url}/v1/devices/${id}/energy?from=${day - 6 * 86400}&to=${day + 86400}&bucket=86400`);
       expectTable(await table(page, 'period'), w.totals);
       await page.click('button[data-view="day"]');
-      await page.waitForFunction(() => document.querySelector('#energy h2')?.textContent?.startsWith('Energy on'));
+      await page.waitForFunction(`document.querySelector('#energy h2')?.textContent.startsWith('Energy on')`);
       await page.waitForSelector('#energy .uplot');
 
       await screenshot(page, `bike-${size}`);
