@@ -6,6 +6,7 @@
 //   #/grid         the mini-grid of `npm start` (grid.ts)
 import { h, put, errorBox } from './dom';
 import { bikePage, bikesPage } from './bike';
+import { pairPage } from './pair';
 
 /** A page draws into `root`; the function it returns stops its timers when the page is left. */
 export type Page = (root: HTMLElement, arg: string) => (() => void) | void;
@@ -25,6 +26,7 @@ const ROUTES: Record<string, Page> = {
   '': homePage,
   bikes: bikesPage,
   bike: bikePage,
+  pair: pairPage,
 };
 
 let leave: (() => void) | void;
