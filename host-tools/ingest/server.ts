@@ -268,6 +268,16 @@ async function postDevice(s: ServerState, { req, res }: Call): Promise<number> {
   return 201;
 }
 
+function getDevices(s: ServerState, { res }: Call): number {
+  const devices = s.store.listDevices().map((rec) => {
+    const d = s.ingest.device(rec.id)!;
+    const last = d.head ? s.store.listAccepted(rec.id, d.head.seq - 1, 1)[0] : undefined;
+    return { ...d, lastWindowEnd: last?.windowEnd ?? null, lastAcceptedAt: last ? new Date(last.acceptedAt).toISOString() : null };
+  });
+  send(res, 200, { devices });
+  return 200;
+}
+
 function getGaps(s: ServerState, { res }: Call): number {
   send(res, 200, { gaps: s.ingest.openGaps().map((d) => ({ device: d.id, ...d.gap })) });
   return 200;
@@ -446,6 +456,7 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/reports', name: 'reports', handle: postReports },
   { method: 'GET', path: '/v1/devices/challenge', name: 'challenge', handle: getChallenge },
   { method: 'POST', path: '/v1/devices', name: 'register', handle: postDevice },
+  { method: 'GET', path: '/v1/devices', name: 'devices', operator: true, handle: getDevices },
   { method: 'GET', path: '/v1/gaps', name: 'gaps', handle: getGaps },
   { method: 'GET', path: '/v1/devices/{id}', name: 'device', handle: getDevice },
   { method: 'POST', path: '/v1/devices/{id}/revoke', name: 'revoke', operator: true, handle: postRevoke },

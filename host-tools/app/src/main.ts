@@ -7,6 +7,7 @@
 import { h, put, errorBox } from './dom';
 import { bikePage, bikesPage } from './bike';
 import { pairPage } from './pair';
+import { operatorPage } from './operator';
 
 /** A page draws into `root`; the function it returns stops its timers when the page is left. */
 export type Page = (root: HTMLElement, arg: string) => (() => void) | void;
@@ -27,6 +28,7 @@ const ROUTES: Record<string, Page> = {
   bikes: bikesPage,
   bike: bikePage,
   pair: pairPage,
+  operator: operatorPage,
 };
 
 let leave: (() => void) | void;
