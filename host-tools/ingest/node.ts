@@ -36,6 +36,8 @@ export interface NodeOptions {
   anchor?: Omit<PublisherOptions, 'logger'>;
   /** Folder of the web app served under /app/; default: the project's dist/app (`deep build`). */
   appDir?: string;
+  /** The mini-grid's state for GET /v1/grid (deep testnet); absent: 404. */
+  grid?: () => unknown;
 }
 
 /** Where `deep build` puts the web app. */
@@ -99,6 +101,7 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     proof: batcher && ((device, seq) => batcher.proof(device, seq)),
     owners,
     appDir: opts.appDir ?? DEFAULT_APP_DIR,
+    grid: opts.grid,
   });
   let url: string;
   try {

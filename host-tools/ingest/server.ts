@@ -36,6 +36,8 @@ export interface ServerOptions {
   proof?: (device: string, seq: number) => { status: number; body?: unknown; error?: string };
   /** Folder of the web app (dist/app, made by `deep build`) served under /app/; absent: 404. */
   appDir?: string;
+  /** GET /v1/grid: the mini-grid this node serves (the testnet's hubs, prices, balances); absent: 404. */
+  grid?: () => unknown;
 }
 
 /** Everything the handlers use, fixed when the server is created. */
@@ -53,6 +55,7 @@ interface ServerState {
   owners: OwnerHook | undefined;
   proof: ServerOptions['proof'];
   appDir: string | undefined;
+  grid: (() => unknown) | undefined;
 }
 
 /** One request as a handler sees it. `id` is set on the routes whose path has `{id}`. */
@@ -401,6 +404,12 @@ function getProof(s: ServerState, { res, id, seq }: Call): number {
   return 200;
 }
 
+function getGrid(s: ServerState, { res }: Call): number {
+  if (!s.grid) throw new HttpError(404, 'this node serves no mini-grid (deep testnet serves one)');
+  send(res, 200, s.grid(), { 'cache-control': 'no-store' });
+  return 200;
+}
+
 function getHealth(s: ServerState, { res }: Call): number {
   send(res, 200, { status: 'ok', schemaVersion: s.schemaVersion, workers: s.workers, queueDepth: s.ingest.queueDepth() });
   return 200;
@@ -464,6 +473,7 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/devices/{id}/energy', name: 'energy', handle: getEnergy },
   { method: 'GET', path: '/v1/reports/{id}/{seq}/proof', name: 'proof', handle: getProof },
   { method: 'GET', path: '/v1/export', name: 'export', handle: getExport },
+  { method: 'GET', path: '/v1/grid', name: 'grid', handle: getGrid },
   { method: 'GET', path: '/healthz', name: 'healthz', handle: getHealth },
   { method: 'GET', path: '/metrics', name: 'metrics', handle: getMetrics },
   { method: 'GET', path: '/', name: 'root', handle: getRoot },
@@ -537,6 +547,7 @@ export function createIngestServer(opts: ServerOptions): Server {
     owners: opts.owners,
     proof: opts.proof,
     appDir: opts.appDir,
+    grid: opts.grid,
   };
   return createServer((req, res) => {
     const t0 = process.hrtime.bigint();

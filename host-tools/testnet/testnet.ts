@@ -27,6 +27,7 @@ import { settle } from './settlement';
 import { readLedger } from './ledger';
 import { renderSummary, runOk, type RunSummary, type BikeSummary, type Tolerance } from './summary';
 import { LiveView, zeroFlows, type Snapshot, type Output, type BikeView, type HubView } from './view';
+import { GridTracker } from './grid';
 import { finishAnchoring, riderKey, startTestnetChain, type TestnetChain } from './anchor';
 
 export type { Tuning } from './group';
@@ -59,6 +60,11 @@ export interface TestnetOptions {
   workers?: number;
   /** Anchor the ledger's batches on a local EVM chain and settle on it (host-tools/testnet/anchor.ts). */
   anchor?: boolean;
+  /**
+   * Keep the ingest node (and the chain) up after the summary, for a person to browse the
+   * finished day in the web app: the result's `serving` closes them.
+   */
+  serve?: boolean;
 }
 
 /** The compressed day: physics in 1 s steps, the device polls each bus once a step (see testnet --poll-ms). */
@@ -69,6 +75,8 @@ export interface TestnetResult {
   ok: boolean;
   dataDir: string;
   lines: string[];
+  /** With `serve`: the node's URL, and what stops it and the chain. */
+  serving?: { url: string; close(): Promise<void> };
 }
 
 /** The device's report interval, seconds (firmware default, issue 4). */
@@ -150,6 +158,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   if (existsSync(db)) throw new Error(`${db} already holds a ledger; give --data a fresh folder (the same seed makes the same device keys)`);
   const logStream = createWriteStream(path.join(dataDir, 'ingest.log'));
   const runStartMs = startOfRun(series, o.durationS);
+  const grid = new GridTracker(series, runStartMs / 1000, o.durationS * 1000);
   let tc: TestnetChain | undefined;
   if (o.anchor) {
     // Prices from the day before the run to a day after the drain limit: every synced window.
@@ -160,7 +169,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   let node: IngestNode;
   try {
     node = await startIngestNode({
-      db, port: o.port, host: '127.0.0.1', logger: createLogger({ sink: logStream }),
+      db, port: o.port, host: '127.0.0.1', logger: createLogger({ sink: logStream }), grid: () => grid.state,
       ...(tc ? { anchor: tc.anchor, batch: { intervalMs: ANCHOR_BATCH_MS, maxReports: 1000 } } : {}),
     });
   } catch (err) {
@@ -168,6 +177,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     throw err;
   }
   o.log(`ingest node ${node.url}, ledger ${db}`);
+  o.log(`app ${node.url}/app/#/grid (the mini-grid, live; each bike's page from there)`);
 
   const hubs = Array.from({ length: o.hubs }, (_, i) => `hub-${i + 1}`);
   const bikes = Array.from({ length: o.bikes }, (_, i) => ({ name: `bike${i + 1}`, seed: (o.seed * 1009 + i * 7919 + 1) >>> 0 }));
@@ -177,13 +187,17 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   const groups: GroupHandle[] = [];
   const riderKeys = tc ? Object.fromEntries(bikes.map((b) => [b.name, riderKey(o.seed, b.name)])) : undefined;
   const base = { hubs, durationS: o.durationS, startWallMs: runStartMs, bundle, nodeUrl: node.url, wifi: WIFI, tuning, riderKeys };
+  let result: TestnetResult | undefined;
   if (nWorkers === 0) groups.push(inProcessGroup({ ...base, bikes }));
   else for (let w = 0; w < nWorkers; w++) groups.push(workerGroup({ ...base, bikes: bikes.filter((_, i) => i % nWorkers === w) }));
 
   try {
     // 1. Boot and pair (in parallel across groups).
     for (const started of await Promise.all(groups.map((g) => g.start()))) {
-      for (const b of started) o.log(`${b.name}: firmware ${b.version}, paired as ${b.id}`);
+      for (const b of started) {
+        o.log(`${b.name}: firmware ${b.version}, paired as ${b.id}`);
+        grid.addBike(b.name, b.id);
+      }
     }
 
     // 2. The day, in lock-step chunks across groups; 3. the drain.
@@ -230,6 +244,13 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
       return st && { confirmed: st.lastConfirmed, behind: st.batchesBehind, lagS: st.secondsBehind };
     };
 
+    /** The terminal view and the web app's mini-grid, from the same step. */
+    const publish = (phase: string, final = false): void => {
+      const snap = snapshot(phase);
+      view.update(snap, final);
+      grid.readStore(node.store);
+      grid.update({ phase, simEpochMs: snap.simEpochMs, simMs, hubs: snap.hubs.map((h) => ({ ...h, plugged: [...h.plugged] })), bikes: snap.bikes.map((b, i) => ({ ...b, id: latest[i].id })) });
+    };
     const chunkMs = 30_000;
     while (simMs < durationMs) {
       await step(Math.min(simMs + chunkMs, durationMs));
@@ -237,12 +258,12 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
         const ahead = simMs / o.speedup - wall();
         if (ahead > 5) await new Promise((res) => setTimeout(res, ahead));
       }
-      view.update(snapshot('riding'));
+      publish('riding');
     }
     const drainStart = simMs;
     for (;;) {
       await step(simMs + chunkMs);
-      view.update(snapshot('draining queues'));
+      publish('draining queues');
       const empty = latest.every((b) => b.queued === 0 && b.acked + b.rejected >= b.made);
       if (simMs - drainStart >= 3 * INTERVAL_S * 1000 && empty) break;
       if (simMs - drainStart >= DRAIN_LIMIT_MS) {
@@ -250,7 +271,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
         break;
       }
     }
-    view.update(snapshot('done'), true);
+    publish('done', true);
 
     // 4. Read the ledger back, re-verify, compare with the simulator, settle.
     const out: BikeSummary[] = [];
@@ -280,11 +301,26 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
       anchor,
     };
     const lines = renderSummary(summary);
-    return { summary, ok: runOk(summary, o.tolerance), dataDir, lines };
+    grid.state.result = lines[lines.length - 1];
+    result = { summary, ok: runOk(summary, o.tolerance), dataDir, lines };
+    if (o.serve) {
+      result.serving = {
+        url: node.url,
+        async close() {
+          await node.close();
+          await tc?.close();
+          logStream.end();
+        },
+      };
+    }
+    return result;
   } finally {
     await Promise.all(groups.map((g) => g.close()));
-    await node.close();
-    await tc?.close();
-    logStream.end();
+    // Served only after a complete run: a failure closes everything as before.
+    if (!result?.serving) {
+      await node.close();
+      await tc?.close();
+      logStream.end();
+    }
   }
 }

@@ -13,10 +13,13 @@ export function flowColor(css: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(css).trim() || '#888';
 }
 
-/** mWh as Wh with three decimals: exact for any integer count of mWh. */
+/**
+ * mWh as Wh with three decimals: exact for any integer count of mWh (the reports' unit);
+ * the simulator's hub meters are not whole mWh and are rounded to the nearest one.
+ */
 export function wh(mwh: number): string {
   const neg = mwh < 0;
-  const a = Math.abs(mwh);
+  const a = Math.round(Math.abs(mwh));
   const s = `${Math.floor(a / 1000)}.${String(a % 1000).padStart(3, '0')}`;
   return neg ? `-${s}` : s;
 }
@@ -29,4 +32,12 @@ export function when(iso: string | null | undefined): string {
 /** Epoch seconds as "YYYY-MM-DD HH:MM UTC". */
 export function utc(s: number): string {
   return new Date(s * 1000).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+}
+
+/** Micro-units (an exact integer, as a number or a decimal string) as units with six decimals. */
+export function micro(v: number | string): string {
+  const t = String(v);
+  const neg = t.startsWith('-');
+  const digits = (neg ? t.slice(1) : t).padStart(7, '0');
+  return `${neg ? '-' : ''}${digits.slice(0, -6)}.${digits.slice(-6)}`;
 }

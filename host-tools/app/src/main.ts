@@ -8,6 +8,7 @@ import { h, put, errorBox } from './dom';
 import { bikePage, bikesPage } from './bike';
 import { pairPage } from './pair';
 import { operatorPage } from './operator';
+import { gridPage } from './grid';
 
 /** A page draws into `root`; the function it returns stops its timers when the page is left. */
 export type Page = (root: HTMLElement, arg: string) => (() => void) | void;
@@ -29,6 +30,7 @@ const ROUTES: Record<string, Page> = {
   bike: bikePage,
   pair: pairPage,
   operator: operatorPage,
+  grid: gridPage,
 };
 
 let leave: (() => void) | void;
