@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './log';
 import { createMetrics, Gauge } from './metrics';
 import { createBatcher, type Batcher, type BatchOptions } from './batches';
 import type { OwnerHook } from './owners';
+import type { PriceSeries } from '../testnet/prices';
 import type { Publisher, PublisherOptions } from '../ledger/evm/publisher';
 import { createPool } from './pool';
 import { createIngestServer, listen } from './server';
@@ -38,6 +39,8 @@ export interface NodeOptions {
   appDir?: string;
   /** The mini-grid's state for GET /v1/grid (deep testnet); absent: 404. */
   grid?: () => unknown;
+  /** Interval prices (host-tools/testnet/prices.ts) for GET /v1/prices and /v1/devices/{id}/money. */
+  prices?: PriceSeries;
 }
 
 /** Where `deep build` puts the web app. */
@@ -102,6 +105,7 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     owners,
     appDir: opts.appDir ?? DEFAULT_APP_DIR,
     grid: opts.grid,
+    prices: opts.prices,
   });
   let url: string;
   try {

@@ -16,6 +16,8 @@ import type { Store } from './store';
 import type { Logger } from './log';
 import type { IngestMetrics } from './metrics';
 import type { OwnerHook, OwnerRequest } from './owners';
+import type { PriceSeries } from '../testnet/prices';
+import { addRecord, divRoundHalfEven, emptyBalance, recordOfStored } from '../testnet/settlement';
 
 export interface ServerOptions {
   ingest: Ingest;
@@ -38,6 +40,8 @@ export interface ServerOptions {
   appDir?: string;
   /** GET /v1/grid: the mini-grid this node serves (the testnet's hubs, prices, balances); absent: 404. */
   grid?: () => unknown;
+  /** The interval prices the node values energy at (GET /v1/prices, /v1/devices/{id}/money); absent: none. */
+  prices?: PriceSeries;
 }
 
 /** Everything the handlers use, fixed when the server is created. */
@@ -56,6 +60,7 @@ interface ServerState {
   proof: ServerOptions['proof'];
   appDir: string | undefined;
   grid: (() => unknown) | undefined;
+  prices: PriceSeries | undefined;
 }
 
 /** One request as a handler sees it. `id` is set on the routes whose path has `{id}`. */
@@ -410,6 +415,41 @@ function getGrid(s: ServerState, { res }: Call): number {
   return 200;
 }
 
+function getPrices(s: ServerState, { res }: Call): number {
+  const p = s.prices;
+  send(res, 200, { prices: p ? { currency: p.currency, kind: p.kind, intervals: p.intervals } : null });
+  return 200;
+}
+
+/**
+ * A device's energy bought and sold at the interval prices, settled as the testnet's
+ * summary settles (host-tools/testnet/settlement.ts): synced reports whose window starts
+ * in [from, to), and every report made before the clock synced, unpriced.
+ */
+function getMoney(s: ServerState, { res, url, id }: Call): number {
+  requireDevice(s, id);
+  if (!s.prices) throw new HttpError(404, 'this node has no price table (deep ingest --prices FILE)');
+  const to = timeParam(url, 'to', Math.floor(Date.now() / 1000) + 1);
+  const from = timeParam(url, 'from', 0);
+  if (from >= to) throw new HttpError(400, `"from" (${from}) must be before "to" (${to})`);
+  const b = emptyBalance(id);
+  for (let after = -1; ;) {
+    const rows = s.store.listAccepted(id, after, 1000);
+    for (const r of rows) {
+      if (r.windowStart !== null && (r.windowStart < from || r.windowStart >= to)) continue;
+      addRecord(s.prices, b, recordOfStored(id, r));
+    }
+    if (rows.length < 1000) break;
+    after = rows[rows.length - 1].seq;
+  }
+  send(res, 200, {
+    device: id, from, to, currency: s.prices.currency, reports: b.reports,
+    importMwh: b.importMwh, exportMwh: b.exportMwh, unpricedImportMwh: b.unpricedImportMwh, unpricedExportMwh: b.unpricedExportMwh,
+    costMicro: String(divRoundHalfEven(b.costPico, 1_000_000n)), revenueMicro: String(divRoundHalfEven(b.revenuePico, 1_000_000n)), balanceMicro: String(b.balanceMicro),
+  });
+  return 200;
+}
+
 function getHealth(s: ServerState, { res }: Call): number {
   send(res, 200, { status: 'ok', schemaVersion: s.schemaVersion, workers: s.workers, queueDepth: s.ingest.queueDepth() });
   return 200;
@@ -471,6 +511,8 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/devices/{id}/revoke', name: 'revoke', operator: true, handle: postRevoke },
   { method: 'GET', path: '/v1/devices/{id}/reports', name: 'device_reports', handle: getDeviceReports },
   { method: 'GET', path: '/v1/devices/{id}/energy', name: 'energy', handle: getEnergy },
+  { method: 'GET', path: '/v1/devices/{id}/money', name: 'money', handle: getMoney },
+  { method: 'GET', path: '/v1/prices', name: 'prices', handle: getPrices },
   { method: 'GET', path: '/v1/reports/{id}/{seq}/proof', name: 'proof', handle: getProof },
   { method: 'GET', path: '/v1/export', name: 'export', handle: getExport },
   { method: 'GET', path: '/v1/grid', name: 'grid', handle: getGrid },
@@ -548,6 +590,7 @@ export function createIngestServer(opts: ServerOptions): Server {
     proof: opts.proof,
     appDir: opts.appDir,
     grid: opts.grid,
+    prices: opts.prices,
   };
   return createServer((req, res) => {
     const t0 = process.hrtime.bigint();

@@ -3,7 +3,7 @@
 // balance. The balances are settled with the summary's own code (settlement.ts, addRecord)
 // on the reports the node has accepted so far, read from its store as they arrive, so the
 // page's last figures are the summary's.
-import { addRecord, divRoundHalfEven, emptyBalance, type Balance } from './settlement';
+import { addRecord, divRoundHalfEven, emptyBalance, recordOfStored, type Balance } from './settlement';
 import { DAY_S, type PriceSeries } from './prices';
 import type { Store } from '../ingest/store';
 import type { BikeView, HubView } from './view';
@@ -79,14 +79,7 @@ export class GridTracker {
       for (;;) {
         const rows = store.listAccepted(device, e.lastSeq, 1000);
         for (const r of rows) {
-          let g2p = 0, p2g = 0;
-          for (const f of r.flows) {
-            if (f.flow === 'grid_to_pack') g2p += f.amount;
-            else if (f.flow === 'pack_to_grid') p2g += f.amount;
-          }
-          // The store keeps no window start for a report made before the clock synced.
-          const synced = r.windowStart !== null;
-          addRecord(this.series, e.b, { device, seq: r.seq, startS: r.windowStart ?? 0, endS: r.windowEnd ?? 0, synced, gridToPackMwh: g2p, packToGridMwh: p2g });
+          addRecord(this.series, e.b, recordOfStored(device, r));
           e.lastSeq = r.seq;
         }
         if (rows.length < 1000) break;

@@ -169,7 +169,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   let node: IngestNode;
   try {
     node = await startIngestNode({
-      db, port: o.port, host: '127.0.0.1', logger: createLogger({ sink: logStream }), grid: () => grid.state,
+      db, port: o.port, host: '127.0.0.1', logger: createLogger({ sink: logStream }), grid: () => grid.state, prices: series,
       ...(tc ? { anchor: tc.anchor, batch: { intervalMs: ANCHOR_BATCH_MS, maxReports: 1000 } } : {}),
     });
   } catch (err) {

@@ -3,7 +3,7 @@
 // health, the latest reports with their proofs). Public API only.
 import { getJson } from './api';
 import { card, errorBox, h, kv, put } from './dom';
-import { FLOWS, flowColor, utc, when, wh } from './flows';
+import { FLOWS, flowColor, micro, utc, when, wh } from './flows';
 import { stackedBars } from './chart';
 import { explorerTx, chainName } from './chains';
 
@@ -45,6 +45,18 @@ export interface Proof {
   treeSize: number;
   root: string;
   anchor?: { state: string; chainId?: number; contract?: string; tx?: string; block?: number; confirmations?: number };
+}
+
+export interface Money {
+  currency: string;
+  reports: number;
+  importMwh: number;
+  exportMwh: number;
+  unpricedImportMwh: number;
+  unpricedExportMwh: number;
+  costMicro: string;
+  revenueMicro: string;
+  balanceMicro: string;
 }
 
 const STORE_KEY = 'deep.bikes';
@@ -119,10 +131,14 @@ export function bikePage(root: HTMLElement, rawId: string): () => void {
   let day = 0;
   const status = h('div');
   const energy = h('div');
+  const money = h('div');
   const reports = h('div');
+  /** Whether the node has interval prices (GET /v1/prices), asked once. */
+  let priced: boolean | undefined;
   put(root, h('h1', null, 'Bike ', h('code', null, id)), h('div', { class: 'cards' },
     h('section', { class: 'card', id: 'status' }, h('h2', null, 'Status'), status),
     h('section', { class: 'card wide', id: 'energy' }, energy),
+    h('section', { class: 'card wide', id: 'money' }, money),
     h('section', { class: 'card wide', id: 'reports' }, h('h2', null, 'Latest reports and their proofs'), reports)));
 
   async function drawEnergy(): Promise<void> {
@@ -150,6 +166,24 @@ export function bikePage(root: HTMLElement, rawId: string): () => void {
       h('p', { class: 'muted' }, 'Reports made before the bike’s clock was synced carry no trusted time: their energy is counted here, apart, and earns or costs nothing.'),
       packTable(e.unsynced, 'unsynced'));
     disposers.push(stackedBars(chart, starts, FLOWS.map((f, i) => ({ label: f.label, color: flowColor(f.css), values: values[i] })), 'mWh'));
+    await drawMoney(from, to);
+  }
+
+  async function drawMoney(from: number, to: number): Promise<void> {
+    priced ??= (await getJson<{ prices: unknown }>('/v1/prices')).prices !== null;
+    if (stopped) return;
+    if (!priced) {
+      put(money, h('h2', null, 'Money'), h('p', { class: 'muted', 'data-money': 'none' }, 'This node has no price table, so it values no energy (an operator gives one with deep ingest --prices).'));
+      return;
+    }
+    const m = await getJson<Money>(`/v1/devices/${id}/money?from=${from}&to=${to}`);
+    if (stopped) return;
+    put(money, h('h2', null, `Money at the interval prices (${m.currency})`), kv([
+      ['bought', 'Bought from the grid', `${wh(m.importMwh)} Wh for ${micro(m.costMicro)} ${m.currency}`],
+      ['sold', 'Sold to the grid', `${wh(m.exportMwh)} Wh for ${micro(m.revenueMicro)} ${m.currency}`],
+      ['balance', 'Balance (earned − paid)', h('span', { class: m.balanceMicro.startsWith('-') ? 'bad' : 'ok' }, `${micro(m.balanceMicro)} ${m.currency}`)],
+      ['unpriced', 'Unpriced (clock not synced)', `${wh(m.unpricedImportMwh)} Wh bought, ${wh(m.unpricedExportMwh)} Wh sold: not valued`],
+    ]));
   }
 
   function show(e: unknown): void {
@@ -193,11 +227,11 @@ export function bikePage(root: HTMLElement, rawId: string): () => void {
     ]));
     put(reports, rows.length
       ? h('div', { class: 'scroll' }, h('table', { 'data-table': 'reports' },
-        h('thead', null, h('tr', null, h('th', null, 'Seq'), h('th', null, 'Window'), h('th', null, 'Energy out (Wh)'), h('th', null, 'Proof'))),
+        h('thead', null, h('tr', null, h('th', null, 'Seq'), h('th', null, 'Window (UTC)'), h('th', null, 'Out (Wh)'), h('th', null, 'Proof'))),
         h('tbody', null, rows.map((r) => {
-          const cell = h('td', { 'data-proof': r.seq }, h('button', { class: 'secondary', onclick: () => void proofCell(r.seq, cell) }, 'proof'));
+          const cell = h('td', { 'data-proof': r.seq, class: 'wrap' }, h('button', { class: 'secondary', onclick: () => void proofCell(r.seq, cell) }, 'proof'));
           const out = r.flows.filter((f) => f.unit === 'mWh' && (f.flow === 'pack_to_motor' || f.flow === 'pack_to_grid')).reduce((a, f) => a + f.amount, 0);
-          return h('tr', { 'data-seq': r.seq }, h('td', null, String(r.seq)), h('td', null, r.windowStart > 1e9 ? utc(r.windowStart) : 'clock not synced'), h('td', { 'data-mwh': out }, wh(out)), cell);
+          return h('tr', { 'data-seq': r.seq }, h('td', null, String(r.seq)), h('td', null, r.windowStart > 1e9 ? utc(r.windowStart).slice(5, 16) : 'clock not synced'), h('td', { 'data-mwh': out }, wh(out)), cell);
         }))))
       : h('p', { class: 'muted' }, 'No reports yet.'));
     if (!day) {

@@ -9,6 +9,7 @@ import { createLogger } from '../../../host-tools/ingest/log';
 import { ROOT } from '../../../host-tools/build/build';
 import { deep } from '../cli/_run';
 import { splitReports } from '../../../host-tools/ingest/body';
+import type { PriceSeries } from '../../../host-tools/testnet/prices';
 
 /** What the tests read of an element inside page.$eval (the tests are compiled without the DOM's types). */
 export interface El {
@@ -87,11 +88,11 @@ export interface Ride {
  * An ingest node on a free port, with each seed's `deep report` ride registered and posted
  * as a CBOR sequence: exactly what an integrator would do with the files.
  */
-export async function fedNode(rides: Ride[], opts: { adminToken?: string } = {}): Promise<FedNode> {
+export async function fedNode(rides: Ride[], opts: { adminToken?: string; prices?: PriceSeries } = {}): Promise<FedNode> {
   const dir = mkdtempSync(path.join(tmpdir(), 'deep-app-'));
   const node = await startIngestNode({
     db: path.join(dir, 'ledger.db'), port: 0, workers: 1, logger: createLogger({ level: 'error' }),
-    adminToken: opts.adminToken, batch: { intervalMs: 200 },
+    adminToken: opts.adminToken, batch: { intervalMs: 200 }, prices: opts.prices,
   });
   const devices: string[] = [];
   try {

@@ -4,6 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Page } from 'puppeteer-core';
+import { loadPrices } from '../../../host-tools/testnet/prices';
+import { recordOfStored, settle } from '../../../host-tools/testnet/settlement';
 import { api, browserMissing, type El, DESKTOP, fedNode, launch, newPage, PHONE, screenshot, type FedNode } from './_browser';
 
 const missing = browserMissing();
@@ -14,7 +16,7 @@ if (missing) {
   let chrome: Awaited<ReturnType<typeof launch>>;
 
   test.before(async () => {
-    fed = await fedNode([{ seed: 'a1'.repeat(32), count: 45 }, { seed: 'b2'.repeat(32), count: 12 }]);
+    fed = await fedNode([{ seed: 'a1'.repeat(32), count: 45 }, { seed: 'b2'.repeat(32), count: 12 }], { prices: loadPrices() });
     chrome = await launch();
   });
   test.after(async () => {
@@ -74,6 +76,21 @@ if (missing) {
       expectTable(await table(page, 'unsynced'), e.unsynced);
       assert.ok(Object.values(e.unsynced).some((p) => p.pack_to_motor.total > 0), 'the ride has unsynced energy to show apart');
 
+      // Money for the day: the page shows the node's figures, and the node's figures are the
+      // testnet's settlement of these reports at the sample prices.
+      const money = await api<{ currency: string; importMwh: number; exportMwh: number; unpricedImportMwh: number; costMicro: string; revenueMicro: string; balanceMicro: string }>(`${fed.url}/v1/devices/${id}/money?from=${day}&to=${day + 86400}`);
+      const all = await api<{ reports: { seq: number; windowStart: number | null; windowEnd: number | null; flows: { flow: string; amount: number }[] }[] }>(`${fed.url}/v1/devices/${id}/reports?limit=1000`);
+      const [settled] = settle(loadPrices(), all.reports.filter((r) => r.windowStart === null || (r.windowStart >= day && r.windowStart < day + 86400)).map((r) => recordOfStored(id, r)));
+      assert.is(money.balanceMicro, String(settled.balanceMicro));
+      assert.is(money.importMwh, settled.importMwh);
+      assert.is(money.unpricedImportMwh, settled.unpricedImportMwh);
+      assert.ok(money.importMwh > 0 && money.exportMwh > 0, JSON.stringify(money));
+      const mv = await page.$$eval('#money dd', (dds) => Object.fromEntries(dds.map((dd) => [(dd as unknown as El).dataset.k!, (dd as unknown as El).textContent!])));
+      const m6 = (v: string) => { const neg = v.startsWith('-'); const d = (neg ? v.slice(1) : v).padStart(7, '0'); return `${neg ? '-' : ''}${d.slice(0, -6)}.${d.slice(-6)}`; };
+      assert.is(mv.bought, `${wh(money.importMwh)} Wh for ${m6(money.costMicro)} ${money.currency}`);
+      assert.is(mv.sold, `${wh(money.exportMwh)} Wh for ${m6(money.revenueMicro)} ${money.currency}`);
+      assert.is(mv.balance, `${m6(money.balanceMicro)} ${money.currency}`);
+
       // The latest 20 reports, newest first.
       const seqs = await page.$$eval('table[data-table="reports"] tbody tr', (trs) => trs.map((tr) => Number((tr as unknown as El).dataset.seq)));
       assert.equal(seqs, rows.reports.map((r) => r.seq).reverse());
@@ -107,6 +124,19 @@ if (missing) {
       await page.close();
     });
   }
+
+  test('a node without prices: the page says it values no energy', async () => {
+    const bare = await fedNode([{ seed: 'f6'.repeat(32), count: 3 }]);
+    const { page, errors } = await newPage(chrome.browser, PHONE);
+    try {
+      await page.goto(`${bare.url}/app/#/bike/${bare.devices[0]}`, { waitUntil: 'networkidle0' });
+      await page.waitForSelector('[data-money="none"]');
+      assert.equal(errors, []);
+    } finally {
+      await page.close();
+      await bare.close();
+    }
+  });
 
   test('an unknown bike: the node\'s 404 on the page, no console error from the app', async () => {
     const { page, errors } = await newPage(chrome.browser, PHONE);
