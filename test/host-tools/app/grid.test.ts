@@ -1,5 +1,5 @@
 // The mini-grid page in chromium against a short `deep testnet` run (two emulated bikes on
-// the real firmware, two hubs, no chain): live while it runs, then, kept up with `serve`,
+// the real firmware, two hubs, the local chain anchoring the ledger): live while it runs, then, kept up with `serve`,
 // the finished day: the hubs, bikes and prices as GET /v1/grid says, and each rider's
 // balance equal to the summary's settlement. Then a bike's page from there shows its day.
 import { test } from 'uvu';
@@ -32,7 +32,7 @@ if (missing) {
     const announced = new Promise<string>((resolve) => { appUrl = resolve; });
     try {
       const run = runTestnet({
-        bikes: 2, hubs: 2, seed: 42, durationS: 1800, speedup: 200, port: 0, workers: 0, dataDir: path.join(dir, 'data'),
+        bikes: 2, hubs: 2, seed: 42, durationS: 1800, speedup: 200, port: 0, workers: 0, dataDir: path.join(dir, 'data'), anchor: true,
         tolerance: { flowMwh: 280, flowPermille: 0, packMwh: 4 },
         out: { write: () => {}, isTTY: false },
         log: (l) => { logs.push(l); const m = /^app (http:\/\/\S+)\/app\/#\/grid/.exec(l); if (m) appUrl(m[1]); },
@@ -96,6 +96,18 @@ if (missing) {
       await page.waitForSelector('#energy .uplot');
       const reports = await page.$eval('#status dd[data-k="head"]', (el) => (el as unknown as El).textContent!);
       assert.is(reports, String(result.summary.bikes[0].chain.headSeq + 1));
+      // A report's proof: its batch and its anchoring transaction, as the proof route says.
+      const seq = await page.$eval('table[data-table="reports"] tbody tr', (tr) => Number((tr as unknown as El).dataset.seq));
+      const proof = (await (await fetch(`${url}/v1/reports/${first}/${seq}/proof`)).json()) as { batch: number; anchor: { state: string; chainId: number; tx: string; block: number; confirmations: number } };
+      assert.is(proof.anchor.state, 'confirmed', JSON.stringify(proof.anchor));
+      await page.click(`td[data-proof="${seq}"] button`);
+      await page.waitForSelector(`td[data-proof="${seq}"] [data-anchor]`);
+      const shown = await page.$eval(`td[data-proof="${seq}"]`, (el) => (el as unknown as El).textContent!);
+      assert.ok(shown.startsWith(`batch ${proof.batch}, `), shown);
+      assert.ok(shown.includes(`confirmed on Volta in block ${proof.anchor.block}, `), shown);
+      assert.match(shown, /, \d+ confirmations, tx 0x[0-9a-f]{10}…$/);
+      const href = await page.$eval(`td[data-proof="${seq}"] a`, (a) => (a as unknown as { href: string }).href);
+      assert.is(href, `https://volta-explorer.energyweb.org/tx/${proof.anchor.tx}`);
       await screenshot(page, 'grid-bike-desktop');
       // No market on this node: the page asked once (the browser logs that 404), nothing else.
       assert.equal(errors.filter((e) => !/status of 404/.test(e)), []);
