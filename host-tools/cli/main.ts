@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   report: { summary: 'write N chained, signed reports of a simulated ride (CBOR sequence)', load: () => import('./commands/report') },
   verify: { summary: 'verify every report of a file, with a JSON summary (--anchored: against the chain)', load: () => import('./commands/verify') },
   ledger: { summary: 'deploy the DEEP anchor contract on an EVM chain, or post grid prices to it', load: () => import('./commands/ledger') },
+  policy: { summary: "show or set a rider's market policy for a paired bike (kept by the ingest node)", load: () => import('./commands/policy') },
   inspect: { summary: 'print reports in CBOR diagnostic notation with units', load: () => import('./commands/inspect') },
   vesc: { summary: 'decode a VESC UART frame or payload (hex) to JSON with units', load: () => import('./commands/vesc') },
   can: { summary: 'decode a VESC CAN frame (hex id and data) to JSON with units', load: () => import('./commands/can') },

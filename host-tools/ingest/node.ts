@@ -10,7 +10,8 @@ import type { OwnerHook } from './owners';
 import type { PriceSeries } from '../testnet/prices';
 import type { Publisher, PublisherOptions } from '../ledger/evm/publisher';
 import { createPool } from './pool';
-import { createIngestServer, listen } from './server';
+import { createIngestServer, listen, type ServerOptions } from './server';
+import { openPolicyFile } from '../market/policy-store';
 import { openSqliteStore } from './sqlite';
 import type { Store } from './store';
 
@@ -41,6 +42,13 @@ export interface NodeOptions {
   grid?: () => unknown;
   /** Interval prices (host-tools/testnet/prices.ts) for GET /v1/prices and /v1/devices/{id}/money. */
   prices?: PriceSeries;
+  /** Publishes the local market's interval results (GET /v1/market/intervals). */
+  market?: ServerOptions['market'];
+  /**
+   * Riders' policies (GET/POST /v1/devices/{id}/policy): default, a JSON file beside the
+   * database (`DB.policies.json`, host-tools/market/policy-store.ts); false: none.
+   */
+  policies?: ServerOptions['policies'] | false;
 }
 
 /** Where `deep build` puts the web app. */
@@ -106,6 +114,8 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     appDir: opts.appDir ?? DEFAULT_APP_DIR,
     grid: opts.grid,
     prices: opts.prices,
+    market: opts.market,
+    policies: opts.policies === false ? undefined : opts.policies ?? (opts.db ? openPolicyFile(`${opts.db}.policies.json`) : undefined),
   });
   let url: string;
   try {

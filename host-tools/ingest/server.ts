@@ -42,6 +42,10 @@ export interface ServerOptions {
   grid?: () => unknown;
   /** The interval prices the node values energy at (GET /v1/prices, /v1/devices/{id}/money); absent: none. */
   prices?: PriceSeries;
+  /** GET /v1/market/intervals (host-tools/market/publish.ts, protocol/MARKET.md §6): a page of results after `afterS`, oldest first, and the next page's `after`; absent: 404. */
+  market?: (q: { afterS: number; hub: string | undefined; limit: number }) => { intervals: unknown[]; next: number | null };
+  /** Riders' policies (host-tools/market/policy-store.ts); `set` merges a partial policy and throws a RangeError/TypeError naming the bad field; absent: 404. */
+  policies?: { get(device: string): unknown; set(device: string, partial: unknown): unknown };
 }
 
 /** Everything the handlers use, fixed when the server is created. */
@@ -61,6 +65,8 @@ interface ServerState {
   appDir: string | undefined;
   grid: (() => unknown) | undefined;
   prices: PriceSeries | undefined;
+  market: ServerOptions['market'];
+  policies: ServerOptions['policies'];
 }
 
 /** One request as a handler sees it. `id` is set on the routes whose path has `{id}`. */
@@ -450,6 +456,46 @@ function getMoney(s: ServerState, { res, url, id }: Call): number {
   return 200;
 }
 
+function getMarketIntervals(s: ServerState, { res, url }: Call): number {
+  if (!s.market) throw new HttpError(404, 'this node runs no market');
+  const afterS = intParam(url, 'after', -1, -1, Number.MAX_SAFE_INTEGER);
+  const limit = intParam(url, 'limit', 500, 1, 5000);
+  const hub = url.searchParams.get('hub') ?? undefined;
+  const page = s.market({ afterS, hub, limit });
+  send(res, 200, { intervals: page.intervals, next: page.next });
+  return 200;
+}
+
+function getPolicy(s: ServerState, { res, id }: Call): number {
+  if (!s.policies) throw new HttpError(404, 'this node keeps no policies');
+  requireDevice(s, id);
+  send(res, 200, s.policies.get(id));
+  return 200;
+}
+
+async function postPolicy(s: ServerState, { req, res, id }: Call): Promise<number> {
+  if (!s.policies) throw new HttpError(404, 'this node keeps no policies');
+  requireDevice(s, id);
+  const ct = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (ct !== 'application/json') throw new HttpError(415, 'send application/json: the policy fields to change', { accept: 'application/json' });
+  const body = await readBody(req, 4 << 10);
+  let j: unknown;
+  try {
+    j = JSON.parse(Buffer.from(body).toString('utf8'));
+  } catch (e) {
+    throw new HttpError(400, `malformed JSON: ${(e as Error).message}`);
+  }
+  let out: unknown;
+  try {
+    out = s.policies.set(id, j);
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError || (e as Error).name === 'PolicyError') throw new HttpError(400, (e as Error).message);
+    throw e;
+  }
+  send(res, 200, out);
+  return 200;
+}
+
 function getHealth(s: ServerState, { res }: Call): number {
   send(res, 200, { status: 'ok', schemaVersion: s.schemaVersion, workers: s.workers, queueDepth: s.ingest.queueDepth() });
   return 200;
@@ -516,6 +562,9 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/reports/{id}/{seq}/proof', name: 'proof', handle: getProof },
   { method: 'GET', path: '/v1/export', name: 'export', handle: getExport },
   { method: 'GET', path: '/v1/grid', name: 'grid', handle: getGrid },
+  { method: 'GET', path: '/v1/market/intervals', name: 'market_intervals', handle: getMarketIntervals },
+  { method: 'GET', path: '/v1/devices/{id}/policy', name: 'policy', operator: true, handle: getPolicy },
+  { method: 'POST', path: '/v1/devices/{id}/policy', name: 'policy_set', operator: true, handle: postPolicy },
   { method: 'GET', path: '/healthz', name: 'healthz', handle: getHealth },
   { method: 'GET', path: '/metrics', name: 'metrics', handle: getMetrics },
   { method: 'GET', path: '/', name: 'root', handle: getRoot },
@@ -591,6 +640,8 @@ export function createIngestServer(opts: ServerOptions): Server {
     appDir: opts.appDir,
     grid: opts.grid,
     prices: opts.prices,
+    market: opts.market,
+    policies: opts.policies,
   };
   return createServer((req, res) => {
     const t0 = process.hrtime.bigint();

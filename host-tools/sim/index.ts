@@ -75,6 +75,16 @@ export interface SimState {
   speedKmh: number;
   busPack: number;
   packs: Array<{ canId: number; soc: number; voltageMv: number; currentMa: number; full: boolean }>;
+  /** Plugged at a hub: ms until the rider leaves (end of the plugged segment). */
+  leavesInMs?: number;
+  /** The hub's power setting, W (> 0 charging, < 0 exporting). */
+  hubPowerW: number;
+  /**
+   * Stored charge and full capacity of both packs valued at each pack's present open-circuit
+   * voltage, Wh: what a charger has to move to fill it, the hub's view of the bike.
+   */
+  energyWh: number;
+  capacityWh: number;
   vesc: { inputCurrentMa: number; erpm: number; rebooting: boolean };
 }
 
@@ -106,6 +116,8 @@ export interface SimBike {
   ledger(): LedgerSnapshot;
   state(): SimState;
   inject(fault: SimFault): void;
+  /** Sets the hub's charger (> 0 W) or inverter (< 0 W) for the bike plugged in; ignored when not plugged (the setting ends with the plug). */
+  setHubPowerW(w: number): void;
   /** The ride has ended (the bike stays parked from then on). */
   done(): boolean;
   /** Internals, for tests and tools. */
@@ -224,7 +236,15 @@ export function createSimBike(o: SimBikeOptions): SimBike {
         canId: p.canId, soc: p.soc(), voltageMv: Math.round(p.terminalUv / 1000), currentMa: p.currentMa, full: model.full[i],
       })),
       vesc: { inputCurrentMa: model.vescInputMa, erpm: model.erpm, rebooting: vesc.booting() },
+      ...(model.activity === 'plugged' ? { leavesInMs: model.segmentLeftMs() } : {}),
+      hubPowerW: model.hubPowerW,
+      energyWh: packs.reduce((t, p) => t + (p.chargeUc / 3.6e9) * (p.ocvUv() / 1e6), 0),
+      capacityWh: packs.reduce((t, p) => t + (p.capacityUc / 3.6e9) * (p.ocvUv() / 1e6), 0),
     }),
+    setHubPowerW(w: number): void {
+      if (typeof w !== 'number' || !Number.isFinite(w) || Math.abs(w) > 3000) throw new RangeError(`"w" expected a number in [-3000, 3000], got ${String(w)}`);
+      if (model.activity === 'plugged') model.hubPowerW = w;
+    },
     inject(f: SimFault): void {
       if (!f || typeof f !== 'object') throw new TypeError('"fault" expected an object');
       for (const k of Object.keys(f)) if (!FAULT_KEYS.has(k)) throw new TypeError(`unknown fault "${k}" (known: ${[...FAULT_KEYS].join(', ')})`);

@@ -62,6 +62,8 @@ export const DEFAULT_PARAMS: BikeParams = {
 };
 
 const G = 9.81;
+/** The hub's inverter never takes a pack below 5 % (the BMS's own cut-off is lower). */
+const PLUGGED_FLOOR = 0.05;
 const RHO_AIR = 1.2;
 
 export type Activity = 'ride' | 'brake' | 'park' | 'charge' | 'export' | 'plugged' | 'done';
@@ -96,6 +98,11 @@ export class BikeModel {
   packTempC: number[] = [22, 22];
   ambientC = 20;
   elapsedMs = 0;
+  /**
+   * The hub's setting for a plugged segment, W: > 0 the charger charges at this power,
+   * < 0 the inverter exports it, 0 neither. Cleared when the bike unplugs.
+   */
+  hubPowerW = 0;
 
   constructor(packs: Pack[], ride: Segment[], rng: Prng, params: Partial<BikeParams> = {}) {
     if (packs.length !== 2) throw new RangeError(`"packs" expected 2 packs, got ${packs.length}`);
@@ -115,6 +122,12 @@ export class BikeModel {
     return this.ride[this.segIndex];
   }
 
+  /** Time left in the current segment, ms (for a plugged bike: until the rider leaves). */
+  segmentLeftMs(): number {
+    const s = this.segment();
+    return s ? Math.max(0, s.durationS * 1000 - this.segElapsedMs) : 0;
+  }
+
   /** Hub connected: the charge port of the bike is plugged in at a hub. */
   atHub(): boolean {
     return this.activity === 'charge' || this.activity === 'export' || this.activity === 'plugged';
@@ -129,6 +142,7 @@ export class BikeModel {
     if (s && s.kind === 'brake') this.brakeFromMs = this.speedMs;
     // A charger starts a new charge when plugged in again.
     if (!wasAtHub && this.atHub()) this.full.fill(false);
+    if (!this.atHub() || !wasAtHub) this.hubPowerW = 0;
     if (this.atHub() || this.activity === 'park' || this.activity === 'done') this.speedMs = 0;
   }
 
@@ -146,6 +160,10 @@ export class BikeModel {
       this.wheelW = 0;
       if (s && s.kind === 'charge') wantMa = this.chargeStep(s.currentMa ?? 4000);
       else if (s && s.kind === 'export') wantMa = this.exportStep(s.powerW ?? 300, (s.floorSocPct ?? 30) / 100, dtMs);
+      else if (s && s.kind === 'plugged' && this.hubPowerW > 0) {
+        // Constant power at the pack on the bus: I = P / OCV (µV), capped at the charger's 4 A.
+        wantMa = this.chargeStep(Math.min(4000, Math.floor((this.hubPowerW * 1e9) / this.packs[this.busPack].ocvUv())));
+      } else if (s && s.kind === 'plugged' && this.hubPowerW < 0) wantMa = this.exportStep(-this.hubPowerW, PLUGGED_FLOOR, dtMs);
     }
     for (let p = 0; p < 2; p++) {
       const pack = this.packs[p];

@@ -13,7 +13,11 @@ export type Segment =
   | { kind: 'charge'; durationS: number; hub?: string; currentMa?: number }
   /** Plugged in at a hub, the inverter exports `powerW` to the grid until each pack is at `floorSocPct`. */
   | { kind: 'export'; durationS: number; hub?: string; powerW?: number; floorSocPct?: number }
-  /** Plugged in at a hub, neither charging nor exporting. */
+  /**
+   * Plugged in at a hub until the rider leaves at the segment's end. The script decides
+   * nothing more: the hub's charger/inverter runs at whatever power it is set to
+   * (SimBike.setHubPowerW, the market's matched power), 0 (neither) unless set.
+   */
   | { kind: 'plugged'; durationS: number; hub?: string };
 
 export type SegmentKind = Segment['kind'];
@@ -60,6 +64,12 @@ export interface RandomRideOptions {
   durationS?: number;
   /** Hub names to plug in at (default ['hub-1', 'hub-2']). */
   hubs?: string[];
+  /**
+   * 'scripted' (default): the script says charge or export at each hub visit; 'market':
+   * it only says when the bike is plugged in at a hub and when the rider leaves (plugged
+   * segments), and the hub's market decides what flows.
+   */
+  plugs?: 'scripted' | 'market';
 }
 
 /**
@@ -95,7 +105,12 @@ export function randomRide(o: RandomRideOptions): Segment[] {
     }
     const hub = hubs[trip % hubs.length];
     const plug = rng.next();
-    if (plug < 0.45) {
+    if (o.plugs === 'market') {
+      // The same draws as a scripted day, so a seed visits the same hubs at the same times;
+      // each visit lasts 45 min to 3 h (a shift, a lunch, an afternoon at a hub).
+      if (plug < 0.8) push({ kind: 'plugged', durationS: Math.round(total * rng.range(0.03, 0.125)), hub });
+      else push({ kind: 'park', durationS: Math.round(total * rng.range(0.02, 0.08)) });
+    } else if (plug < 0.45) {
       push({ kind: 'charge', durationS: Math.round(total * rng.range(0.03, 0.08)), hub, currentMa: 4000 });
     } else if (plug < 0.8) {
       push({ kind: 'export', durationS: Math.round(total * rng.range(0.02, 0.05)), hub, powerW: 300, floorSocPct: 30 });

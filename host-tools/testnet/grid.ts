@@ -39,6 +39,8 @@ export interface GridState {
   /** Midnight UTC of the simulated day, epoch s. */
   dayStartS: number;
   currency: string;
+  /** Whether the hubs run the local market (its intervals: GET /v1/market/intervals). */
+  market: boolean;
   prices: GridPrice[];
   hubs: HubView[];
   bikes: (BikeView & { id: string })[];
@@ -60,9 +62,9 @@ export class GridTracker {
   readonly state: GridState;
   private readonly balances = new Map<string, { name: string; b: Balance; lastSeq: number }>();
 
-  constructor(private readonly series: PriceSeries, dayStartS: number, durationMs: number) {
+  constructor(private readonly series: PriceSeries, dayStartS: number, durationMs: number, market: boolean) {
     this.state = {
-      phase: 'starting', simEpochMs: dayStartS * 1000, simMs: 0, durationMs, dayStartS,
+      phase: 'starting', simEpochMs: dayStartS * 1000, simMs: 0, durationMs, dayStartS, market,
       currency: series.currency, prices: dayPrices(series, dayStartS), hubs: [], bikes: [], balances: [],
     };
   }

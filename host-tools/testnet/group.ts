@@ -51,6 +51,8 @@ export interface GroupSpec {
   tuning: Tuning;
   /** Each rider's EVM key (hex) by bike name: paired with an owner, as deep pair --owner-key-file does. */
   riderKeys?: Record<string, string>;
+  /** The hubs' market sets what plugged bikes charge or sell (rides only say when they are at a hub); default off. */
+  market?: boolean;
 }
 
 export interface BikeSample {
@@ -75,6 +77,11 @@ export interface BikeSample {
   /** Grid energy through the hub the bike is plugged at, since the previous sample, mWh. */
   hubInMwh: number;
   hubOutMwh: number;
+  /** Plugged at a hub: when the rider leaves (ms from now), the hub's power setting (W). */
+  plug?: { leavesInMs: number; powerW: number };
+  /** Stored energy and capacity at the packs' present voltage, Wh (SimState). */
+  energyWh: number;
+  capacityWh: number;
 }
 
 export interface GroupSample {
@@ -199,7 +206,7 @@ export class BikeGroup {
       const clock = new VirtualClock({ startWallMs: spec.startWallMs });
       const network = new EmuNetwork({ clock, accessPoints: [spec.wifi], handler: (req) => this.proxy(req) });
       const sim = createSimBike({
-        seed: b.seed, ride: randomRide({ seed: b.seed, durationS: spec.durationS, hubs: spec.hubs }),
+        seed: b.seed, ride: randomRide({ seed: b.seed, durationS: spec.durationS, hubs: spec.hubs, plugs: spec.market ? 'market' : 'scripted' }),
         bmsBroadcast: 'energy', bmsRateHz: spec.tuning.bmsRateHz, stepMs: spec.tuning.simStepMs,
       });
       const bike = createEmulatedBike({ clock, network, sim, seed: b.seed, name: b.name, bundle: spec.bundle });
@@ -296,9 +303,16 @@ export class BikeGroup {
         faults: typeof status.faults === 'number' ? status.faults : 0,
         online: r.network.up && status.online !== false,
         acceptedMwh: { ...r.acceptedMwh }, truth, hubInMwh: hubIn, hubOutMwh: hubOut,
+        ...(st.leavesInMs !== undefined ? { plug: { leavesInMs: st.leavesInMs, powerW: st.hubPowerW } } : {}),
+        energyWh: st.energyWh, capacityWh: st.capacityWh,
       };
     });
     return { nowMs: Math.min(...this.runs.map((r) => r.clock.now())) - this.t0, wallMs, bikes, node: { ...this.node } };
+  }
+
+  /** The hub's power setting for plugged bikes, W by bike name (bikes of other groups ignored). */
+  setHubPower(powers: Record<string, number>): void {
+    for (const r of this.runs) if (powers[r.name] !== undefined) r.bike.sim.setHubPowerW(powers[r.name]);
   }
 
   close(): void {

@@ -7,6 +7,8 @@
 import { FLOWS, FLOW_LABEL, wh, type FlowTotals } from './view';
 import { formatMicro, type PriceSeries } from './prices';
 import { divRoundHalfEven, type Balance } from './settlement';
+import type { MarketTotals } from './market';
+import type { DeviceSettlement } from '../market/settle';
 
 export interface PackTotals {
   /** BMS CAN id of the pack. */
@@ -51,6 +53,13 @@ export interface RunSummary {
   hubs?: { name: string; inMwh: number; outMwh: number }[];
   /** Anchoring on chain, when on (host-tools/testnet/anchor.ts). */
   anchor?: { anchored: number; batches: number; settledOk: boolean; mismatches: string[] };
+  /** The local market, when on (host-tools/testnet/market.ts): totals and each rider's settlement. */
+  market?: MarketTotals & { imbalanceMwh: number; riders: { name: string; settlement: DeviceSettlement }[] };
+}
+
+/** Riders whose market balance is worse than the utility-only baseline for the same measured energy. */
+export function ridersBelowBaseline(s: RunSummary): string[] {
+  return (s.market?.riders ?? []).filter((r) => r.settlement.marketPico < r.settlement.baselinePico).map((r) => r.name);
 }
 
 export function maxErrorMwh(s: RunSummary): number {
@@ -107,12 +116,22 @@ export function runOk(s: RunSummary, t: Tolerance = DEFAULT_TOLERANCE): boolean 
   const totalsOk = s.bikes.every((b) => b.packs.every((p) =>
     packSumError(p) <= t.packMwh && FLOWS.every((f) => withinTolerance(p.ledgerMwh[f], p.trueMwh[f], t.flowMwh, t.flowPermille))));
   const anchorOk = !s.anchor || (s.anchor.anchored === s.verified && s.anchor.settledOk);
-  return s.rejected === 0 && totalsOk && anchorOk && s.bikes.every((b) => chainStatus(b.chain).startsWith('complete'));
+  const marketOk = !s.market || (s.market.ridersShort === 0 && ridersBelowBaseline(s).length === 0);
+  return s.rejected === 0 && totalsOk && anchorOk && marketOk && s.bikes.every((b) => chainStatus(b.chain).startsWith('complete'));
 }
 
 export function finalLine(s: RunSummary): string {
   const anchor = s.anchor ? ` anchored=${s.anchor.anchored} settled_ok=${s.anchor.settledOk ? 1 : 0}` : '';
-  return `bikes=${s.bikes.length} reports=${s.reports} verified=${s.verified} rejected=${s.rejected} max_error_mwh=${maxErrorMwh(s)}${anchor}`;
+  const m = s.market;
+  const market = m
+    ? ` intervals=${m.intervals} traded_kwh=${kwh3(m.tradedWh * 1000)} avg_price=${m.avgPriceMicroPerKwh === null ? '-' : formatMicro(m.avgPriceMicroPerKwh).replace(/\d\d$/, '')} imbalance_kwh=${kwh3(m.imbalanceMwh)} riders_short=${m.ridersShort}`
+    : '';
+  return `bikes=${s.bikes.length} reports=${s.reports} verified=${s.verified} rejected=${s.rejected} max_error_mwh=${maxErrorMwh(s)}${anchor}${market}`;
+}
+
+/** mWh as kWh with 3 decimals (Wh resolution), truncated toward zero. */
+function kwh3(mwh: number): string {
+  return formatMicro(Math.trunc(mwh / 1000) * 1000).replace(/\d{3}$/, '');
 }
 
 function table(rows: string[][], right: boolean[]): string[] {
@@ -159,6 +178,25 @@ export function renderSummary(s: RunSummary): string[] {
     ]);
   }
   lines.push(...table(bal, [false, true, true, true, true, true, true]), '');
+  if (s.market) {
+    const m = s.market;
+    lines.push(`local market: ${m.intervals} hub intervals, ${kwh3(m.tradedWh * 1000)} kWh traded between participants at ${m.avgPriceMicroPerKwh === null ? '-' : formatMicro(m.avgPriceMicroPerKwh)} ${cur}/kWh on average (protocol/MARKET.md)`);
+    const avg = (nano: number, whs: number) => (whs > 0 ? formatMicro(Math.floor(nano / whs)).replace(/\d\d$/, '') : '-');
+    const tod = [['bikes, time of day (UTC)', 'bought kWh', `avg paid ${cur}/kWh`, 'sold kWh', `avg earned ${cur}/kWh`]];
+    for (const b of m.byTimeOfDay) tod.push([b.block, kwh3(b.boughtWh * 1000), avg(b.paidNano, b.boughtWh), kwh3(b.soldWh * 1000), avg(b.earnedNano, b.soldWh)]);
+    lines.push(...table(tod, [false, true, true, true, true]));
+    lines.push(`each rider: measured energy settled at the cleared price, the imbalance (measured beyond matched) at the utility's price, and the utility-only baseline (bought at retail, sold at feed-in) for the same energy`);
+    const mk = [['rider', 'matched kWh', 'measured kWh', 'at market kWh', 'imbalance kWh', `imbalance ${cur}`, `market ${cur}`, `baseline ${cur}`, 'gain']];
+    for (const r of m.riders) {
+      const x = r.settlement;
+      mk.push([r.name, kwh3(x.matchedMwh), kwh3(x.measuredMwh), kwh3(x.atMarketMwh), kwh3(x.imbalanceMwh), formatMicro(divRoundHalfEven(x.imbalancePico, 1_000_000n)), formatMicro(x.marketMicro), formatMicro(x.baselineMicro), formatMicro(x.marketMicro - x.baselineMicro)]);
+    }
+    lines.push(...table(mk, [false, true, true, true, true, true, true, true, true]));
+    for (const d of m.shortDetail) lines.push(`  short: ${d}`);
+    const below = ridersBelowBaseline(s);
+    if (below.length) lines.push(`  WORSE than the utility alone: ${below.join(', ')}`);
+    lines.push('');
+  }
   if (s.anchor) {
     lines.push(`on chain: ${s.anchor.anchored} reports in ${s.anchor.batches} batches anchored and confirmed; balances on chain ${s.anchor.settledOk ? 'equal the settlement above to the micro-unit' : 'DIFFER from the settlement above'}`);
     for (const m of s.anchor.mismatches) lines.push(`  ${m}`);

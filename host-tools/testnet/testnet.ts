@@ -12,7 +12,7 @@
 //        window and emptied its queue (or a limit passes).
 // Check: the ledger is read back over HTTP, every report re-verified, totals compared per
 //        bike, pack and flow with the simulator's exact ledger, chains checked, riders settled.
-import { mkdtempSync, mkdirSync, existsSync, readFileSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, mkdirSync, existsSync, readFileSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -29,6 +29,12 @@ import { renderSummary, runOk, type RunSummary, type BikeSummary, type Tolerance
 import { LiveView, zeroFlows, type Snapshot, type Output, type BikeView, type HubView } from './view';
 import { GridTracker } from './grid';
 import { finishAnchoring, riderKey, startTestnetChain, type TestnetChain } from './anchor';
+import { TestnetMarket, tariffOf, DEFAULT_INTERVAL_S, type MarketBike } from './market';
+import { openPolicyFile } from '../market/policy-store';
+import { apportion, settleMarket } from '../market/settle';
+import { canonicalJson } from '../market/hub';
+import { pageIntervals } from '../market/publish';
+import type { MarketView } from './view';
 
 export type { Tuning } from './group';
 
@@ -65,6 +71,15 @@ export interface TestnetOptions {
    * finished day in the web app: the result's `serving` closes them.
    */
   serve?: boolean;
+  /**
+   * The hubs' local market (default on): rides only say when a bike is at a hub, each
+   * hub clears every `marketIntervalS` (default 900) and runs each plugged bike at its
+   * matched power. Off: the ride scripts charge and export as they say.
+   */
+  market?: boolean;
+  marketIntervalS?: number;
+  /** Riders' policies to set through the node before the day, by bike name (as `deep policy set` does). */
+  policies?: Record<string, Record<string, unknown>>;
 }
 
 /** The compressed day: physics in 1 s steps, the device polls each bus once a step (see testnet --poll-ms). */
@@ -100,12 +115,13 @@ export function startOfRun(series: PriceSeries, durationS: number, nowMs = Date.
 interface GroupHandle {
   start(): Promise<{ name: string; id: string; version: string }[]>;
   advanceTo(ms: number, wallMs: number): Promise<GroupSample>;
+  setHubPower(powers: Record<string, number>): Promise<void>;
   close(): Promise<void>;
 }
 
 function inProcessGroup(spec: GroupSpec): GroupHandle {
   const g = new BikeGroup(spec);
-  return { start: () => g.start(), advanceTo: (ms, w) => g.advanceTo(ms, w), close: async () => g.close() };
+  return { start: () => g.start(), advanceTo: (ms, w) => g.advanceTo(ms, w), setHubPower: async (p) => g.setHubPower(p), close: async () => g.close() };
 }
 
 function workerGroup(spec: GroupSpec): GroupHandle {
@@ -138,6 +154,7 @@ function workerGroup(spec: GroupSpec): GroupHandle {
   return {
     start: () => call({ type: 'start', spec }),
     advanceTo: (ms, wallMs) => call<GroupSample>({ type: 'advance', ms, wallMs }),
+    setHubPower: (powers) => call<void>({ type: 'power', powers }),
     async close() {
       if (!dead) await call({ type: 'close' }).catch(() => undefined);
       await w.terminate();
@@ -158,7 +175,6 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   if (existsSync(db)) throw new Error(`${db} already holds a ledger; give --data a fresh folder (the same seed makes the same device keys)`);
   const logStream = createWriteStream(path.join(dataDir, 'ingest.log'));
   const runStartMs = startOfRun(series, o.durationS);
-  const grid = new GridTracker(series, runStartMs / 1000, o.durationS * 1000);
   let tc: TestnetChain | undefined;
   if (o.anchor) {
     // Prices from the day before the run to a day after the drain limit: every synced window.
@@ -166,10 +182,15 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     tc = await startTestnetChain({ seed: o.seed, series, fromS, toS: fromS + o.durationS + DRAIN_LIMIT_MS / 1000 + 3 * DAY_S });
     o.log(`EVM chain ${tc.chain.url} (London, chain id ${tc.chain.chainId}), contract ${tc.contract}`);
   }
+  const marketOn = o.market ?? true;
+  const grid = new GridTracker(series, runStartMs / 1000, o.durationS * 1000, marketOn);
+  const policies = openPolicyFile(`${db}.policies.json`);
+  const market = marketOn ? new TestnetMarket(series, Array.from({ length: o.hubs }, (_, i) => `hub-${i + 1}`), async (id) => policies.get(id).policy, o.marketIntervalS ?? DEFAULT_INTERVAL_S) : undefined;
   let node: IngestNode;
   try {
     node = await startIngestNode({
-      db, port: o.port, host: '127.0.0.1', logger: createLogger({ sink: logStream }), grid: () => grid.state, prices: series,
+      db, port: o.port, host: '127.0.0.1', logger: createLogger({ sink: logStream }), policies, grid: () => grid.state, prices: series,
+      ...(market ? { market: (q: { afterS: number; hub: string | undefined; limit: number }) => pageIntervals(market.results, q) } : {}),
       ...(tc ? { anchor: tc.anchor, batch: { intervalMs: ANCHOR_BATCH_MS, maxReports: 1000 } } : {}),
     });
   } catch (err) {
@@ -186,18 +207,26 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   const nWorkers = Math.min(o.bikes, o.workers ?? Math.max(8, availableParallelism()));
   const groups: GroupHandle[] = [];
   const riderKeys = tc ? Object.fromEntries(bikes.map((b) => [b.name, riderKey(o.seed, b.name)])) : undefined;
-  const base = { hubs, durationS: o.durationS, startWallMs: runStartMs, bundle, nodeUrl: node.url, wifi: WIFI, tuning, riderKeys };
+  const base = { hubs, durationS: o.durationS, startWallMs: runStartMs, bundle, nodeUrl: node.url, wifi: WIFI, tuning, riderKeys, market: marketOn };
   let result: TestnetResult | undefined;
   if (nWorkers === 0) groups.push(inProcessGroup({ ...base, bikes }));
   else for (let w = 0; w < nWorkers; w++) groups.push(workerGroup({ ...base, bikes: bikes.filter((_, i) => i % nWorkers === w) }));
 
   try {
     // 1. Boot and pair (in parallel across groups).
+    const idOf: Record<string, string> = {};
     for (const started of await Promise.all(groups.map((g) => g.start()))) {
       for (const b of started) {
         o.log(`${b.name}: firmware ${b.version}, paired as ${b.id}`);
         grid.addBike(b.name, b.id);
+        idOf[b.name] = b.id;
       }
+    }
+    // Riders' own policies go through the node's API, as `deep policy set` sends them.
+    for (const [name, p] of Object.entries(o.policies ?? {})) {
+      if (!idOf[name]) throw new Error(`policy for ${name}: no such bike (have ${Object.keys(idOf).join(', ')})`);
+      const res = await fetch(`${node.url}/v1/devices/${idOf[name]}/policy`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(p) });
+      if (res.status !== 200) throw new Error(`policy for ${name}: ${res.status} ${await res.text()}`);
     }
 
     // 2. The day, in lock-step chunks across groups; 3. the drain.
@@ -227,6 +256,37 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
         rate = { wall: wall(), accepted: node3.accepted, per10: Math.round(((node3.accepted - rate.accepted) * 10000) / (wall() - rate.wall)) };
       }
     };
+    // The market: boundaries on the epoch clock, every intervalS.
+    const epochMsOf = (ms: number) => base.startWallMs + BOOT_ALLOWANCE_MS + ms;
+    const intervalMs = (o.marketIntervalS ?? DEFAULT_INTERVAL_S) * 1000;
+    let nextBoundaryMs = market ? Math.ceil(epochMsOf(0) / intervalMs) * intervalMs - epochMsOf(0) : Infinity;
+    let marketView: MarketView[] = [];
+    const marketBikes = (): MarketBike[] => latest.map((b) => ({
+      name: b.name, device: b.id, hub: b.hub, leavesInMs: b.plug?.leavesInMs, energyWh: b.energyWh, capacityWh: b.capacityWh,
+    }));
+    const clearAt = async (): Promise<void> => {
+      if (!market) return;
+      const startS = epochMsOf(simMs) / 1000;
+      const powers = await market.clear(startS, marketBikes());
+      await Promise.all(groups.map((g) => g.setHubPower(powers)));
+      const nameOf = Object.fromEntries(latest.map((b) => [b.id, b.name]));
+      marketView = market.results.filter((r) => r.startS === startS).map((r) => ({
+        hub: r.hub, startMs: startS * 1000, priceMicroPerKwh: r.priceMicroPerKwh, retailMicroPerKwh: r.retailMicroPerKwh, feedInMicroPerKwh: r.feedInMicroPerKwh,
+        tradedWh: r.tradedWh, fromUtilityWh: r.utility.soldWh, toUtilityWh: r.utility.boughtWh,
+        bikes: r.participants.filter((p) => nameOf[p.participant]).map((p) => ({ name: nameOf[p.participant], netWh: p.netWh })),
+      }));
+    };
+    const advance = async (toMs: number): Promise<void> => {
+      // Stop at each market boundary on the way: clear, set the chargers, go on.
+      while (nextBoundaryMs <= toMs) {
+        if (nextBoundaryMs > simMs) await step(nextBoundaryMs);
+        market!.observe(marketBikes());
+        if (nextBoundaryMs < durationMs) await clearAt();
+        nextBoundaryMs += intervalMs;
+      }
+      if (toMs > simMs) await step(toMs);
+      market?.observe(marketBikes());
+    };
     const snapshot = (phase: string): Snapshot => ({
       simMs, simEpochMs: base.startWallMs + BOOT_ALLOWANCE_MS + simMs, wallMs: wall(), durationMs, phase,
       bikes: latest.map((b): BikeView => ({
@@ -238,6 +298,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
       })),
       hubs: Object.values(hubView),
       node: { ...node3, reportsPerS10: rate.per10, anchor: anchorView() },
+      ...(market ? { market: marketView } : {}),
     });
     const anchorView = () => {
       const st = node.publisher?.status();
@@ -253,7 +314,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     };
     const chunkMs = 30_000;
     while (simMs < durationMs) {
-      await step(Math.min(simMs + chunkMs, durationMs));
+      await advance(Math.min(simMs + chunkMs, durationMs));
       if (o.speedup > 0) {
         const ahead = simMs / o.speedup - wall();
         if (ahead > 5) await new Promise((res) => setTimeout(res, ahead));
@@ -261,8 +322,12 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
       publish('riding');
     }
     const drainStart = simMs;
+    // After the day the hubs stop trading: every charger and inverter off.
+    if (market) await Promise.all(groups.map((g) => g.setHubPower(Object.fromEntries(latest.map((b) => [b.name, 0])))));
+    marketView = [];
     for (;;) {
       await step(simMs + chunkMs);
+      market?.observe(marketBikes());
       publish('draining queues');
       const empty = latest.every((b) => b.queued === 0 && b.acked + b.rejected >= b.made);
       if (simMs - drainStart >= 3 * INTERVAL_S * 1000 && empty) break;
@@ -294,11 +359,27 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     }
     const balances = settle(series, allRecords);
     for (const b of out) b.balance = balances.find((x) => x.device === b.deviceId);
+    let marketSummary: RunSummary['market'];
+    if (market) {
+      const iv = market.intervalS;
+      const measured = apportion(allRecords.filter((r) => r.synced), iv);
+      for (const b of out) measured[b.deviceId] ??= {};
+      const settled = settleMarket(market.results, measured, (k) => tariffOf(series, k, iv));
+      // The day's orders and results, as a replayable record (protocol/MARKET.md §6).
+      writeFileSync(path.join(dataDir, 'market-day.json'), canonicalJson({ intervalS: iv, inputs: market.inputs }) + '\n');
+      writeFileSync(path.join(dataDir, 'market-results.json'), canonicalJson(market.results) + '\n');
+      const t = market.totals();
+      for (const d of t.shortDetail) o.log(`rider short: ${d}`);
+      marketSummary = {
+        ...t, imbalanceMwh: settled.reduce((a, x) => a + x.imbalanceMwh, 0),
+        riders: out.map((b) => ({ name: b.name, settlement: settled.find((x) => x.device === b.deviceId)! })),
+      };
+    }
     const anchor = tc ? await finishAnchoring(node, tc, balances, latest.map((b) => ({ device: b.id, key: riderKey(o.seed, b.name) }))) : undefined;
     const summary: RunSummary = {
       bikes: out, series, reports, verified, rejected: node3.rejected, simMs, wallMs: wall(),
       hubs: Object.values(hubView).map((h) => ({ name: h.name, inMwh: h.inMwh, outMwh: h.outMwh })),
-      anchor,
+      anchor, market: marketSummary,
     };
     const lines = renderSummary(summary);
     grid.state.result = lines[lines.length - 1];

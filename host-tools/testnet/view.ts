@@ -69,6 +69,32 @@ export interface Snapshot {
   node: NodeView;
   /** A short status line: "riding", "draining queues", ... */
   phase: string;
+  /** The market's last interval per hub, when the market runs. */
+  market?: MarketView[];
+}
+
+export interface MarketView {
+  hub: string;
+  /** Interval start, epoch ms. */
+  startMs: number;
+  /** Local clearing price and the utility's, micro-units per kWh. */
+  priceMicroPerKwh: number | null;
+  retailMicroPerKwh: number;
+  feedInMicroPerKwh: number;
+  /** Wh traded locally, bought from and sold to the utility. */
+  tradedWh: number;
+  fromUtilityWh: number;
+  toUtilityWh: number;
+  /** Matched net energy per bike, Wh (> 0 buying). */
+  bikes: { name: string; netWh: number }[];
+}
+
+/** 215000 micro-units -> "0.2150". */
+export function price4(micro: number | null): string {
+  if (micro === null) return '-';
+  const neg = micro < 0;
+  const a = Math.abs(micro);
+  return `${neg ? '-' : ''}${Math.floor(a / 1_000_000)}.${String(Math.floor((a % 1_000_000) / 100)).padStart(4, '0')}`;
 }
 
 /** 12345 mWh -> "12.345"; negative values keep their sign. */
@@ -117,6 +143,15 @@ export function renderScreen(s: Snapshot): string[] {
   for (const h of s.hubs) hubRows.push([h.name, wh(h.inMwh), wh(h.outMwh), h.plugged.join(',') || '-']);
   lines.push(...table(hubRows, [false, true, true, false]));
   lines.push('');
+  if (s.market?.length) {
+    const mRows = [['market', 'interval', 'price', 'retail', 'feed-in', 'traded Wh', 'from utility Wh', 'to utility Wh', 'bikes (matched Wh)']];
+    for (const m of s.market) {
+      mRows.push([m.hub, clock(m.startMs % 86_400_000).slice(0, 5), price4(m.priceMicroPerKwh), price4(m.retailMicroPerKwh), price4(m.feedInMicroPerKwh),
+        String(m.tradedWh), String(m.fromUtilityWh), String(m.toUtilityWh), m.bikes.map((b) => `${b.name} ${b.netWh > 0 ? '+' : ''}${b.netWh}`).join(', ') || '-']);
+    }
+    lines.push(...table(mRows, [false, false, true, true, true, true, true, true, false]));
+    lines.push('');
+  }
   const n = s.node;
   lines.push(`ingest node: accepted ${n.accepted}  duplicates ${n.duplicates}  rejected ${n.rejected}  ${Math.floor(n.reportsPerS10 / 10)}.${n.reportsPerS10 % 10} reports/s`);
   if (n.anchor) lines.push(`anchor: ${n.anchor.confirmed} batches confirmed, ${n.anchor.behind} behind (lag ${n.anchor.lagS} s)`);
@@ -128,7 +163,9 @@ export function renderLine(s: Snapshot): string {
   const bikes = s.bikes.map((b) =>
     `${b.name}:${b.state}${b.online ? '' : '(offline)'} soc=${b.packs.map((p) => pct(p.socPermille)).join('/')} acked=${b.reports.acked}/${b.reports.made} queued=${b.reports.queued}`,
   );
-  return `[sim ${clock(s.simMs)} wall ${clock(s.wallMs)}] ${s.phase}; ${bikes.join('; ')}; node accepted=${s.node.accepted} rejected=${s.node.rejected}${s.node.anchor ? ` anchor_behind=${s.node.anchor.behind} lag_s=${s.node.anchor.lagS}` : ''}`;
+  const market = (s.market ?? []).map((m) =>
+    ` market ${m.hub}@${clock(m.startMs % 86_400_000).slice(0, 5)} price=${price4(m.priceMicroPerKwh)} traded_wh=${m.tradedWh} utility_wh=+${m.fromUtilityWh}/-${m.toUtilityWh}${m.bikes.map((b) => ` ${b.name}=${b.netWh > 0 ? '+' : ''}${b.netWh}`).join('')};`).join('');
+  return `[sim ${clock(s.simMs)} wall ${clock(s.wallMs)}] ${s.phase}; ${bikes.join('; ')};${market} node accepted=${s.node.accepted} rejected=${s.node.rejected}${s.node.anchor ? ` anchor_behind=${s.node.anchor.behind} lag_s=${s.node.anchor.lagS}` : ''}`;
 }
 
 export interface Output {

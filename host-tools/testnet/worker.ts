@@ -1,12 +1,12 @@
 // Worker-thread side of the testnet: runs one BikeGroup (group.ts) on command from the
-// main thread (testnet.ts), one message at a time: start, advance, close.
+// main thread (testnet.ts), one message at a time: start, advance, power, close.
 import { parentPort } from 'node:worker_threads';
 import { BikeGroup } from './group';
 
 let group: BikeGroup | undefined;
 const port = parentPort!;
 
-port.on('message', (m: { type: string; spec?: ConstructorParameters<typeof BikeGroup>[0]; ms?: number; wallMs?: number }) => {
+port.on('message', (m: { type: string; spec?: ConstructorParameters<typeof BikeGroup>[0]; ms?: number; wallMs?: number; powers?: Record<string, number> }) => {
   const reply = (v: unknown) => port.postMessage({ ok: true, value: v });
   const fail = (e: unknown) => port.postMessage({ ok: false, error: e instanceof Error ? e.stack ?? e.message : String(e) });
   try {
@@ -15,6 +15,9 @@ port.on('message', (m: { type: string; spec?: ConstructorParameters<typeof BikeG
       group.start().then(reply, fail);
     } else if (m.type === 'advance') {
       group!.advanceTo(m.ms!, m.wallMs!).then(reply, fail);
+    } else if (m.type === 'power') {
+      group!.setHubPower(m.powers!);
+      reply(null);
     } else if (m.type === 'close') {
       group?.close();
       reply(null);

@@ -48,7 +48,7 @@ test('npm start from a fresh copy with an empty dist/ builds what the bikes need
     const code = await new Promise<number | null>((res) => child.on('close', res));
     assert.is(code, 0, `exit ${code}\n--- stderr\n${stderr}\n--- stdout (tail)\n${stdout.slice(-2000)}`);
     const last = stdout.trim().split('\n').pop()!;
-    assert.match(last, /^bikes=1 reports=(\d+) verified=\1 rejected=0 max_error_mwh=\d+ anchored=\1 settled_ok=1$/);
+    assert.match(last, /^bikes=1 reports=(\d+) verified=\1 rejected=0 max_error_mwh=\d+ anchored=\1 settled_ok=1 intervals=\d+ traded_kwh=\d+\.\d{3} avg_price=(-|\d+\.\d{4}) imbalance_kwh=\d+\.\d{3} riders_short=0$/);
     assert.ok(existsSync(path.join(clone, 'dist/firmware.js')) && existsSync(path.join(clone, 'dist/ed25519-module.js')));
     assert.match(stderr, /built .*dist\/firmware\.js.*dist\/ed25519-module\.js/);
   } finally {

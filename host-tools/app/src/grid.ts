@@ -1,7 +1,7 @@
 // #/grid: the mini-grid of `npm start` (deep testnet), live while it runs and after it with
 // --serve: the day's price curve, each hub's energy from and to the grid, each bike, each
 // rider's balance at the interval prices (GET /v1/grid), and the local market's intervals
-// where the node has a market (GET /v1/market/intervals).
+// when the hubs run one (GET /v1/market/intervals).
 import { ApiError, getJson } from './api';
 import { card, errorBox, h, kv, put } from './dom';
 import { FLOWS, micro, utc, wh } from './flows';
@@ -14,6 +14,7 @@ interface GridState {
   durationMs: number;
   dayStartS: number;
   currency: string;
+  market: boolean;
   prices: { startS: number; endS: number; importMicroPerKwh: number; exportMicroPerKwh: number }[];
   hubs: { name: string; inMwh: number; outMwh: number; plugged: string[] }[];
   bikes: {
@@ -31,19 +32,30 @@ const CAMEL: Record<string, keyof GridState['bikes'][number]['flowsMwh']> = {
   grid_to_pack: 'gridToPack', pack_to_grid: 'packToGrid', pack_to_motor: 'packToMotor', regen_to_pack: 'regenToPack',
 };
 
-function cellText(v: unknown): string {
-  if (v === null || v === undefined) return '–';
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
+interface MarketInterval {
+  hub: string;
+  startS: number;
+  durationS: number;
+  priceMicroPerKwh: number | null;
+  tradedWh: number;
+  utility: { soldWh: number; boughtWh: number };
+  participants: unknown[];
 }
 
-/** A table of whatever rows the market answers (its columns are its own). */
-function marketTable(rows: Record<string, unknown>[]): HTMLElement {
+/** The market's latest intervals, newest first: clearing price and matched volume per hub. */
+function marketTable(rows: MarketInterval[], currency: string): HTMLElement {
   if (!rows.length) return h('p', { class: 'muted' }, 'No market interval cleared yet.');
-  const cols = Object.keys(rows[0]);
+  const latest = rows.slice(-24).reverse();
   return h('div', { class: 'scroll' }, h('table', { 'data-table': 'market' },
-    h('thead', null, h('tr', null, cols.map((c) => h('th', null, c)))),
-    h('tbody', null, rows.map((r) => h('tr', null, cols.map((c) => h('td', null, cellText(r[c]))))))));
+    h('thead', null, h('tr', null, h('th', null, 'Interval (UTC)'), h('th', null, 'Hub'), h('th', null, `Clearing price (${currency}/kWh)`), h('th', null, 'Matched (Wh)'), h('th', null, 'From utility (Wh)'), h('th', null, 'To utility (Wh)'), h('th', null, 'Bidders'))),
+    h('tbody', null, latest.map((r) => h('tr', { 'data-interval': `${r.hub}@${r.startS}` },
+      h('td', null, utc(r.startS).slice(5, 16)),
+      h('td', null, r.hub),
+      h('td', { 'data-k': 'price' }, r.priceMicroPerKwh === null ? 'no match' : micro(r.priceMicroPerKwh)),
+      h('td', { 'data-k': 'traded' }, String(r.tradedWh)),
+      h('td', null, String(r.utility.soldWh)),
+      h('td', null, String(r.utility.boughtWh)),
+      h('td', null, String(r.participants.length)))))));
 }
 
 export function gridPage(root: HTMLElement): () => void {
@@ -51,8 +63,6 @@ export function gridPage(root: HTMLElement): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let disposeChart: (() => void) | undefined;
   let pricesDrawn = '';
-  /** undefined: not asked yet; false: this node has no market. */
-  let market: boolean | undefined;
   const progress = h('div');
   const priceBox = h('div', { class: 'chart' });
   const priceNow = h('p');
@@ -136,18 +146,18 @@ export function gridPage(root: HTMLElement): () => void {
     const g = await getJson<GridState>('/v1/grid');
     if (stopped) return;
     draw(g);
-    if (market !== false) {
-      try {
-        const m = await getJson<unknown>('/v1/market/intervals');
-        const rows = Array.isArray(m) ? m : (m as { intervals?: unknown }).intervals;
-        market = true;
-        marketBox.hidden = false;
-        put(marketBox, h('h2', null, 'Local market: clearing price and matched volume per interval'), marketTable(Array.isArray(rows) ? (rows as Record<string, unknown>[]) : []));
-      } catch (e) {
-        if (e instanceof ApiError && e.status === 404) market = false;
-        else throw e;
-      }
+    marketBox.hidden = !g.market;
+    if (!g.market) return;
+    // Oldest first, a page at a time: follow `next` to the latest.
+    const rows: MarketInterval[] = [];
+    for (let after = -1, pages = 0; pages < 50; pages++) {
+      const m = await getJson<{ intervals: MarketInterval[]; next: number | null }>(`/v1/market/intervals?after=${after}&limit=5000`);
+      rows.push(...m.intervals);
+      if (m.next === null) break;
+      after = m.next;
     }
+    if (stopped) return;
+    put(marketBox, h('h2', null, 'Local market: clearing price and matched volume per interval'), marketTable(rows, g.currency));
   }
 
   function loop(): void {

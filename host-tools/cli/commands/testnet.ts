@@ -64,7 +64,7 @@ const TESTNET_BOARD = 'esp32-devkitc';
 const command: Command = {
   name: 'testnet',
   summary: 'run the smart-testnet mini-grid: emulated bikes, charging hubs and a ledger node (npm start)',
-  usage: 'deep testnet [--bikes N] [--hubs N] [--duration 24h] [--speedup X] [--seed N] [--port P] [--data DIR] [--prices CSV] [--workers N] [--poll-ms MS] [--anchor on|off] [--serve]',
+  usage: 'deep testnet [--bikes N] [--hubs N] [--duration 24h] [--speedup X] [--seed N] [--port P] [--data DIR] [--prices CSV] [--workers N] [--poll-ms MS] [--anchor on|off] [--market on|off] [--serve]',
   options: {
     bikes: { type: 'string', description: 'number of bikes, each the firmware bundle in the emulator', default: '3' },
     hubs: { type: 'string', description: 'number of charging hubs', default: '2' },
@@ -79,6 +79,7 @@ const command: Command = {
     'skip-build': { type: 'boolean', description: 'use dist/firmware.js as it is (by default it is rebuilt when older than its sources)' },
     anchor: { type: 'string', description: 'on: anchor the ledger on a local EVM chain (Hardhat, London, chain id 73799) and settle on it; off: no chain', default: 'on' },
     serve: { type: 'boolean', description: 'after the summary, keep the ingest node and the web app up (Ctrl-C stops them) to browse the finished day' },
+    market: { type: 'string', description: "on: each hub's local market clears every 15 min and runs the plugged bikes at their matched power (protocol/MARKET.md); off: the ride scripts charge and export", default: 'on' },
   },
   async run(argv) {
     const p = parseArgs(argv, this.options);
@@ -93,6 +94,8 @@ const command: Command = {
     const pollMs = intOption(p, 'poll-ms', 20, 2000)!;
     const anchorOpt = p.options.anchor as string;
     if (anchorOpt !== 'on' && anchorOpt !== 'off') throw new UsageError(`--anchor expected on or off, got ${JSON.stringify(anchorOpt)}`);
+    const marketOpt = p.options.market as string;
+    if (marketOpt !== 'on' && marketOpt !== 'off') throw new UsageError(`--market expected on or off, got ${JSON.stringify(marketOpt)}`);
     // The physics steps at the poll period and each BMS broadcasts about once per poll:
     // the simulated current is constant over a step and the device samples every step, so
     // the compressed day stays exact to the report's mWh while doing a tenth of the work.
@@ -117,7 +120,7 @@ const command: Command = {
     let result;
     try {
       result = await runTestnet({
-        bikes, hubs, seed, durationS, speedup, port, workers, tuning, anchor: anchorOpt === 'on',
+        bikes, hubs, seed, durationS, speedup, port, workers, tuning, anchor: anchorOpt === 'on', market: marketOpt === 'on',
         dataDir: ownDir ?? (p.options.data as string),
         prices: p.options.prices as string | undefined,
         out: process.stdout,

@@ -24,6 +24,36 @@ function run(): RunSummary {
   };
 }
 
+function withMarket(marketPico: bigint, ridersShort = 0): RunSummary {
+  const settlement = {
+    device: 'aa'.repeat(16), matchedMwh: 40_000, measuredMwh: 41_000, atMarketMwh: 40_000, imbalanceMwh: 1_000,
+    marketPico, imbalancePico: -300_000_000n, baselinePico: -12_300_000_000n, marketMicro: marketPico / 1_000_000n, baselineMicro: -12_300n,
+  };
+  return {
+    ...run(),
+    market: {
+      intervals: 192, tradedWh: 1584, avgPriceMicroPerKwh: 68_193, ridersShort, shortDetail: ridersShort ? ['bike1 left hub-1 with 610 Wh, below 645 Wh'] : [],
+      byTimeOfDay: [{ block: '10-15 midday (PV)', boughtWh: 40, paidNano: 40 * 66_000, soldWh: 0, earnedNano: 0 }],
+      imbalanceMwh: 35_999, riders: [{ name: 'bike1', settlement }],
+    },
+  };
+}
+
+test('with the market, the final line adds its figures, and the run passes only with no rider short and none below the baseline', () => {
+  const t = { flowMwh: 2, flowPermille: 0, packMwh: 4 };
+  const ok = withMarket(-4_300_000_000n);
+  assert.is(finalLine(ok), 'bikes=2 reports=5 verified=5 rejected=0 max_error_mwh=2 intervals=192 traded_kwh=1.584 avg_price=0.0681 imbalance_kwh=0.035 riders_short=0');
+  assert.ok(runOk(ok, t));
+  const text = renderSummary(ok).join('\n');
+  assert.match(text, /10-15 midday \(PV\)\s+0\.040\s+0\.0660/);
+  assert.match(text, /bike1\s+0\.040\s+0\.041\s+0\.040\s+0\.001\s+-0\.000300\s+-0\.004300\s+-0\.012300\s+0\.008000/);
+  assert.not.ok(runOk(withMarket(-4_300_000_000n, 1), t));
+  assert.match(renderSummary(withMarket(-4_300_000_000n, 1)).join('\n'), /short: bike1 left hub-1/);
+  const worse = withMarket(-12_300_000_001n);
+  assert.not.ok(runOk(worse, t));
+  assert.match(renderSummary(worse).join('\n'), /WORSE than the utility alone: bike1/);
+});
+
 test('max error is the largest |ledger - truth|, rounded up to whole mWh', () => {
   const s = run();
   assert.is(maxErrorMwh(s), 2); // 1.4 -> 2

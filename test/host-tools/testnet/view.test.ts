@@ -37,6 +37,18 @@ test('screen shows per bike state, SOC, flows, report counts, faults; hubs; node
   assert.is(b1.length, header.length);
 });
 
+test('the market: each hub\'s last interval with its prices, volumes and bikes, on screen and in the plain line', () => {
+  const s: Snapshot = { ...snap(1000), market: [
+    { hub: 'hub1', startMs: Date.UTC(2026, 10, 25, 12, 0), priceMicroPerKwh: 42_000, retailMicroPerKwh: 187_000, feedInMicroPerKwh: 42_000, tradedWh: 90, fromUtilityWh: 0, toUtilityWh: 610, bikes: [{ name: 'bike1', netWh: 45 }, { name: 'bike2', netWh: -20 }] },
+    { hub: 'hub2', startMs: Date.UTC(2026, 10, 25, 12, 0), priceMicroPerKwh: null, retailMicroPerKwh: 187_000, feedInMicroPerKwh: 42_000, tradedWh: 0, fromUtilityWh: 0, toUtilityWh: 0, bikes: [] },
+  ] };
+  const lines = renderScreen(s);
+  assert.match(lines.find((l) => l.startsWith('market '))!, /interval\s+price\s+retail\s+feed-in\s+traded Wh/);
+  assert.match(lines.find((l) => l.startsWith('hub1 ') && l.includes('12:00'))!, /12:00\s+0\.0420\s+0\.1870\s+0\.0420\s+90\s+0\s+610\s+bike1 \+45, bike2 -20$/);
+  assert.match(lines.find((l) => l.startsWith('hub2 ') && l.includes('12:00'))!, /12:00\s+-\s+0\.1870/);
+  assert.match(renderLine(s), /market hub1@12:00 price=0\.0420 traded_wh=90 utility_wh=\+0\/-610 bike1=\+45 bike2=-20;/);
+});
+
 test('TTY output redraws in place, throttled; plain output has no escapes', () => {
   const tty: string[] = [];
   const v = new LiveView({ write: (t: string) => tty.push(t), isTTY: true }, { ttyEveryMs: 100 });
