@@ -3,6 +3,8 @@
 // The lib is restricted to ES5 (+ Promise) so that Map, Set, Symbol, Node APIs and other
 // things the interpreter lacks fail the build instead of failing on the bike.
 import typescript from '@rollup/plugin-typescript';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import terser from '@rollup/plugin-terser';
 import { tsImport } from 'tsx/esm/api';
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -96,6 +98,35 @@ function chaincode() {
   };
 }
 
+// The web app (host-tools/app): browser code, ES2020 with the DOM, uPlot from node_modules,
+// minified. Its static files and the gzip size check are in host-tools/build/build.ts.
+function app() {
+  return {
+    input: 'host-tools/app/src/main.ts',
+    output: { file: 'dist/app/app.js', format: 'iife', sourcemap: false },
+    plugins: [
+      nodeResolve({ browser: true }),
+      typescript({
+        tsconfig: false,
+        include: ['host-tools/app/src/**/*.ts', 'host-tools/pairing/**/*.ts', 'protocol/**/*.ts'],
+        compilerOptions: {
+          target: 'ES2020',
+          module: 'ESNext',
+          moduleResolution: 'Bundler',
+          lib: ['ES2020', 'DOM', 'DOM.Iterable'],
+          types: [],
+          strict: true,
+          noEmit: false,
+          declaration: false,
+          sourceMap: false,
+        },
+        noEmitOnError: true,
+      }),
+      terser({ format: { comments: false } }),
+    ],
+  };
+}
+
 // Which bundles a build makes is chosen by DEEP_BUNDLES (comma list), all by default.
 const bundles = {
   firmware: () => device('firmware/main.ts', 'dist/firmware.es5.js'),
@@ -103,6 +134,7 @@ const bundles = {
   'bench-sign': () => device('firmware/keys/bench-sign.ts', 'dist/bench-sign.js'),
   'ed25519-module': () => ({ ...device('firmware/keys/ed25519-module.ts', 'dist/ed25519-module.js'), output: { file: 'dist/ed25519-module.js', format: 'cjs', exports: 'named', strict: false, generatedCode: 'es5', indent: false } }),
   'fabric-chaincode': chaincode,
+  app,
 };
 const wanted = process.env.DEEP_BUNDLES ? process.env.DEEP_BUNDLES.split(',') : Object.keys(bundles);
 const unknown = wanted.filter((name) => !Object.hasOwn(bundles, name));

@@ -1,7 +1,8 @@
 // `deep build`: rollup (TypeScript -> ES5 bundles, host-tools/build/rollup-bundles.js), then
 // the Espruino CLI's own minifier for the firmware, so what we measure is what gets uploaded.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { longestLine, MAX_LINE, minifyForEspruino } from './minify';
@@ -24,6 +25,36 @@ export interface BuildResult {
   board: string;
   firmwareBytes: number;
   bundles: { file: string; bytes: number }[];
+  /** The web app's JavaScript (dist/app/*.js), when it was built: bytes and gzip -9 bytes. */
+  app?: AppSize;
+}
+
+export interface AppSize {
+  jsBytes: number;
+  jsGzipBytes: number;
+}
+
+/** The issue's budget for the web app: all its JavaScript, gzipped. */
+export const APP_JS_GZIP_LIMIT = 150 * 1024;
+export const APP_DIR = path.join(DIST, 'app');
+
+/** The app's files that are not bundled: its page and style, and uPlot's style. */
+const APP_STATIC = [
+  path.join(ROOT, 'host-tools/app/static/index.html'),
+  path.join(ROOT, 'host-tools/app/static/app.css'),
+  path.join(ROOT, 'node_modules/uplot/dist/uPlot.min.css'),
+];
+
+/** Total and gzipped size of every .js file of the app folder (what a browser downloads). */
+export function appJsSize(dir: string = APP_DIR): AppSize {
+  let jsBytes = 0;
+  let jsGzipBytes = 0;
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.js'))) {
+    const b = readFileSync(path.join(dir, f));
+    jsBytes += b.length;
+    jsGzipBytes += gzipSync(b, { level: 9 }).length;
+  }
+  return { jsBytes, jsGzipBytes };
 }
 
 export interface BuildOptions {
@@ -80,6 +111,7 @@ export async function build(opts: BuildOptions = {}): Promise<BuildResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, DEEP_BOARD: board, DEEP_BUNDLES: (opts.bundles ?? []).join(',') };
   if (!opts.bundles) delete env.DEEP_BUNDLES;
   let builtFirmware = false;
+  let builtApp = false;
   await runNode([path.join(ROOT, 'host-tools/build/rollup-bundles.js')], env, 'rollup', (line) => {
     const e = JSON.parse(line) as BundleEvent;
     const step = `[${e.index + 1}/${e.total}]`;
@@ -88,6 +120,7 @@ export async function build(opts: BuildOptions = {}): Promise<BuildResult> {
       const sizes = e.outputs.map((f) => `${f} ${statSync(path.join(ROOT, f)).size} bytes`).join(', ');
       log(`${step} ${sizes}, ${seconds(e.ms ?? 0)}`);
       if (e.outputs.includes('dist/firmware.es5.js')) builtFirmware = true;
+      if (e.outputs.includes('dist/app/app.js')) builtApp = true;
     }
   });
 
@@ -109,9 +142,17 @@ export async function build(opts: BuildOptions = {}): Promise<BuildResult> {
     // Which board this bundle was built for, so tools that reuse dist/ can tell.
     writeFileSync(boardStampFile(DIST), board + '\n');
   }
+  let app: AppSize | undefined;
+  if (builtApp) {
+    mkdirSync(APP_DIR, { recursive: true });
+    for (const f of APP_STATIC) copyFileSync(f, path.join(APP_DIR, path.basename(f)));
+    app = appJsSize();
+    log(`app dist/app: JavaScript ${app.jsBytes} bytes, ${app.jsGzipBytes} bytes gzipped (limit ${APP_JS_GZIP_LIMIT})`);
+    if (app.jsGzipBytes > APP_JS_GZIP_LIMIT) throw new Error(`the web app's JavaScript is ${app.jsGzipBytes} bytes gzipped, over the limit of ${APP_JS_GZIP_LIMIT} (150 KB)`);
+  }
   const bundles = ['firmware.js', 'ed25519-module.js', 'engine-check.js', 'bench-sign.js']
     .map((f) => path.join(DIST, f))
     .filter((f) => existsSync(f))
     .map((f) => ({ file: path.relative(ROOT, f), bytes: statSync(f).size }));
-  return { board, firmwareBytes, bundles };
+  return { board, firmwareBytes, bundles, app };
 }

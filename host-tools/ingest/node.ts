@@ -1,11 +1,13 @@
 // Assembles an ingest node: SQLite store, verify worker pool, pipeline, HTTP server, gap
 // watch. `deep ingest` and the tests start it through startIngestNode().
+import { fileURLToPath } from 'node:url';
 import { verifyPairingProof } from '../verify';
 import { createIngest, type PairingCheck } from './ingest';
 import { createLogger, type Logger } from './log';
 import { createMetrics, Gauge } from './metrics';
 import { createBatcher, type Batcher, type BatchOptions } from './batches';
 import type { OwnerHook } from './owners';
+import type { PriceSeries } from '../testnet/prices';
 import type { Publisher, PublisherOptions } from '../ledger/evm/publisher';
 import type { FabricPublisher, FabricPublisherOptions } from '../ledger/fabric/publisher';
 import { createPool } from './pool';
@@ -43,6 +45,12 @@ export interface NodeOptions {
   enrollToken?: string;
   /** Anchor the batches on an EVM chain (host-tools/ledger/evm/publisher.ts). */
   anchor?: Omit<PublisherOptions, 'logger'>;
+  /** Folder of the web app served under /app/; default: the project's dist/app (`deep build`). */
+  appDir?: string;
+  /** The mini-grid's state for GET /v1/grid (deep testnet); absent: 404. */
+  grid?: () => unknown;
+  /** Interval prices (host-tools/testnet/prices.ts) for GET /v1/prices and /v1/devices/{id}/money. */
+  prices?: PriceSeries;
   /** Publishes the local market's interval results (GET /v1/market/intervals). */
   market?: ServerOptions['market'];
   /**
@@ -53,6 +61,9 @@ export interface NodeOptions {
   /** Or anchor them with the Fabric chaincode's AnchorBatch (host-tools/ledger/fabric/publisher.ts). */
   fabric?: Omit<FabricPublisherOptions, 'logger'>;
 }
+
+/** Where `deep build` puts the web app. */
+export const DEFAULT_APP_DIR = fileURLToPath(new URL('../../dist/app', import.meta.url));
 
 export interface IngestNode {
   url: string;
@@ -120,6 +131,9 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion,
     proof: batcher && ((device, seq) => batcher.proof(device, seq)),
     owners,
+    appDir: opts.appDir ?? DEFAULT_APP_DIR,
+    grid: opts.grid,
+    prices: opts.prices,
     market: opts.market,
     policies: opts.policies === false ? undefined : opts.policies ?? (opts.db ? openPolicyFile(`${opts.db}.policies.json`) : undefined),
     enrollToken: opts.enrollToken,

@@ -6,6 +6,8 @@
 // operator token, parses the device id, runs the handler and maps errors to answers.
 import { toHex } from '../../protocol/bytes';
 import crypto from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BodyError, TooManyReports, parseMediaType, splitReports } from './body';
@@ -15,6 +17,8 @@ import type { Logger } from './log';
 import type { IngestMetrics } from './metrics';
 import type { OwnerHook, OwnerRequest } from './owners';
 import { RateLimiter } from './limits';
+import type { PriceSeries } from '../testnet/prices';
+import { addRecord, divRoundHalfEven, emptyBalance, recordOfStored } from '../testnet/settlement';
 
 export interface ServerOptions {
   ingest: Ingest;
@@ -33,6 +37,12 @@ export interface ServerOptions {
   owners?: OwnerHook;
   /** GET /v1/reports/{id}/{seq}/proof (host-tools/ingest/batches.ts); absent: 404. */
   proof?: (device: string, seq: number) => { status: number; body?: unknown; error?: string };
+  /** Folder of the web app (dist/app, made by `deep build`) served under /app/; absent: 404. */
+  appDir?: string;
+  /** GET /v1/grid: the mini-grid this node serves (the testnet's hubs, prices, balances); absent: 404. */
+  grid?: () => unknown;
+  /** The interval prices the node values energy at (GET /v1/prices, /v1/devices/{id}/money); absent: none. */
+  prices?: PriceSeries;
   /** GET /v1/market/intervals (host-tools/market/publish.ts, protocol/MARKET.md §6): a page of results after `afterS`, oldest first, and the next page's `after`; absent: 404. */
   market?: (q: { afterS: number; hub: string | undefined; limit: number }) => { intervals: unknown[]; next: number | null };
   /** Riders' policies (host-tools/market/policy-store.ts); `set` merges a partial policy and throws a RangeError/TypeError naming the bad field; absent: 404. */
@@ -66,6 +76,9 @@ interface ServerState {
   schemaVersion: number;
   owners: OwnerHook | undefined;
   proof: ServerOptions['proof'];
+  appDir: string | undefined;
+  grid: (() => unknown) | undefined;
+  prices: PriceSeries | undefined;
   market: ServerOptions['market'];
   policies: ServerOptions['policies'];
   /** SHA-256 of the enrollment token; undefined: registration is open. */
@@ -82,6 +95,8 @@ interface Call {
   id: string;
   /** The `{seq}` segment of the routes that have one, else -1. */
   seq: number;
+  /** The `{file}` segment of the routes that have one, else ''. */
+  file: string;
 }
 
 type Handler = (s: ServerState, c: Call) => number | Promise<number>;
@@ -306,6 +321,16 @@ async function postDevice(s: ServerState, { req, res }: Call): Promise<number> {
   return 201;
 }
 
+function getDevices(s: ServerState, { res }: Call): number {
+  const devices = s.store.listDevices().map((rec) => {
+    const d = s.ingest.device(rec.id)!;
+    const last = d.head ? s.store.listAccepted(rec.id, d.head.seq - 1, 1)[0] : undefined;
+    return { ...d, lastWindowEnd: last?.windowEnd ?? null, lastAcceptedAt: last ? new Date(last.acceptedAt).toISOString() : null };
+  });
+  send(res, 200, { devices });
+  return 200;
+}
+
 function getGaps(s: ServerState, { res }: Call): number {
   send(res, 200, { gaps: s.ingest.openGaps().map((d) => ({ device: d.id, ...d.gap })) });
   return 200;
@@ -429,6 +454,47 @@ function getProof(s: ServerState, { res, id, seq }: Call): number {
   return 200;
 }
 
+function getGrid(s: ServerState, { res }: Call): number {
+  if (!s.grid) throw new HttpError(404, 'this node serves no mini-grid (deep testnet serves one)');
+  send(res, 200, s.grid(), { 'cache-control': 'no-store' });
+  return 200;
+}
+
+function getPrices(s: ServerState, { res }: Call): number {
+  const p = s.prices;
+  send(res, 200, { prices: p ? { currency: p.currency, kind: p.kind, intervals: p.intervals } : null });
+  return 200;
+}
+
+/**
+ * A device's energy bought and sold at the interval prices, settled as the testnet's
+ * summary settles (host-tools/testnet/settlement.ts): synced reports whose window starts
+ * in [from, to), and every report made before the clock synced, unpriced.
+ */
+function getMoney(s: ServerState, { res, url, id }: Call): number {
+  requireDevice(s, id);
+  if (!s.prices) throw new HttpError(404, 'this node has no price table (deep ingest --prices FILE)');
+  const to = timeParam(url, 'to', Math.floor(Date.now() / 1000) + 1);
+  const from = timeParam(url, 'from', 0);
+  if (from >= to) throw new HttpError(400, `"from" (${from}) must be before "to" (${to})`);
+  const b = emptyBalance(id);
+  for (let after = -1; ;) {
+    const rows = s.store.listAccepted(id, after, 1000);
+    for (const r of rows) {
+      if (r.windowStart !== null && (r.windowStart < from || r.windowStart >= to)) continue;
+      addRecord(s.prices, b, recordOfStored(id, r));
+    }
+    if (rows.length < 1000) break;
+    after = rows[rows.length - 1].seq;
+  }
+  send(res, 200, {
+    device: id, from, to, currency: s.prices.currency, reports: b.reports,
+    importMwh: b.importMwh, exportMwh: b.exportMwh, unpricedImportMwh: b.unpricedImportMwh, unpricedExportMwh: b.unpricedExportMwh,
+    costMicro: String(divRoundHalfEven(b.costPico, 1_000_000n)), revenueMicro: String(divRoundHalfEven(b.revenuePico, 1_000_000n)), balanceMicro: String(b.balanceMicro),
+  });
+  return 200;
+}
+
 function getMarketIntervals(s: ServerState, { res, url }: Call): number {
   if (!s.market) throw new HttpError(404, 'this node runs no market');
   const afterS = intParam(url, 'after', -1, -1, Number.MAX_SAFE_INTEGER);
@@ -481,6 +547,42 @@ function getMetrics(s: ServerState, { res }: Call): number {
   return 200;
 }
 
+// The web app's files: a flat folder, names without a leading dot (the route's pattern), so
+// no request can reach outside it. Small files, read at each request: a rebuilt app is
+// served at once.
+const APP_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json; charset=utf-8',
+};
+
+async function getAppFile(s: ServerState, { res, file }: Call): Promise<number> {
+  const name = file || 'index.html';
+  const type = APP_TYPES[path.extname(name)];
+  if (!s.appDir) throw new HttpError(404, 'this node serves no web app');
+  if (!type) throw new HttpError(404, `no app file ${name}`);
+  let body: Buffer;
+  try {
+    body = await readFile(path.join(s.appDir, name));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new HttpError(404, name === 'index.html' ? `the web app is not built (${s.appDir}/index.html missing): run \`npx deep build\`` : `no app file ${name}`);
+  }
+  // The page itself is always fetched again (it names the current bundle); the rest may be cached briefly.
+  res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': name === 'index.html' ? 'no-cache' : 'max-age=60', 'x-content-type-options': 'nosniff' });
+  res.end(body);
+  return 200;
+}
+
+function getRoot(_s: ServerState, { res }: Call): number {
+  res.writeHead(302, { location: '/app/', 'content-length': 0 });
+  res.end();
+  return 302;
+}
+
 // --- routing ---
 
 /** The API. On a path two routes match, the first listed wins (challenge before {id}). */
@@ -488,23 +590,30 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/reports', name: 'reports', handle: postReports },
   { method: 'GET', path: '/v1/devices/challenge', name: 'challenge', handle: getChallenge },
   { method: 'POST', path: '/v1/devices', name: 'register', handle: postDevice },
+  { method: 'GET', path: '/v1/devices', name: 'devices', operator: true, handle: getDevices },
   { method: 'GET', path: '/v1/gaps', name: 'gaps', handle: getGaps },
   { method: 'GET', path: '/v1/devices/{id}', name: 'device', handle: getDevice },
   { method: 'POST', path: '/v1/devices/{id}/revoke', name: 'revoke', operator: true, handle: postRevoke },
   { method: 'GET', path: '/v1/devices/{id}/reports', name: 'device_reports', handle: getDeviceReports },
   { method: 'GET', path: '/v1/devices/{id}/energy', name: 'energy', handle: getEnergy },
+  { method: 'GET', path: '/v1/devices/{id}/money', name: 'money', handle: getMoney },
+  { method: 'GET', path: '/v1/prices', name: 'prices', handle: getPrices },
   { method: 'GET', path: '/v1/reports/{id}/{seq}/proof', name: 'proof', handle: getProof },
   { method: 'GET', path: '/v1/export', name: 'export', handle: getExport },
+  { method: 'GET', path: '/v1/grid', name: 'grid', handle: getGrid },
   { method: 'GET', path: '/v1/market/intervals', name: 'market_intervals', handle: getMarketIntervals },
   { method: 'GET', path: '/v1/devices/{id}/policy', name: 'policy', operator: true, handle: getPolicy },
   { method: 'POST', path: '/v1/devices/{id}/policy', name: 'policy_set', operator: true, handle: postPolicy },
   { method: 'GET', path: '/healthz', name: 'healthz', handle: getHealth },
   { method: 'GET', path: '/metrics', name: 'metrics', handle: getMetrics },
+  { method: 'GET', path: '/', name: 'root', handle: getRoot },
+  { method: 'GET', path: '/app/', name: 'app', handle: getAppFile },
+  { method: 'GET', path: '/app/{file}', name: 'app', handle: getAppFile },
 ];
 
 /** A route's path as a regex over the raw (still percent-encoded) pathname. */
 function pathRegex(path: string): RegExp {
-  return new RegExp(`^${path.replace('{id}', '([^/]+)').replace('{seq}', '(\\d{1,15})')}$`);
+  return new RegExp(`^${path.replace('{id}', '(?<id>[^/]+)').replace('{seq}', '(?<seq>\\d{1,15})').replace('{file}', '(?<file>[A-Za-z0-9_-][A-Za-z0-9._-]*)')}$`);
 }
 
 const MATCHERS = ROUTES.map((route) => ({ route, re: pathRegex(route.path) }));
@@ -513,10 +622,11 @@ const MATCHERS = ROUTES.map((route) => ({ route, re: pathRegex(route.path) }));
 export const ROUTE_TABLE: readonly { method: string; path: string }[] = ROUTES.map((r) => ({ method: r.method, path: r.path }));
 
 /** The route that serves `path` (404 if none), and the raw `{id}` segment if it has one. */
-function findPath(method: string, path: string): { routes: Route[]; rawId: string | undefined; seq: number } {
+function findPath(method: string, path: string): { routes: Route[]; rawId: string | undefined; seq: number; file: string } {
   for (const { route, re } of MATCHERS) {
     const m = re.exec(path);
-    if (m) return { routes: ROUTES.filter((r) => r.path === route.path), rawId: m[1], seq: m[2] === undefined ? -1 : Number(m[2]) };
+    const g = m?.groups ?? {};
+    if (m) return { routes: ROUTES.filter((r) => r.path === route.path), rawId: g.id, seq: g.seq === undefined ? -1 : Number(g.seq), file: g.file ?? '' };
   }
   throw new HttpError(404, `no route ${method} ${path}`);
 }
@@ -535,14 +645,14 @@ async function dispatch(s: ServerState, req: IncomingMessage, res: ServerRespons
   const url = requestUrl(req.url ?? '/');
   label.path = url.pathname;
   const method = req.method ?? 'GET';
-  const { routes, rawId, seq } = findPath(method, url.pathname);
+  const { routes, rawId, seq, file } = findPath(method, url.pathname);
   label.route = routes[0].name;
   const route = routes.find((r) => r.method === method);
   if (!route) throw new HttpError(405, `${method} not allowed on ${url.pathname}`, { allow: routes.map((r) => r.method).join(', ') });
   label.route = route.name;
   if (route.operator) requireOperator(s, req);
   const id = rawId === undefined ? '' : deviceIdParam(rawId);
-  return route.handle(s, { req, res, url, id, seq });
+  return route.handle(s, { req, res, url, id, seq, file });
 }
 
 /** Status and body of a failed request; unexpected errors are logged and answer 500. */
@@ -566,6 +676,9 @@ export function createIngestServer(opts: ServerOptions): Server {
     schemaVersion: opts.schemaVersion,
     owners: opts.owners,
     proof: opts.proof,
+    appDir: opts.appDir,
+    grid: opts.grid,
+    prices: opts.prices,
     market: opts.market,
     policies: opts.policies,
     enrollTokenDigest: opts.enrollToken === undefined ? undefined : sha256(opts.enrollToken),

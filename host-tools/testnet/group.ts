@@ -14,7 +14,7 @@ import { openSign1 } from '../verify';
 import { decodeReport } from '../../protocol/report';
 import { toHex } from '../../protocol/bytes';
 import { consoleLink, DeviceConsole } from './device-link';
-import { pairDevice, httpPairingNode, deviceInfo, signPairingProof, DEVICE_EXPR } from './device-api';
+import { pairDevice, httpPairingNode, deviceInfo, signPairingProof, DEVICE_EXPR } from '../pairing/pair';
 import { privateKeyToAccount } from 'viem/accounts';
 import { bindDeviceTypedData } from '../ledger/evm/contract';
 import { zeroFlows, FLOWS, type FlowTotals } from './view';

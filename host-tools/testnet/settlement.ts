@@ -83,6 +83,26 @@ export function addRecord(series: PriceSeries, b: Balance, r: GridFlowRecord): B
   return b;
 }
 
+/** A report as the ingest node's store lists it: its window (null start: clock not synced) and flows. */
+export interface StoredFlows {
+  seq: number;
+  windowStart: number | null;
+  windowEnd: number | null;
+  flows: { flow: string; amount: number }[];
+}
+
+/** The grid flows of one accepted report, summed over its packs. */
+export function recordOfStored(device: string, r: StoredFlows): GridFlowRecord {
+  let g2p = 0, p2g = 0;
+  for (const f of r.flows) {
+    if (f.flow === 'grid_to_pack') g2p += f.amount;
+    else if (f.flow === 'pack_to_grid') p2g += f.amount;
+  }
+  // The store keeps no window start for a report made before the clock synced.
+  const synced = r.windowStart !== null;
+  return { device, seq: r.seq, startS: r.windowStart ?? 0, endS: r.windowEnd ?? 0, synced, gridToPackMwh: g2p, packToGridMwh: p2g };
+}
+
 /** Settles every record, one balance per device, in device order. */
 export function settle(series: PriceSeries, records: Iterable<GridFlowRecord>): Balance[] {
   const byDevice: Record<string, Balance> = {};

@@ -27,6 +27,7 @@ import { settle } from './settlement';
 import { readLedger } from './ledger';
 import { renderSummary, runOk, type RunSummary, type BikeSummary, type Tolerance } from './summary';
 import { LiveView, zeroFlows, type Snapshot, type Output, type BikeView, type HubView } from './view';
+import { GridTracker } from './grid';
 import { finishAnchoring, riderKey, startTestnetChain, type TestnetChain } from './anchor';
 import { TestnetMarket, tariffOf, DEFAULT_INTERVAL_S, type MarketBike } from './market';
 import { openPolicyFile } from '../market/policy-store';
@@ -67,6 +68,11 @@ export interface TestnetOptions {
   /** Anchor the ledger's batches on a local EVM chain and settle on it (host-tools/testnet/anchor.ts). */
   anchor?: boolean;
   /**
+   * Keep the ingest node (and the chain) up after the summary, for a person to browse the
+   * finished day in the web app: the result's `serving` closes them.
+   */
+  serve?: boolean;
+  /**
    * The hubs' local market (default on): rides only say when a bike is at a hub, each
    * hub clears every `marketIntervalS` (default 900) and runs each plugged bike at its
    * matched power. Off: the ride scripts charge and export as they say.
@@ -87,6 +93,8 @@ export interface TestnetResult {
   ok: boolean;
   dataDir: string;
   lines: string[];
+  /** With `serve`: the node's URL, and what stops it and the chain. */
+  serving?: { url: string; close(): Promise<void> };
 }
 
 /** The device's report interval, seconds (firmware default, issue 4). */
@@ -185,12 +193,13 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     o.log(`EVM chain ${tc.chain.url} (London, chain id ${tc.chain.chainId}), contract ${tc.contract}`);
   }
   const marketOn = o.market ?? true;
+  const grid = new GridTracker(series, runStartMs / 1000, o.durationS * 1000, marketOn);
   const policies = openPolicyFile(`${db}.policies.json`);
   const market = marketOn ? new TestnetMarket(series, Array.from({ length: o.hubs }, (_, i) => `hub-${i + 1}`), async (id) => policies.get(id).policy, o.marketIntervalS ?? DEFAULT_INTERVAL_S) : undefined;
   let node: IngestNode;
   try {
     node = await startIngestNode({
-      db, port: o.port, host: '127.0.0.1', logger: createLogger({ sink: logStream }), policies,
+      db, port: o.port, host: '127.0.0.1', logger: createLogger({ sink: logStream }), policies, grid: () => grid.state, prices: series,
       ...(market ? { market: (q: { afterS: number; hub: string | undefined; limit: number }) => pageIntervals(market.results, q) } : {}),
       ...(tc ? { anchor: tc.anchor, batch: { intervalMs: ANCHOR_BATCH_MS, maxReports: 1000 } } : {}),
     });
@@ -199,6 +208,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     throw err;
   }
   o.log(`ingest node ${node.url}, ledger ${db}`);
+  o.log(`app ${node.url}/app/#/grid (the mini-grid, live; each bike's page from there)`);
 
   const hubs = Array.from({ length: o.hubs }, (_, i) => `hub-${i + 1}`);
   const bikes = Array.from({ length: o.bikes }, (_, i) => ({ name: `bike${i + 1}`, seed: (o.seed * 1009 + i * 7919 + 1) >>> 0 }));
@@ -210,6 +220,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   const fabricChallenges = fabric ? Object.fromEntries(await Promise.all(bikes.map(async (b) => [b.name, await fabric!.challenge()] as const))) : undefined;
   const base = { hubs, durationS: o.durationS, startWallMs: runStartMs, bundle, nodeUrl: node.url, wifi: WIFI, tuning, riderKeys, market: marketOn, fabricChallenges };
   const fabricOwners: Record<string, string> = {};
+  let result: TestnetResult | undefined;
   if (nWorkers === 0) groups.push(inProcessGroup({ ...base, bikes }));
   else for (let w = 0; w < nWorkers; w++) groups.push(workerGroup({ ...base, bikes: bikes.filter((_, i) => i % nWorkers === w) }));
 
@@ -219,6 +230,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     for (const started of await Promise.all(groups.map((g) => g.start()))) {
       for (const b of started) {
         o.log(`${b.name}: firmware ${b.version}, paired as ${b.id}`);
+        grid.addBike(b.name, b.id);
         idOf[b.name] = b.id;
         if (fabric) {
           if (!b.fabricProof) throw new Error(`${b.name} gave no pairing proof for the chaincode`);
@@ -311,6 +323,13 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
       return st && { confirmed: st.lastConfirmed, behind: st.batchesBehind, lagS: st.secondsBehind };
     };
 
+    /** The terminal view and the web app's mini-grid, from the same step. */
+    const publish = (phase: string, final = false): void => {
+      const snap = snapshot(phase);
+      view.update(snap, final);
+      grid.readStore(node.store);
+      grid.update({ phase, simEpochMs: snap.simEpochMs, simMs, hubs: snap.hubs.map((h) => ({ ...h, plugged: [...h.plugged] })), bikes: snap.bikes.map((b, i) => ({ ...b, id: latest[i].id })) });
+    };
     const chunkMs = 30_000;
     while (simMs < durationMs) {
       await advance(Math.min(simMs + chunkMs, durationMs));
@@ -318,7 +337,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
         const ahead = simMs / o.speedup - wall();
         if (ahead > 5) await new Promise((res) => setTimeout(res, ahead));
       }
-      view.update(snapshot('riding'));
+      publish('riding');
     }
     const drainStart = simMs;
     // After the day the hubs stop trading: every charger and inverter off.
@@ -327,7 +346,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     for (;;) {
       await step(simMs + chunkMs);
       market?.observe(marketBikes());
-      view.update(snapshot('draining queues'));
+      publish('draining queues');
       const empty = latest.every((b) => b.queued === 0 && b.acked + b.rejected >= b.made);
       if (simMs - drainStart >= 3 * INTERVAL_S * 1000 && empty) break;
       if (simMs - drainStart >= DRAIN_LIMIT_MS) {
@@ -335,7 +354,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
         break;
       }
     }
-    view.update(snapshot('done'), true);
+    publish('done', true);
 
     // 4. Read the ledger back, re-verify, compare with the simulator, settle.
     const out: BikeSummary[] = [];
@@ -389,11 +408,26 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
       fabric: fabricOutcome,
     };
     const lines = renderSummary(summary);
-    return { summary, ok: runOk(summary, o.tolerance), dataDir, lines };
+    grid.state.result = lines[lines.length - 1];
+    result = { summary, ok: runOk(summary, o.tolerance), dataDir, lines };
+    if (o.serve) {
+      result.serving = {
+        url: node.url,
+        async close() {
+          await node.close();
+          await tc?.close();
+          logStream.end();
+        },
+      };
+    }
+    return result;
   } finally {
     await Promise.all(groups.map((g) => g.close()));
-    await node.close();
-    await tc?.close();
-    logStream.end();
+    // Served only after a complete run: a failure closes everything as before.
+    if (!result?.serving) {
+      await node.close();
+      await tc?.close();
+      logStream.end();
+    }
   }
 }

@@ -5,7 +5,7 @@ import { build } from '../../build/build';
 
 const command: Command = {
   name: 'build',
-  summary: 'build dist/firmware.js (ES5, minified by the Espruino CLI) for a board, and print its size',
+  summary: 'build dist/firmware.js (ES5, minified by the Espruino CLI) for a board and the web app (dist/app), and print their sizes',
   usage: 'deep build [--board NAME] [--quiet]',
   options: {
     board: { type: 'string', description: 'board file boards/NAME.json', default: 'esp32-devkitc' },
@@ -22,6 +22,7 @@ const command: Command = {
     const { loadLedgerArtifact, ARTIFACT_DIR } = await import('../../ledger/evm/compile');
     const artifact = loadLedgerArtifact();
     process.stdout.write(`${path.relative(process.cwd(), path.join(ARTIFACT_DIR, 'DeepLedger.json'))}  contract ${(artifact.deployedBytecode.length - 2) / 2} bytes (solc ${artifact.solcVersion}, ${artifact.evmVersion})\n`);
+    if (result.app) process.stdout.write(`dist/app  JavaScript ${result.app.jsBytes} bytes, ${result.app.jsGzipBytes} bytes gzipped\n`);
     process.stdout.write(`board=${result.board} firmware_bytes=${result.firmwareBytes}\n`);
     return EXIT.OK;
   },

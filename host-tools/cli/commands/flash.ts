@@ -7,7 +7,7 @@ import { parseArgs, UsageError, intOption } from '../args';
 import { EXIT, type Command } from '../command';
 import { build, checkBoard, ROOT, DIST } from '../../build/build';
 import { openLink, DeviceConsole, PortError } from '../../testnet/device-link';
-import { deviceInfo } from '../../testnet/device-api';
+import { deviceInfo } from '../../pairing/pair';
 import { uploadToFlash, espruinoLog } from '../../testnet/upload';
 
 /** FIRMWARE_VERSION as declared in the firmware sources (what the device will report). */

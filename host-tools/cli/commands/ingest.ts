@@ -32,7 +32,7 @@ async function anchorOptions(p: ReturnType<typeof parseArgs>) {
 const command: Command = {
   name: 'ingest',
   summary: 'run a ledger ingest node: verify, store (SQLite) and serve device-signed reports over HTTP',
-  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES] [--batch-interval-ms N] [--batch-max-reports N]\n                   [--enroll-token-file FILE] [--rate-register N] [--rate-rejections N]\n                   [--contract ADDR (--chain volta|ewc | --rpc URL [--chain-id N]) (--anchor-key-file F | --anchor-key-env NAME) [--confirmations N] | --fabric FILE]',
+  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES] [--batch-interval-ms N] [--batch-max-reports N] [--prices CSV]\n                   [--enroll-token-file FILE] [--rate-register N] [--rate-rejections N]\n                   [--contract ADDR (--chain volta|ewc | --rpc URL [--chain-id N]) (--anchor-key-file F | --anchor-key-env NAME) [--confirmations N] | --fabric FILE]',
   options: {
     db: { type: 'string', description: 'SQLite database file (created with its schema if absent)' },
     port: { type: 'string', description: 'TCP port (0 picks a free one)', default: '8080' },
@@ -48,6 +48,7 @@ const command: Command = {
     'batch-max-reports': { type: 'string', description: 'a batch closes as soon as this many accepted reports wait', default: '1000' },
     contract: { type: 'string', description: 'anchor batches on chain to this DeepLedger contract (deep ledger deploy); needs --chain or --rpc and a key' },
     ...CHAIN_OPTIONS,
+    prices: { type: 'string', description: 'price CSV (start,import[,export]; see README "Prices"): riders\' money at the interval prices (GET /v1/prices, /v1/devices/{id}/money, the web app)' },
     'anchor-key-file': { type: 'string', description: 'file holding the anchoring account\'s private key (64 hex digits); chmod 600' },
     'anchor-key-env': { type: 'string', description: 'environment variable holding the anchoring account\'s private key' },
     confirmations: { type: 'string', description: 'blocks on top of an anchor before it counts', default: '3' },
@@ -82,7 +83,18 @@ const command: Command = {
       }
       fabric = { client: connectFabric(conn), channel: conn.channel, chaincode: conn.chaincode, mspId: conn.mspId };
     }
+    let prices;
+    if (p.options.prices !== undefined) {
+      const { loadPrices, PriceFileError } = await import('../../testnet/prices');
+      try {
+        prices = loadPrices(p.options.prices as string);
+      } catch (e) {
+        if (e instanceof PriceFileError) throw new UsageError(`--prices: ${e.message}`);
+        throw e;
+      }
+    }
     const node = await startIngestNode({
+      prices,
       anchor,
       fabric,
       db,

@@ -6,8 +6,9 @@
 // sent only to the device, with console echo off.
 import { parseArgs, UsageError, intOption, httpUrlOption } from '../args';
 import { EXIT, type Command } from '../command';
-import { openLink, DeviceConsole, PortError } from '../../testnet/device-link';
-import { pairDevice, httpPairingNode, PairingError } from '../../testnet/device-api';
+import { openLink } from '../../testnet/device-link';
+import { DeviceConsole, PortError } from '../../pairing/console';
+import { pairDevice, httpPairingNode, PairingError } from '../../pairing/pair';
 import { readTokenFile } from '../token-file';
 
 /** Reads a password from a TTY with echo off (raw mode), or the first line of piped stdin. */

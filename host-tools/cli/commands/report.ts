@@ -14,7 +14,7 @@ import { sha256 } from '../../../protocol/sha256';
 import { ed25519PublicKey, ed25519Sign } from '../../../firmware/keys/ed25519';
 import { createMeter } from '../../../firmware/energy/meter';
 import { makePairingProof } from '../../../protocol/pairing';
-import { httpPairingNode } from '../../testnet/device-api';
+import { httpPairingNode } from '../../pairing/pair';
 import { Prng } from '../../sim/prng';
 import { readTokenFile } from '../token-file';
 

@@ -45,13 +45,26 @@ export function bundleStale(board: string, dist: string = DIST): boolean {
   return ['firmware', 'protocol', 'boards', 'rollup.config.js'].some((n) => existsSync(path.join(ROOT, n)) && newer(path.join(ROOT, n)));
 }
 
+/** True when the web app (dist/app) is missing or older than its sources: the node serves it during the run. */
+export function appStale(dist: string = DIST): boolean {
+  const out = path.join(dist, 'app', 'app.js');
+  if (!existsSync(out) || !existsSync(path.join(dist, 'app', 'index.html'))) return true;
+  const built = statSync(out).mtimeMs;
+  const newer = (p: string): boolean => {
+    const st = statSync(p);
+    if (!st.isDirectory()) return st.mtimeMs > built;
+    return readdirSync(p).some((n) => newer(path.join(p, n)));
+  };
+  return ['host-tools/app', 'host-tools/pairing'].some((n) => existsSync(path.join(ROOT, n)) && newer(path.join(ROOT, n)));
+}
+
 /** The board the testnet wires its emulated bikes as (MCP2515 on SPI, VESC on Serial2). */
 const TESTNET_BOARD = 'esp32-devkitc';
 
 const command: Command = {
   name: 'testnet',
   summary: 'run the smart-testnet mini-grid: emulated bikes, charging hubs and a ledger node (npm start)',
-  usage: 'deep testnet [--bikes N] [--hubs N] [--duration 24h] [--speedup X] [--seed N] [--port P] [--data DIR] [--prices CSV] [--workers N] [--poll-ms MS] [--anchor on|off] [--market on|off] [--ledger evm|fabric-inproc]',
+  usage: 'deep testnet [--bikes N] [--hubs N] [--duration 24h] [--speedup X] [--seed N] [--port P] [--data DIR] [--prices CSV] [--workers N] [--poll-ms MS] [--anchor on|off] [--market on|off] [--ledger evm|fabric-inproc] [--serve]',
   options: {
     bikes: { type: 'string', description: 'number of bikes, each the firmware bundle in the emulator', default: '3' },
     hubs: { type: 'string', description: 'number of charging hubs', default: '2' },
@@ -65,6 +78,7 @@ const command: Command = {
     'poll-ms': { type: 'string', description: "the devices' bus poll period in ms, also the simulator's physics step (100 is the firmware's own; the compressed day polls once a simulated second)", default: '1000' },
     'skip-build': { type: 'boolean', description: 'use dist/firmware.js as it is (by default it is rebuilt when older than its sources)' },
     anchor: { type: 'string', description: 'on: anchor the ledger on a local EVM chain (Hardhat, London, chain id 73799) and settle on it; off: no chain', default: 'on' },
+    serve: { type: 'boolean', description: 'after the summary, keep the ingest node and the web app up (Ctrl-C stops them) to browse the finished day' },
     market: { type: 'string', description: "on: each hub's local market clears every 15 min and runs the plugged bikes at their matched power (protocol/MARKET.md); off: the ride scripts charge and export", default: 'on' },
     ledger: { type: 'string', description: 'evm: the EVM chain of --anchor; fabric-inproc: instead, every report through the DEEP Fabric chaincode in this process (contract API, in-memory state), balances compared with the settlement', default: 'evm' },
   },
@@ -95,6 +109,10 @@ const command: Command = {
       const r = await build({ board: TESTNET_BOARD, bundles: TESTNET_BUNDLES, log: (line) => err(`building ${line}`) });
       err(`built ${r.bundles.map((x) => `${x.file} (${x.bytes} bytes)`).join(', ')}`);
     }
+    if (!p.options['skip-build'] && appStale()) {
+      const r = await build({ board: TESTNET_BOARD, bundles: ['app'], log: (line) => err(`building ${line}`) });
+      err(`built the web app: JavaScript ${r.app?.jsGzipBytes} bytes gzipped`);
+    }
     // Without --data the ledger goes to a temporary folder of our own, kept (and named)
     // only when the run reached its summary: a crash or Ctrl-C leaves nothing behind.
     const ownDir = p.options.data === undefined ? mkdtempSync(path.join(tmpdir(), 'deep-testnet-')) : undefined;
@@ -110,6 +128,7 @@ const command: Command = {
         prices: p.options.prices as string | undefined,
         out: process.stdout,
         log: err,
+        serve: p.options.serve === true,
       });
     } catch (e) {
       dropOwnDir();
@@ -124,6 +143,15 @@ const command: Command = {
     }
     process.stdout.write(result.lines.join('\n') + '\n');
     err(`ledger and node log kept in ${result.dataDir}`);
+    if (result.serving) {
+      err(`serving the finished day: ${result.serving.url}/app/#/grid (Ctrl-C stops the node)`);
+      const sig = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      err(`deep testnet: ${sig}, node stopped`);
+      await result.serving.close();
+    }
     return result.ok ? EXIT.OK : EXIT.FAILED;
   },
 };

@@ -4,7 +4,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { deep } from './_emu';
+import { spawn } from 'node:child_process';
+import { deep, DEEP, ROOT } from './_emu';
 import { bundleStale, parseDuration } from '../../../host-tools/cli/commands/testnet';
 import { startOfRun } from '../../../host-tools/testnet/testnet';
 import { loadPrices, parsePrices } from '../../../host-tools/testnet/prices';
@@ -57,7 +58,7 @@ test('the day starts at midnight UTC, far enough back for the node to accept eve
 test('--help documents every option; bad options and price files stop with exit 2', async () => {
   const help = await deep(['testnet', '--help']);
   assert.is(help.code, 0);
-  for (const o of ['--bikes', '--hubs', '--duration', '--speedup', '--seed', '--port', '--data', '--prices', '--workers', '--poll-ms', '--skip-build']) {
+  for (const o of ['--bikes', '--hubs', '--duration', '--speedup', '--seed', '--port', '--data', '--prices', '--workers', '--poll-ms', '--skip-build', '--serve']) {
     assert.ok(help.stdout.includes(o), `help lacks ${o}`);
   }
   let r = await deep(['testnet', '--bikes', '0']);
@@ -75,6 +76,40 @@ test('--help documents every option; bad options and price files stop with exit 
   r = await deep(['testnet', '--prices', bad, '--skip-build', '--bikes', '1', '--duration', '1m']);
   assert.is(r.code, 2);
   assert.match(r.stderr, new RegExp(`${bad.replace(/[.]/g, '\\.')}:3:7: import price must be a decimal`));
+});
+
+test('the app\'s URL at the start; --serve keeps the node and the app up after the summary until Ctrl-C', async () => {
+  const child = spawn(process.execPath, [DEEP, 'testnet', '--bikes', '1', '--hubs', '1', '--duration', '10m', '--anchor', 'off', '--skip-build', '--serve'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const kill = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  try {
+    const serving = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        const m = /serving the finished day: (http:\/\/\S+)\/app\/#\/grid/.exec(stderr);
+        if (m) resolve(m[1]);
+      });
+      exited.then(() => reject(new Error(`exited before serving:\n${stderr}`)));
+    });
+    // Printed before the bikes start, with the node's address.
+    assert.match(stderr, new RegExp(`\\napp ${serving.replace(/[.:/]/g, '\\$&')}/app/#/grid `));
+    assert.match(stdout, /^bikes=1 reports=\d+ verified=\d+ rejected=0/m);
+    const grid = (await (await fetch(`${serving}/v1/grid`)).json()) as { phase: string; result: string; balances: unknown[] };
+    assert.is(grid.phase, 'done');
+    assert.is(grid.balances.length, 1);
+    assert.ok(stdout.trim().endsWith(grid.result), grid.result);
+    const page = await fetch(`${serving}/app/`);
+    assert.is(page.status, 200);
+    child.kill('SIGINT');
+    assert.is(await exited, 0);
+    assert.match(stderr, /deep testnet: SIGINT, node stopped/);
+    await fetch(`${serving}/healthz`).then(() => assert.unreachable('the node still answers'), () => {});
+  } finally {
+    clearTimeout(kill);
+    child.kill('SIGKILL');
+  }
 });
 
 test.run();

@@ -11,9 +11,11 @@
 //   deep.paired(id)         -> true; records that the node registered this device
 //   deep.status()           -> { online, queued, seq, synced, uptimeS, boots, faults }
 //
-// The pairing procedure itself (pairDevice) is shared by `deep pair` and the testnet, so
-// the main job pairs every emulated bike exactly the way a rider pairs a real one.
-import { DeviceConsole } from './device-link';
+// The pairing procedure itself (pairDevice) is shared by `deep pair`, the testnet (so the
+// main job pairs every emulated bike exactly the way a rider pairs a real one) and the web
+// app's pairing page over Web Serial. No Node APIs here: the web app bundles this file.
+import { DeviceConsole } from './console';
+import { fromHex } from '../../protocol/bytes';
 
 export interface DeviceInfo {
   /** Firmware version text, e.g. "0.1.0". */
@@ -156,18 +158,27 @@ export interface PairOptions {
   log?: (line: string) => void;
   /** Signs the rider's ownership of the device (deep pair --owner-key-file); the node must anchor. */
   owner?: (ctx: OwnerContext) => Promise<OwnerRequest>;
+  /** Each step as it starts; `signing` again with the time waited while the device signs. */
+  progress?: (step: PairStep, waitedMs?: number) => void;
 }
+
+/** The steps of pairing, in order (the web app shows them as a list). */
+export const PAIR_STEPS = ['device', 'settings', 'challenge', 'signing', 'register', 'record'] as const;
+export type PairStep = (typeof PAIR_STEPS)[number];
 
 export type PairResult = { status: 'paired'; id: string } | { status: 'already'; info: DeviceInfo };
 
-/** Has the device sign a pairing proof over `challenge` (hex); resolves with it in base64. */
-export async function signPairingProof(c: DeviceConsole, challenge: string, wait: (ms: number) => Promise<void>, timeoutMs: number): Promise<string> {
+/** Has the device sign a pairing proof over `challenge` (hex); resolves with it in base64. `waiting` hears the ms waited so far. */
+export async function signPairingProof(
+  c: DeviceConsole, challenge: string, wait: (ms: number) => Promise<void>, timeoutMs: number, waiting?: (waitedMs: number) => void,
+): Promise<string> {
   let proof = await c.eval<unknown>(DEVICE_EXPR.proof(challenge));
   // Signing is stepped on the device (it must not starve the buses): poll until done.
   let waited = 0;
   while (proof === null && waited < timeoutMs) {
     await wait(100);
     waited += 100;
+    waiting?.(waited);
     proof = await c.eval<unknown>(DEVICE_EXPR.proof());
   }
   if (typeof proof !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(proof)) {
@@ -181,26 +192,32 @@ export async function signPairingProof(c: DeviceConsole, challenge: string, wait
 /** Settings, challenge, proof, registration, record: the whole of `deep pair`. */
 export async function pairDevice(o: PairOptions): Promise<PairResult> {
   const c = o.console;
+  const step = o.progress ?? (() => {});
+  step('device');
   const info = await deviceInfo(c);
   if (info.paired && !o.force) return { status: 'already', info };
   const password = await o.password();
 
   // Settings first, so that once paired the device can also reach the node.
+  step('settings');
   const ok = await c.eval(DEVICE_EXPR.settings({ ssid: o.ssid, password, endpoint: o.endpoint }));
   if (ok !== true) throw new PairingError('failed', `the device refused the settings: ${JSON.stringify(ok)}`);
   o.log?.(`settings written: WiFi "${o.ssid}", endpoint ${o.endpoint}`);
 
+  step('challenge');
   const challenge = await o.node.challenge();
-  const proof = await signPairingProof(c, challenge, o.wait, o.signTimeoutMs);
+  step('signing', 0);
+  const proof = await signPairingProof(c, challenge, o.wait, o.signTimeoutMs, (waited) => step('signing', waited));
   let owner: OwnerRequest | undefined;
   if (o.owner) {
     const a = o.node.anchor?.();
     if (!a) throw new PairingError('failed', `the node at ${o.endpoint} anchors on no chain, so it cannot record an owner`);
-    const hexBytes = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
-    owner = await o.owner({ ...a, kid: hexBytes(info.id), publicKey: hexBytes(info.publicKey), challenge: hexBytes(challenge) });
+    owner = await o.owner({ ...a, kid: fromHex(info.id), publicKey: fromHex(info.publicKey), challenge: fromHex(challenge) });
   }
+  step('register');
   const id = await o.node.register(challenge, proof, owner);
   if (id !== info.id) throw new PairingError('failed', `the node registered ${id}, but the device's id is ${info.id}`);
+  step('record');
   const recorded = await c.eval(DEVICE_EXPR.paired(id));
   if (recorded !== true) throw new PairingError('failed', `the device did not record the pairing: ${JSON.stringify(recorded)}`);
   return { status: 'paired', id };
