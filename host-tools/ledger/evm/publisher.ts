@@ -109,6 +109,7 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
 
   let fatal: string | null = null;
   let lastError: string | null = null;
+  let waitingNote = '';
   let head: number | null = null;
   let checked = false;
   let series: ChainSeries = { intervals: [], end: 0 };
@@ -159,8 +160,10 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
 
   async function refreshSeries(): Promise<void> {
     const count = Number(await read<bigint>('priceCount'));
+    // Once on, the market stays on (the contract sets it once); until then, ask each time.
+    const marketS = series.marketS || Number(await read<bigint | number>('marketIntervalS'));
     if (count === series.intervals.length) {
-      series = { ...series, end: Number(await read<bigint>('pricesEnd')) };
+      series = { ...series, end: Number(await read<bigint>('pricesEnd')), marketS };
       return;
     }
     const intervals: ChainPriceInterval[] = series.intervals.slice(0, count);
@@ -168,7 +171,7 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
       const [start, importMicro, exportMicro] = await read<[number, number, number]>('prices', [BigInt(i)]);
       intervals.push({ start: Number(start), importMicro: Number(importMicro), exportMicro: Number(exportMicro) });
     }
-    series = { intervals, end: Number(await read<bigint>('pricesEnd')) };
+    series = { intervals, end: Number(await read<bigint>('pricesEnd')), marketS };
   }
 
   async function receiptOf(hash: string): Promise<Receipt | null> {
@@ -205,6 +208,14 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
       gas = await client.estimateGas({ account: address, to: contract, data });
     } catch (err) {
       const r = revertReason(err, abi);
+      if (r?.name === 'MarketIntervalNotPosted') {
+        // The ordering rule (protocol/MARKET.md §5.2): a report is anchored only once its
+        // interval's market results are on chain. Not an error: the grid operator posts them.
+        const waiting = `batch ${b.id} waits for the market results of the interval at ${String(r.args[1])}`;
+        if (waitingNote !== waiting) log.info('anchor waits for market results', { batch: b.id, interval: Number(r.args[1]) });
+        waitingNote = lastError = waiting;
+        return;
+      }
       if (r) {
         // The contract refuses this batch as it is: say why, try again later (prices may
         // move on; a BadPriceIndex is rebuilt from the fresh series next time).
