@@ -110,6 +110,9 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
   let fatal: string | null = null;
   let lastError: string | null = null;
   let waitingNote = '';
+  // Why the first unanchored batch was not sent in this pass (a refusal, or waiting for
+  // market results): kept as lastError after a pass that otherwise went well.
+  let held: string | null = null;
   let head: number | null = null;
   let checked = false;
   let series: ChainSeries = { intervals: [], end: 0 };
@@ -213,13 +216,13 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
         // interval's market results are on chain. Not an error: the grid operator posts them.
         const waiting = `batch ${b.id} waits for the market results of the interval at ${String(r.args[1])}`;
         if (waitingNote !== waiting) log.info('anchor waits for market results', { batch: b.id, interval: Number(r.args[1]) });
-        waitingNote = lastError = waiting;
+        waitingNote = held = waiting;
         return;
       }
       if (r) {
         // The contract refuses this batch as it is: say why, try again later (prices may
         // move on; a BadPriceIndex is rebuilt from the fresh series next time).
-        lastError = `batch ${b.id} refused by the contract: ${r.text}`;
+        held = `batch ${b.id} refused by the contract: ${r.text}`;
         log.error('anchor refused', { batch: b.id, reason: r.text });
         return;
       }
@@ -363,6 +366,7 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
     try {
       await checkOnce();
       head = Number(BigInt(await rpc<string>('eth_blockNumber', [])));
+      held = null;
       // In order: confirm the mined ones, then move the first not mined forward.
       for (let b = batches.firstUnanchored(), n = 0; b && n < 64; n++) {
         const isMined = mined.has(b.id) || (await advance(b));
@@ -371,7 +375,7 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
         b = batches.get(b.id + 1);
       }
       await bindOwners();
-      lastError = null;
+      lastError = held;
     } catch (err) {
       if (err instanceof Fatal) {
         fatal = err.message;
