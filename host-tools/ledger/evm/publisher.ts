@@ -13,7 +13,7 @@
 //   and its block hash is checked to be still canonical then (a reorg sends it back).
 // The signing key lives in memory only: it is never logged, stored or passed on.
 import { readFileSync, statSync } from 'node:fs';
-import { encodeFunctionData, keccak256, type Address, type Chain, type Hex, type PublicClient, type Transport } from 'viem';
+import { ContractFunctionExecutionError, encodeFunctionData, keccak256, type Address, type Chain, type Hex, type PublicClient, type Transport } from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { leafOfReport, planBatch } from '../batch';
 import { Counter, Gauge } from '../../ingest/metrics';
@@ -161,10 +161,21 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
   class Fatal extends Error {}
   const fatalError = (msg: string) => new Fatal(msg);
 
+  // A contract deployed before the market existed has no marketIntervalS(): its call
+  // reverts without data, and it settles at the price series only.
+  async function marketIntervalOnChain(): Promise<number> {
+    try {
+      return Number(await read<bigint | number>('marketIntervalS'));
+    } catch (err) {
+      if (err instanceof ContractFunctionExecutionError && /reverted|returned no data/i.test(err.shortMessage)) return 0;
+      throw err;
+    }
+  }
+
   async function refreshSeries(): Promise<void> {
     const count = Number(await read<bigint>('priceCount'));
     // Once on, the market stays on (the contract sets it once); until then, ask each time.
-    const marketS = series.marketS || Number(await read<bigint | number>('marketIntervalS'));
+    const marketS = series.marketS || (await marketIntervalOnChain());
     if (count === series.intervals.length) {
       series = { ...series, end: Number(await read<bigint>('pricesEnd')), marketS };
       return;

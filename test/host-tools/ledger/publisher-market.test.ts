@@ -109,4 +109,32 @@ test('a batch waits for its intervals\' market results, then settles at them', a
   }
 });
 
+test('a contract deployed before the market (no marketIntervalS) is anchored to at its price series', async () => {
+  const { compileLedger } = await import('../../../host-tools/ledger/evm/compile');
+  const { deployLedger } = await import('../../../host-tools/ledger/evm/contract');
+  const { readFileSync } = await import('node:fs');
+  const { LEDGER_SOURCE } = await import('../../../host-tools/ledger/evm/compile');
+  // The same contract without the getter: calling it reverts without data, as on an old deployment.
+  const source = readFileSync(LEDGER_SOURCE, 'utf8').replace('uint32 public marketIntervalS;', 'uint32 internal marketIntervalS;');
+  const old = compileLedger(source);
+  assert.not.ok(old.abi.some((x) => 'name' in x && x.name === 'marketIntervalS'));
+  const { address } = await deployLedger({ rpcUrl: t.chain.url, chain: t.viemChain, account: t.accounts.admin, gridOperator: t.accounts.grid.address, anchorers: [t.accounts.anchorer.address], artifact: old });
+  const node = await startIngestNode({
+    db: path.join(tmp.dir, 'old.db'), port: 0, workers: 1,
+    logger: createLogger({ level: 'debug', sink: { write: (l: string) => logs.push(l) } }),
+    batch: { intervalMs: 3_600_000, maxReports: 20 },
+    anchor: { rpcUrl: t.chain.url, chainId: t.chain.chainId, contract: address, account: t.accounts.anchorer, confirmations: 2, pollMs: 40, timeoutMs: 2000 },
+  });
+  try {
+    const d = device(73);
+    assert.is((await register(node.url, d)).status, 201);
+    assert.is((await postReports(node.url, cborArray(new Ride(d).take(20)))).json.accepted, 20);
+    node.batcher!.closeDue();
+    await until(() => node.publisher!.status().batchesBehind === 0, 'the batch anchored');
+    assert.is(node.publisher!.status().lastError, null);
+  } finally {
+    await node.close();
+  }
+});
+
 test.run();
