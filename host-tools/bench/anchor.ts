@@ -3,7 +3,10 @@
 // each), the sample prices posted, so the grid energy is settled in the same transaction.
 // The first batch makes 50 devices known to the contract (one new storage slot each); the
 // second is the steady state. anchor_ms is the publisher's path: tree, calldata, gas
-// estimate, sign, send, receipt. Ends with the first (worst) batch as one key=value line.
+// estimate, sign, send, receipt. Then the same two batches to a second contract with the
+// market on (protocol/MARKET.md §5.2): every 15-min interval the reports touch posted with a
+// result for every device, so each device's share of an interval is one market record and
+// one new (device, interval) slot. Ends with the first (worst) batch of each as key=value lines.
 import { createHash, createPrivateKey, sign as edSign } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createWalletClient, http, keccak256 } from 'viem';
@@ -14,7 +17,8 @@ import { kidFromPublicKey } from '../../protocol/kid';
 import { prevOf, signReport, zeroPrev } from '../../protocol/report';
 import { leafOfReport, planBatch } from '../ledger/batch';
 import { loadLedgerArtifact } from '../ledger/evm/compile';
-import { anchorArgs, anchorCalldata, chainFor, chainPriceSeries, deployLedger, publicClientFor } from '../ledger/evm/contract';
+import { anchorArgs, anchorCalldata, chainFor, chainPriceSeries, deployLedger, marketIntervalArgs, publicClientFor, type ChainSeries } from '../ledger/evm/contract';
+import type { IntervalResult } from '../market/hub';
 import { startLocalChain } from '../ledger/evm/local-chain';
 import { loadPrices } from '../testnet/prices';
 
@@ -56,16 +60,17 @@ for (let i = 0; i < series.intervals.length; i += 48) {
 }
 console.log(`set-up (compile or cache, chain, deploy, ${BIKES * 2 * PER_BATCH} reports, prices) ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
+async function anchorBoth(to: typeof address, series: ChainSeries, mode: string): Promise<{ gasPerReport: number; ms: number }[]> {
 const results: { gasPerReport: number; ms: number }[] = [];
 for (const [b, from] of [[1, 0], [2, PER_BATCH]]) {
   const ta = performance.now();
   const plan = planBatch(leaves.flatMap((l) => l.slice(from, from + PER_BATCH)));
   const args = anchorArgs(b, plan, series);
   const data = anchorCalldata(artifact.abi, args);
-  const gas = await client.estimateGas({ account: anchorer.address, to: address, data });
+  const gas = await client.estimateGas({ account: anchorer.address, to, data });
   const gasPrice = await client.getGasPrice();
   const nonce = await client.getTransactionCount({ address: anchorer.address, blockTag: 'pending' });
-  const raw = await anchorer.signTransaction({ type: 'legacy', chainId: chain.chainId, nonce, to: address, data, gas: (gas * 12n) / 10n, gasPrice });
+  const raw = await anchorer.signTransaction({ type: 'legacy', chainId: chain.chainId, nonce, to, data, gas: (gas * 12n) / 10n, gasPrice });
   const hash = await client.sendRawTransaction({ serializedTransaction: raw });
   const receipt = await client.waitForTransactionReceipt({ hash, pollingInterval: 20 });
   const ms = performance.now() - ta;
@@ -73,10 +78,34 @@ for (const [b, from] of [[1, 0], [2, PER_BATCH]]) {
   const gasPerReport = Math.round(Number(receipt.gasUsed) / plan.size);
   results.push({ gasPerReport, ms });
   console.log(
-    `batch=${b} reports=${plan.size} devices=${plan.devices.length} new_devices=${b === 1 ? plan.devices.length : 0} grid_records=${args.grid.length} ` +
+    `mode=${mode} batch=${b} reports=${plan.size} devices=${plan.devices.length} new_devices=${b === 1 ? plan.devices.length : 0} grid_records=${args.grid.length} ` +
       `calldata_bytes=${(data.length - 2) / 2} gas=${receipt.gasUsed} gas_per_report=${gasPerReport} anchor_ms=${ms.toFixed(0)}`,
   );
 }
+return results;
+}
+const priced = await anchorBoth(address, series, 'prices');
+
+// The market: a second contract, its intervals posted with a result for every device.
+const IV = 900;
+const market = (await deployLedger({ rpcUrl: chain.url, chain: viemChain, account: admin, gridOperator: grid.address, anchorers: [anchorer.address], artifact })).address;
+const write = async (functionName: string, args: unknown[]) => client.waitForTransactionReceipt({ hash: await gridWallet.writeContract({ address: market, abi: artifact.abi, functionName, args } as never) });
+await write('setMarketInterval', [IV]);
+const synced = leaves.flat().filter((l) => l.synced);
+const ivs = [...new Set(synced.flatMap((l) => [Math.floor(l.startS / IV) * IV, Math.floor((l.startS + l.durationS) / IV) * IV]))].sort((a, b) => a - b);
+let postGas = 0n;
+for (const k of ivs) {
+  const result: IntervalResult = {
+    hub: 'hub-1', startS: k, durationS: IV, retailMicroPerKwh: 300_000, feedInMicroPerKwh: 80_000, priceMicroPerKwh: 150_000, tradedWh: 0,
+    utility: { soldWh: 0, boughtWh: 0, amountNano: 0 },
+    participants: leaves.map((l, i) => ({ participant: l[0].device, boughtWh: 0, soldWh: 0, fromUtilityWh: 0, toUtilityWh: 0, netWh: i % 2 ? 20 : -20, amountNano: i % 2 ? -3_000_000 : 3_000_000 })),
+  };
+  const a = marketIntervalArgs(k, { retailMicroPerKwh: 300_000, feedInMicroPerKwh: 80_000 }, [result]);
+  postGas += (await write('postMarketInterval', [a.start, a.retailMicro, a.feedInMicro, a.results])).gasUsed;
+}
+console.log(`market: ${ivs.length} intervals posted with ${BIKES} results each, ${postGas} gas (${postGas / BigInt(ivs.length * BIKES)} per result)`);
+const withMarket = await anchorBoth(market, { intervals: [], end: 0, marketS: IV }, 'market');
 await chain.close();
-console.log(`gas_per_report=${results[0].gasPerReport} anchor_ms=${results[0].ms.toFixed(0)}`);
+console.log(`gas_per_report=${priced[0].gasPerReport} anchor_ms=${priced[0].ms.toFixed(0)}`);
+console.log(`market gas_per_report=${withMarket[0].gasPerReport} anchor_ms=${withMarket[0].ms.toFixed(0)}`);
 process.exit(0);

@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import { createWalletClient, http, type Address, type Hex } from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { loadLedgerArtifact, type LedgerArtifact } from '../ledger/evm/compile';
-import { chainFor, chainPriceSeries, deployLedger, publicClientFor } from '../ledger/evm/contract';
+import { chainFor, chainPriceSeries, deployLedger, marketIntervalArgs, publicClientFor } from '../ledger/evm/contract';
 import { startLocalChain, type LocalChain } from '../ledger/evm/local-chain';
 import type { PublisherOptions } from '../ledger/evm/publisher';
 import type { IngestNode } from '../ingest/node';
-import type { Balance } from './settlement';
+import type { IntervalResult } from '../market/hub';
 import type { PriceSeries } from './prices';
 
 export interface TestnetChain {
@@ -19,6 +19,12 @@ export interface TestnetChain {
   contract: Address;
   /** What the ingest node gets to anchor (its account is an anchorer of the contract). */
   anchor: Omit<PublisherOptions, 'logger'>;
+  /**
+   * The hubs' grid operator posts an interval's market results (all hubs' results of that
+   * start; none for an interval the market did not clear, whose energy is all imbalance),
+   * once per interval: a second call for the same start does nothing.
+   */
+  postMarket(startS: number, tariff: { retailMicroPerKwh: number; feedInMicroPerKwh: number }, results: readonly IntervalResult[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -26,7 +32,7 @@ export interface AnchorOutcome {
   /** Reports in batches anchored with their confirmations. */
   anchored: number;
   batches: number;
-  /** Every device's on-chain balance equals its off-chain balance, to the micro-unit. */
+  /** Every device's on-chain balance equals its off-chain balance (the market's settlement when the market is on), to the micro-unit. */
   settledOk: boolean;
   mismatches: string[];
 }
@@ -49,7 +55,7 @@ export function riderKey(seed: number, bike: string): Hex {
  * Starts the chain, deploys, and posts the price series over [fromS, toS). Blocks are mined
  * for every transaction and every `blockMs` besides, so confirmations accrue.
  */
-export async function startTestnetChain(o: { seed: number; series: PriceSeries; fromS: number; toS: number; confirmations?: number; blockMs?: number }): Promise<TestnetChain> {
+export async function startTestnetChain(o: { seed: number; series: PriceSeries; fromS: number; toS: number; confirmations?: number; blockMs?: number; marketIntervalS?: number }): Promise<TestnetChain> {
   const artifact: LedgerArtifact = loadLedgerArtifact();
   let chain: LocalChain;
   try {
@@ -75,9 +81,24 @@ export async function startTestnetChain(o: { seed: number; series: PriceSeries; 
       const r = await client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
       if (r.status !== 'success') throw new Error(`posting prices failed (${hash})`);
     }
+    const sendAndWait = async (functionName: string, args: unknown[]) => {
+      const hash = await wallet.writeContract({ address, abi: artifact.abi, functionName, args } as never);
+      const r = await client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+      if (r.status !== 'success') throw new Error(`${functionName} failed (${hash})`);
+    };
+    // The market on: grid energy settles at the posted results, interval by interval.
+    if (o.marketIntervalS) await sendAndWait('setMarketInterval', [o.marketIntervalS]);
+    const posted = new Set<number>();
     return {
       chain,
       contract: address,
+      async postMarket(startS, tariff, results) {
+        if (!o.marketIntervalS) throw new Error('the testnet chain was started without the market');
+        if (posted.has(startS)) return;
+        const a = marketIntervalArgs(startS, tariff, results);
+        await sendAndWait('postMarketInterval', [a.start, a.retailMicro, a.feedInMicro, a.results]);
+        posted.add(startS);
+      },
       anchor: { rpcUrl: chain.url, chainId: chain.chainId, contract: address, account: anchorer, confirmations: o.confirmations ?? 2, pollMs: 250, artifact },
       close: () => chain.close(),
     };
@@ -91,7 +112,7 @@ export async function startTestnetChain(o: { seed: number; series: PriceSeries; 
  * Closes the last batch, waits (at most `limitMs`) until every batch is anchored with its
  * confirmations, then compares each device's balance on chain with `balances`.
  */
-export async function finishAnchoring(node: IngestNode, tc: TestnetChain, balances: Balance[], riders: { device: string; key: Hex }[], limitMs = 60_000): Promise<AnchorOutcome> {
+export async function finishAnchoring(node: IngestNode, tc: TestnetChain, balances: { device: string; balanceMicro: bigint }[], riders: { device: string; key: Hex }[], limitMs = 60_000): Promise<AnchorOutcome> {
   const batches = node.store.batches!;
   node.batcher!.closeDue(Date.now() + 365 * 86_400_000);
   const t0 = Date.now();

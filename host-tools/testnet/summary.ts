@@ -202,7 +202,9 @@ export function renderSummary(s: RunSummary): string[] {
     lines.push('');
   }
   if (s.anchor) {
-    lines.push(`on chain: ${s.anchor.anchored} reports in ${s.anchor.batches} batches anchored and confirmed; balances on chain ${s.anchor.settledOk ? 'equal the settlement above to the micro-unit' : 'DIFFER from the settlement above'}`);
+    // With the market, the contract settles at the posted market results: its figure is "market EUR".
+    const which = s.market ? 'the market settlement above (market EUR)' : 'the settlement above';
+    lines.push(`on chain: ${s.anchor.anchored} reports in ${s.anchor.batches} batches anchored and confirmed; balances on chain ${s.anchor.settledOk ? `equal ${which} to the micro-unit` : `DIFFER from ${which}`}`);
     for (const m of s.anchor.mismatches) lines.push(`  ${m}`);
     lines.push('');
   }

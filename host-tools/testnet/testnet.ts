@@ -189,7 +189,10 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   } else if (o.anchor) {
     // Prices from the day before the run to a day after the drain limit: every synced window.
     const fromS = runStartMs / 1000 - DAY_S;
-    tc = await startTestnetChain({ seed: o.seed, series, fromS, toS: fromS + o.durationS + DRAIN_LIMIT_MS / 1000 + 3 * DAY_S });
+    tc = await startTestnetChain({
+      seed: o.seed, series, fromS, toS: fromS + o.durationS + DRAIN_LIMIT_MS / 1000 + 3 * DAY_S,
+      ...((o.market ?? true) ? { marketIntervalS: o.marketIntervalS ?? DEFAULT_INTERVAL_S } : {}),
+    });
     o.log(`EVM chain ${tc.chain.url} (London, chain id ${tc.chain.chainId}), contract ${tc.contract}`);
   }
   const marketOn = o.market ?? true;
@@ -279,6 +282,15 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     const intervalMs = (o.marketIntervalS ?? DEFAULT_INTERVAL_S) * 1000;
     let nextBoundaryMs = market ? Math.ceil(epochMsOf(0) / intervalMs) * intervalMs - epochMsOf(0) : Infinity;
     let marketView: MarketView[] = [];
+    const intervalTariff = (k: number) => {
+      const t = tariffOf(series, k, intervalMs / 1000);
+      if (!t) throw new Error(`the price file ${series.source} has no price for the market interval at ${new Date(k * 1000).toISOString()}`);
+      return t;
+    };
+    // The interval the run starts in, when it starts between boundaries: never cleared, its
+    // energy is imbalance; posted now so that its reports need not wait for the end.
+    const firstS = Math.floor(epochMsOf(0) / intervalMs) * (intervalMs / 1000);
+    if (market && tc && firstS * 1000 < epochMsOf(0)) await tc.postMarket(firstS, intervalTariff(firstS), []);
     const marketBikes = (): MarketBike[] => latest.map((b) => ({
       name: b.name, device: b.id, hub: b.hub, leavesInMs: b.plug?.leavesInMs, energyWh: b.energyWh, capacityWh: b.capacityWh,
     }));
@@ -286,6 +298,8 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
       if (!market) return;
       const startS = epochMsOf(simMs) / 1000;
       const powers = await market.clear(startS, marketBikes());
+      // Posted before any report of the interval can be anchored (MARKET.md §5.2).
+      await tc?.postMarket(startS, intervalTariff(startS), market.results.filter((r) => r.startS === startS));
       await Promise.all(groups.map((g) => g.setHubPower(powers)));
       const nameOf = Object.fromEntries(latest.map((b) => [b.id, b.name]));
       marketView = market.results.filter((r) => r.startS === startS).map((r) => ({
@@ -378,11 +392,20 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     const balances = settle(series, allRecords);
     for (const b of out) b.balance = balances.find((x) => x.device === b.deviceId);
     let marketSummary: RunSummary['market'];
+    let chainBalances: { device: string; balanceMicro: bigint }[] = balances;
     if (market) {
       const iv = market.intervalS;
       const measured = apportion(allRecords.filter((r) => r.synced), iv);
       for (const b of out) measured[b.deviceId] ??= {};
       const settled = settleMarket(market.results, measured, (k) => tariffOf(series, k, iv));
+      // On chain, the market's settlement: every interval with measured energy must be
+      // posted, those the market never cleared (before the first, after the last boundary) too.
+      if (tc) {
+        for (const k of [...new Set(Object.values(measured).flatMap((per) => Object.keys(per).map(Number)))].sort((a, b) => a - b)) {
+          await tc.postMarket(k, intervalTariff(k), market.results.filter((r) => r.startS === k));
+        }
+        chainBalances = settled.map((s) => ({ device: s.device, balanceMicro: s.marketMicro }));
+      }
       // The day's orders and results, as a replayable record (protocol/MARKET.md §6).
       writeFileSync(path.join(dataDir, 'market-day.json'), canonicalJson({ intervalS: iv, inputs: market.inputs }) + '\n');
       writeFileSync(path.join(dataDir, 'market-results.json'), canonicalJson(market.results) + '\n');
@@ -393,7 +416,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
         riders: out.map((b) => ({ name: b.name, settlement: settled.find((x) => x.device === b.deviceId)! })),
       };
     }
-    const anchor = tc ? await finishAnchoring(node, tc, balances, latest.map((b) => ({ device: b.id, key: riderKey(o.seed, b.name) }))) : undefined;
+    const anchor = tc ? await finishAnchoring(node, tc, chainBalances, latest.map((b) => ({ device: b.id, key: riderKey(o.seed, b.name) }))) : undefined;
     let fabricOutcome: RunSummary['fabric'];
     if (fabric) {
       const sub = await fabric.submitFromNode(node.url, latest.map((b) => b.id));

@@ -52,6 +52,37 @@ contract DeepLedger {
         int104 revenuePico;
     }
 
+    /// A market interval's utility prices (micro-units per kWh), for its devices without a
+    /// result of their own: what they measured is imbalance (protocol/MARKET.md §5).
+    struct MarketInterval {
+        bool posted;
+        int48 retailMicro;
+        int48 feedInMicro;
+    }
+
+    /// One device's result in a market interval, as the grid operator posts it: the
+    /// participant's netWh (> 0 into the bike) and amountNano, and its hub's utility prices.
+    struct MarketResult {
+        bytes8 device;
+        int32 netWh;
+        int64 amountNano;
+        int48 retailMicro;
+        int48 feedInMicro;
+    }
+
+    /// Per device and market interval, one slot: its result (if it had one) and the net
+    /// energy (grid->pack - pack->grid, mWh) anchored so far, which the next batch's share
+    /// of the same interval continues. An interval's value is a function of its whole net
+    /// energy; each batch adds value(x + dx) - value(x), so the sum is value(total) exactly.
+    struct MarketSlot {
+        int56 measuredMwh;
+        bool hasResult;
+        int32 netWh;
+        int64 amountNano;
+        int48 retailMicro;
+        int48 feedInMicro;
+    }
+
     struct Owner {
         address owner;
         uint64 changes;
@@ -70,6 +101,7 @@ contract DeepLedger {
         uint256 count;
         uint256 start;
         uint256 end;
+        uint256 marketS;
     }
 
     // ----------------------------------------------------------------- errors
@@ -95,6 +127,16 @@ contract DeepLedger {
     error PricesNotContiguous(uint40 expectedStart, uint40 start);
     error PricesNotIncreasing(uint256 position);
     error BadPricesEnd(uint40 lastStart, uint40 end);
+    error MarketIntervalAlreadySet(uint32 intervalS);
+    error BadMarketIntervalLength(uint32 intervalS);
+    error MarketOff();
+    error BadMarketIntervalStart(uint256 start, uint32 intervalS);
+    error MarketIntervalAlreadyPosted(uint256 start);
+    error MarketIntervalNotPosted(bytes8 device, uint256 start);
+    error MarketResultsNotSorted(uint256 position, bytes8 device);
+    error BadMarketResult(uint256 position, bytes8 device);
+    error PriceRecordInMarket(bytes8 device, uint256 record);
+    error MarketRecordWithoutMarket(bytes8 device, uint256 record);
     error AlreadyBound(bytes8 device, address owner);
     error NotBound(bytes8 device);
     error BadChallenge(uint256 length);
@@ -124,6 +166,8 @@ contract DeepLedger {
         uint256 unpricedExportMwh
     );
     event PricesPosted(uint256 firstIndex, uint256 count, uint40 start, uint40 end);
+    event MarketIntervalSet(uint32 intervalS);
+    event MarketIntervalPosted(uint40 indexed start, int48 retailMicro, int48 feedInMicro, uint256 results);
     event OwnerBound(bytes8 indexed device, address indexed owner, bytes32 publicKey, bytes challenge);
     event OwnerChanged(bytes8 indexed device, address indexed previousOwner, address indexed newOwner, int256 movedPico);
 
@@ -156,6 +200,11 @@ contract DeepLedger {
     /// The price series, intervals 0..priceCount-1 (a mapping: no length check per read).
     mapping(uint256 => PriceInterval) public prices;
     uint256 public priceCount;
+
+    /// The market's interval length, s (0: no market; grid energy settles at the price series).
+    uint32 public marketIntervalS;
+    mapping(uint256 => MarketInterval) public marketIntervals;
+    mapping(bytes8 => mapping(uint256 => MarketSlot)) public marketSlots;
 
     mapping(bytes8 => Owner) public owners;
     mapping(bytes8 => bytes32) public publicKeys;
@@ -215,6 +264,11 @@ contract DeepLedger {
      * report, or the reports whose windows lie inside one price interval, merged into a
      * record spanning that interval: their value is exactly energy × price, no rounding,
      * so merging changes no balance and saves gas.
+     * Once the market is on (setMarketInterval), every grid record is a market record
+     * instead, bit 0 set: bits 255..216 the interval's start, 183..136 grid->pack mWh,
+     * 135..88 pack->grid mWh, the device's share of the interval (protocol/MARKET.md §5.1,
+     * from this batch's reports). The interval's results must be posted before (ordering
+     * rule: MarketIntervalNotPosted otherwise; the anchorer tries again later).
      */
     function anchor(
         uint64 batchId,
@@ -228,7 +282,7 @@ contract DeepLedger {
         if (batchId <= last) revert BatchAlreadyAnchored(batchId, last);
         if (batchId != last + 1) revert BatchOutOfOrder(last + 1, batchId);
         if (treeSize == 0 || entries.length == 0) revert EmptyBatch();
-        Series memory series = Series(priceCount, pricesStart, pricesEnd);
+        Series memory series = Series(priceCount, pricesStart, pricesEnd, marketIntervalS);
         (uint256 leaves, uint256 gridUsed) = _anchorDevices(entries, grid, batchId, series);
         if (gridUsed != grid.length) revert GridRecordCount(gridUsed, grid.length);
         if (leaves != treeSize) revert TreeSizeMismatch(treeSize, leaves);
@@ -304,14 +358,15 @@ contract DeepLedger {
     }
 
     /// Values a device's grid records; their energy may not exceed the run's totals (the
-    /// rest is unpriced: no trusted time, or outside the posted series).
+    /// rest is unpriced: no trusted time, or outside the posted series). Market records
+    /// also move the device's per-interval state (MarketSlot).
     function _settle(
         DeviceBatch calldata d,
         uint256[] calldata grid,
         uint256 from,
         uint256 to,
         Series memory series
-    ) internal view returns (Settled memory a) {
+    ) internal returns (Settled memory a) {
         uint256 g2pSum = 0;
         uint256 p2gSum = 0;
         int256 cost = 0;
@@ -326,6 +381,19 @@ contract DeepLedger {
             uint256 p2g = (w >> 88) & MASK48;
             if (g2p == 0 && p2g == 0) revert EmptyGridRecord(d.device, k - from);
             uint256 start = w >> 216;
+            if (w & 1 == 1) {
+                int256 v = _settleMarket(d.device, k - from, start, int256(g2p) - int256(p2g), series.marketS);
+                if (v < 0) cost -= v;
+                else revenue += v;
+                unchecked {
+                    g2pSum += g2p;
+                    p2gSum += p2g;
+                    pricedImport += g2p;
+                    pricedExport += p2g;
+                }
+                continue;
+            }
+            if (series.marketS != 0) revert PriceRecordInMarket(d.device, k - from);
             uint256 end;
             // 48-bit energies, 40-bit start, 32-bit duration: none of these sums can overflow.
             unchecked {
@@ -352,6 +420,43 @@ contract DeepLedger {
         a.revenuePico = revenue;
         a.pricedImport = pricedImport;
         a.pricedExport = pricedExport;
+    }
+
+    /// What a device's net energy `dx` (mWh) in the market interval at `start` adds to its
+    /// balance (pico-units), given what was anchored of that interval before.
+    function _settleMarket(bytes8 device, uint256 k, uint256 start, int256 dx, uint256 marketS) internal returns (int256) {
+        if (marketS == 0) revert MarketRecordWithoutMarket(device, k);
+        MarketInterval memory iv = marketIntervals[start];
+        if (!iv.posted) revert MarketIntervalNotPosted(device, start);
+        MarketSlot storage slot = marketSlots[device][start];
+        MarketSlot memory s = slot;
+        if (!s.hasResult) {
+            s.retailMicro = iv.retailMicro;
+            s.feedInMicro = iv.feedInMicro;
+        }
+        int256 x0 = s.measuredMwh;
+        // Per record |dx| < 2^48 and at most 2^32 records per batch: x fits int56 for any
+        // real device (2^55 mWh); checked so that a lie cannot wrap it.
+        int256 x1 = x0 + dx;
+        if (x1 > int256(type(int56).max) || x1 < int256(type(int56).min)) revert SettlementOverflow(device);
+        slot.measuredMwh = int56(x1);
+        return _marketValue(s, x1) - _marketValue(s, x0);
+    }
+
+    /// protocol/MARKET.md §5 for a net energy x (mWh) against a device's result: the matched
+    /// part d = clamp(x, min(0, m), max(0, m)) at round(amountNano·d/|netWh|)·sign(m), the
+    /// rest at the utility's price (retail in, feed-in out). Pico-units.
+    function _marketValue(MarketSlot memory s, int256 x) internal pure returns (int256 v) {
+        int256 m = int256(s.netWh) * 1000;
+        int256 d = 0;
+        if (m > 0) d = x < 0 ? int256(0) : (x > m ? m : x);
+        else if (m < 0) d = x > 0 ? int256(0) : (x < m ? m : x);
+        if (m != 0) {
+            int256 q = _divRoundHalfEven(int256(s.amountNano) * d, uint256(m > 0 ? int256(s.netWh) : -int256(s.netWh)));
+            v = m > 0 ? q : -q;
+        }
+        int256 rest = x - d;
+        v -= rest * (rest > 0 ? int256(s.retailMicro) : int256(s.feedInMicro));
     }
 
     /// Σ price × seconds over [start, end), which lies inside the series, from interval `i`
@@ -454,6 +559,42 @@ contract DeepLedger {
         if (first == 0) pricesStart = intervals[0].start;
         pricesEnd = end;
         emit PricesPosted(first, intervals.length, intervals[0].start, end);
+    }
+
+    // ---------------------------------------------------------------- market
+
+    /// Turns the market on, once: from then on grid energy settles at the market's results
+    /// (postMarketInterval), interval by interval, and no longer at the price series.
+    function setMarketInterval(uint32 intervalS) external {
+        if (msg.sender != gridOperator) revert NotGridOperator(msg.sender);
+        if (marketIntervalS != 0) revert MarketIntervalAlreadySet(marketIntervalS);
+        if (intervalS == 0) revert BadMarketIntervalLength(intervalS);
+        marketIntervalS = intervalS;
+        emit MarketIntervalSet(intervalS);
+    }
+
+    /**
+     * Posts a market interval's results, once: the utility's prices of the interval (for
+     * devices without a result) and each participating device's result, in ascending device
+     * order. Reports of the interval can be anchored only after this (MARKET.md §5.2).
+     */
+    function postMarketInterval(uint40 start, int48 retailMicro, int48 feedInMicro, MarketResult[] calldata results) external {
+        if (msg.sender != gridOperator) revert NotGridOperator(msg.sender);
+        uint32 len = marketIntervalS;
+        if (len == 0) revert MarketOff();
+        if (start % len != 0) revert BadMarketIntervalStart(start, len);
+        if (marketIntervals[start].posted) revert MarketIntervalAlreadyPosted(start);
+        marketIntervals[start] = MarketInterval(true, retailMicro, feedInMicro);
+        bytes8 prev = 0;
+        for (uint256 i = 0; i < results.length; i++) {
+            MarketResult calldata r = results[i];
+            if (i > 0 && r.device <= prev) revert MarketResultsNotSorted(i, r.device);
+            prev = r.device;
+            if (r.device == bytes8(0)) revert BadMarketResult(i, r.device);
+            // Nothing of this interval can be anchored yet (it was not posted): a fresh slot.
+            marketSlots[r.device][start] = MarketSlot(0, true, r.netWh, r.amountNano, r.retailMicro, r.feedInMicro);
+        }
+        emit MarketIntervalPosted(start, retailMicro, feedInMicro, results.length);
     }
 
     // ---------------------------------------------------------------- owners

@@ -18,6 +18,8 @@ import {
 import type { PrivateKeyAccount } from 'viem/accounts';
 import { DAY_S, type PriceSeries } from '../../testnet/prices';
 import type { BatchPlan, BatchLeaf } from '../batch';
+import { apportion } from '../../market/settle';
+import type { IntervalResult } from '../../market/hub';
 import { loadLedgerArtifact, type LedgerArtifact } from './compile';
 
 export interface ChainPreset {
@@ -92,6 +94,8 @@ export function priceIndexOf(intervals: readonly ChainPriceInterval[], end: numb
 export interface ChainSeries {
   intervals: ChainPriceInterval[];
   end: number;
+  /** The contract's marketIntervalS: when > 0, grid energy goes in market records only. */
+  marketS?: number;
 }
 
 /** A grid record: a window and its grid energy, and the price interval holding its start. */
@@ -157,6 +161,64 @@ export function encodeGridRecord(r: GridRecord): bigint {
   );
 }
 
+/** A device's share of one market interval in a batch (protocol/MARKET.md §5.1). */
+export interface MarketRecord {
+  startS: number;
+  gridToPackMwh: number;
+  packToGridMwh: number;
+}
+
+/**
+ * A device run's market records: its synced reports' grid energy spread over the market's
+ * intervals exactly as the off-chain settlement spreads it (apportion). A window's shares
+ * depend on that window only, so the shares of two batches add up to the day's.
+ */
+export function marketRecords(leaves: readonly BatchLeaf[], intervalS: number): MarketRecord[] {
+  const windows = leaves.filter((l) => l.synced && (l.gridToPackMwh > 0 || l.packToGridMwh > 0)).map((l) => ({
+    device: '', startS: l.startS, endS: l.startS + l.durationS, gridToPackMwh: l.gridToPackMwh, packToGridMwh: l.packToGridMwh,
+  }));
+  const per = apportion(windows, intervalS)[''] ?? {};
+  return Object.keys(per).map(Number).sort((a, b) => a - b)
+    .filter((k) => per[k].inMwh > 0 || per[k].outMwh > 0)
+    .map((k) => ({ startS: k, gridToPackMwh: per[k].inMwh, packToGridMwh: per[k].outMwh }));
+}
+
+/** One market record word (layout in DeepLedger.sol, anchor()): bit 0 marks it. */
+export function encodeMarketRecord(r: MarketRecord): bigint {
+  return (field('interval start', r.startS, MAX.start) << 216n) | (field('grid->pack mWh', r.gridToPackMwh, MAX.mwh) << 136n) | (field('pack->grid mWh', r.packToGridMwh, MAX.mwh) << 88n) | 1n;
+}
+
+export interface MarketIntervalArgs {
+  start: number;
+  retailMicro: number;
+  feedInMicro: number;
+  results: { device: Hex; netWh: number; amountNano: bigint; retailMicro: number; feedInMicro: number }[];
+}
+
+const DEVICE_ID = /^[0-9a-f]{16}$/;
+
+/**
+ * postMarketInterval()'s arguments for the interval at `start`: the utility's prices of the
+ * interval (what a device without a result settles at) and every device's result over the
+ * hubs' results of that start, ascending by device. Participants that are not devices (a
+ * hub's PV, `hub/pv`) measure nothing on the ledger and are left out.
+ */
+export function marketIntervalArgs(start: number, tariff: { retailMicroPerKwh: number; feedInMicroPerKwh: number }, results: readonly IntervalResult[]): MarketIntervalArgs {
+  const rows: MarketIntervalArgs['results'] = [];
+  for (const r of results) {
+    if (r.startS !== start) throw new Error(`market result of ${r.hub} starts at ${r.startS}, not at the interval ${start}`);
+    for (const p of r.participants) {
+      if (!DEVICE_ID.test(p.participant)) continue;
+      if (rows.some((x) => x.device === `0x${p.participant}`)) throw new Error(`device ${p.participant} has two results for the interval at ${start}`);
+      if (!Number.isSafeInteger(p.netWh) || Math.abs(p.netWh) >= 2 ** 31) throw new RangeError(`device ${p.participant} at ${start}: netWh ${p.netWh} does not fit the contract's int32`);
+      if (!Number.isSafeInteger(p.amountNano) || Math.abs(p.amountNano) >= 2 ** 53) throw new RangeError(`device ${p.participant} at ${start}: amountNano ${p.amountNano} is not an exact integer`);
+      rows.push({ device: `0x${p.participant}`, netWh: p.netWh, amountNano: BigInt(p.amountNano), retailMicro: r.retailMicroPerKwh, feedInMicro: r.feedInMicroPerKwh });
+    }
+  }
+  rows.sort((a, b) => (a.device < b.device ? -1 : 1));
+  return { start, retailMicro: tariff.retailMicroPerKwh, feedInMicro: tariff.feedInMicroPerKwh, results: rows };
+}
+
 export interface AnchorArgs {
   batchId: bigint;
   root: Hex;
@@ -174,12 +236,20 @@ export interface AnchorArgs {
   grid: bigint[];
 }
 
-/** The arguments of anchor() for a batch, against the price series posted on chain. */
+/** The arguments of anchor() for a batch, against the price series posted on chain (or the market's intervals, when on). */
 export function anchorArgs(batchId: number, plan: BatchPlan, series: ChainSeries): AnchorArgs {
   const grid: bigint[] = [];
   const entries = plan.devices.map((d) => {
-    const records = gridRecords(d.grid, series);
-    for (const r of records) grid.push(encodeGridRecord(r));
+    let count: number;
+    if (series.marketS) {
+      const records = marketRecords(d.grid, series.marketS);
+      for (const r of records) grid.push(encodeMarketRecord(r));
+      count = records.length;
+    } else {
+      const records = gridRecords(d.grid, series);
+      for (const r of records) grid.push(encodeGridRecord(r));
+      count = records.length;
+    }
     return {
       device: `0x${d.device}` as Hex,
       firstSeq: BigInt(d.firstSeq),
@@ -188,7 +258,7 @@ export function anchorArgs(batchId: number, plan: BatchPlan, series: ChainSeries
       packToGridMwh: BigInt(d.packToGridMwh),
       packToMotorMwh: BigInt(d.packToMotorMwh),
       regenToPackMwh: BigInt(d.regenToPackMwh),
-      gridRecords: records.length,
+      gridRecords: count,
     };
   });
   return { batchId: BigInt(batchId), root: hex(plan.root), treeSize: BigInt(plan.size), entries, grid };

@@ -13,7 +13,7 @@
 //   and its block hash is checked to be still canonical then (a reorg sends it back).
 // The signing key lives in memory only: it is never logged, stored or passed on.
 import { readFileSync, statSync } from 'node:fs';
-import { encodeFunctionData, keccak256, type Address, type Chain, type Hex, type PublicClient, type Transport } from 'viem';
+import { ContractFunctionExecutionError, encodeFunctionData, keccak256, type Address, type Chain, type Hex, type PublicClient, type Transport } from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { leafOfReport, planBatch } from '../batch';
 import { Counter, Gauge } from '../../ingest/metrics';
@@ -109,6 +109,10 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
 
   let fatal: string | null = null;
   let lastError: string | null = null;
+  let waitingNote = '';
+  // Why the first unanchored batch was not sent in this pass (a refusal, or waiting for
+  // market results): kept as lastError after a pass that otherwise went well.
+  let held: string | null = null;
   let head: number | null = null;
   let checked = false;
   let series: ChainSeries = { intervals: [], end: 0 };
@@ -157,10 +161,23 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
   class Fatal extends Error {}
   const fatalError = (msg: string) => new Fatal(msg);
 
+  // A contract deployed before the market existed has no marketIntervalS(): its call
+  // reverts without data, and it settles at the price series only.
+  async function marketIntervalOnChain(): Promise<number> {
+    try {
+      return Number(await read<bigint | number>('marketIntervalS'));
+    } catch (err) {
+      if (err instanceof ContractFunctionExecutionError && /reverted|returned no data/i.test(err.shortMessage)) return 0;
+      throw err;
+    }
+  }
+
   async function refreshSeries(): Promise<void> {
     const count = Number(await read<bigint>('priceCount'));
+    // Once on, the market stays on (the contract sets it once); until then, ask each time.
+    const marketS = series.marketS || (await marketIntervalOnChain());
     if (count === series.intervals.length) {
-      series = { ...series, end: Number(await read<bigint>('pricesEnd')) };
+      series = { ...series, end: Number(await read<bigint>('pricesEnd')), marketS };
       return;
     }
     const intervals: ChainPriceInterval[] = series.intervals.slice(0, count);
@@ -168,7 +185,7 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
       const [start, importMicro, exportMicro] = await read<[number, number, number]>('prices', [BigInt(i)]);
       intervals.push({ start: Number(start), importMicro: Number(importMicro), exportMicro: Number(exportMicro) });
     }
-    series = { intervals, end: Number(await read<bigint>('pricesEnd')) };
+    series = { intervals, end: Number(await read<bigint>('pricesEnd')), marketS };
   }
 
   async function receiptOf(hash: string): Promise<Receipt | null> {
@@ -205,10 +222,18 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
       gas = await client.estimateGas({ account: address, to: contract, data });
     } catch (err) {
       const r = revertReason(err, abi);
+      if (r?.name === 'MarketIntervalNotPosted') {
+        // The ordering rule (protocol/MARKET.md §5.2): a report is anchored only once its
+        // interval's market results are on chain. Not an error: the grid operator posts them.
+        const waiting = `batch ${b.id} waits for the market results of the interval at ${String(r.args[1])}`;
+        if (waitingNote !== waiting) log.info('anchor waits for market results', { batch: b.id, interval: Number(r.args[1]) });
+        waitingNote = held = waiting;
+        return;
+      }
       if (r) {
         // The contract refuses this batch as it is: say why, try again later (prices may
         // move on; a BadPriceIndex is rebuilt from the fresh series next time).
-        lastError = `batch ${b.id} refused by the contract: ${r.text}`;
+        held = `batch ${b.id} refused by the contract: ${r.text}`;
         log.error('anchor refused', { batch: b.id, reason: r.text });
         return;
       }
@@ -352,6 +377,7 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
     try {
       await checkOnce();
       head = Number(BigInt(await rpc<string>('eth_blockNumber', [])));
+      held = null;
       // In order: confirm the mined ones, then move the first not mined forward.
       for (let b = batches.firstUnanchored(), n = 0; b && n < 64; n++) {
         const isMined = mined.has(b.id) || (await advance(b));
@@ -360,7 +386,7 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
         b = batches.get(b.id + 1);
       }
       await bindOwners();
-      lastError = null;
+      lastError = held;
     } catch (err) {
       if (err instanceof Fatal) {
         fatal = err.message;

@@ -79,6 +79,10 @@ test('with anchoring, the final line adds anchored and settled_ok, and the run p
   assert.is(finalLine(off), 'bikes=2 reports=5 verified=5 rejected=0 max_error_mwh=2 anchored=5 settled_ok=0');
   assert.not.ok(runOk(off, t));
   assert.match(renderSummary(off).join('\n'), /DIFFER from the settlement above\n  aa: on chain 1, off chain 2/);
+  // With the market on, the chain settles at its results: the line names that settlement.
+  const market = { ...withMarket(1_000_000n), anchor: s.anchor };
+  assert.match(renderSummary(market).join('\n'), /balances on chain equal the market settlement above \(market EUR\) to the micro-unit/);
+  assert.match(renderSummary({ ...market, anchor: off.anchor }).join('\n'), /DIFFER from the market settlement above \(market EUR\)\n  aa:/);
 });
 
 test('chain status names every problem', () => {
