@@ -1,7 +1,7 @@
 // The pairing console: what a rider (through `deep pair`) or a maker types at the USB
 // serial console. One global object `deep` whose methods return plain values, so the
 // Espruino CLI's executeExpression (print(JSON.stringify(expr))) reads them back; the
-// host-side contract is host-tools/testnet/device-api.ts. Plus `faults()`, which prints
+// host-side contract is host-tools/pairing/pair.ts. Plus `faults()`, which prints
 // the fault ring (firmware/README.md, "Errors on a device without a screen").
 //
 //   deep.info()                 {version, fw, id, publicKey, ssid, endpoint, paired, board}
@@ -12,7 +12,7 @@
 //                               callback) so the buses and the watchdog keep running.
 //   deep.pairingProof()         null while signing, then the proof in base64 (kept until
 //                               the next challenge); throws when none was started
-//                               (host contract: host-tools/testnet/device-api.ts polls)
+//                               (host contract: host-tools/pairing/pair.ts polls)
 //   deep.paired(id)             records the id the node registered (must be ours); true
 //   deep.status()               {online, queued, seq, synced, uptimeS, boots, faults}
 //   faults()                    prints the ring and the counters

@@ -21,14 +21,14 @@ import { MAX_SAFE } from '../../protocol/bytes';
 export var ADD_MAX = 4503599627370496;
 
 /**
- * floor(x / d) exactly. The double quotient can be one off near multiples of d when x is
- * large; the product q * d is exact (below 2^53), so one correction step fixes it.
+ * floor(x / d) exactly. `%` on doubles is exact (IEEE fmod, in Espruino as in ES5), so
+ * x - r is an exact multiple of d and dividing it is exact too. A rounded quotient times d
+ * is not: near 2^53 that product leaves the exact range (-9007199254740985 / 11).
  */
 export function divFloor(x: number, d: number): number {
-  var q = Math.floor(x / d);
-  var r = x - q * d;
+  var r = x % d;
+  var q = (x - r) / d;
   if (r < 0) q -= 1;
-  else if (r >= d) q += 1;
   return q;
 }
 

@@ -12,6 +12,11 @@ test('divFloor is exact floor division near multiples, for large and negative x'
       assert.is(BigInt(divFloor(x, d)), ((BigInt(x) - (BigInt(x) % BigInt(d) + BigInt(d)) % BigInt(d)) / BigInt(d)), `x=${x}`);
     }
   }
+  // Near 2^53 the product q * d of a rounded quotient can leave the exact range (found by
+  // the property below): -9007199254740985 / 11 is -818836295885544.09..., floor ...545.
+  assert.is(divFloor(-9007199254740985, 11), -818836295885545);
+  assert.is(divFloor(9007199254740991, 8589934591), 1048576);
+  assert.is(divFloor(-9007199254740991, 8589934591), -1048577);
   fc.assert(fc.property(fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }), fc.integer({ min: 1, max: 2 ** 33 - 1 }), (x, dd) => {
     const q = divFloor(x, dd);
     const bx = BigInt(x), bd = BigInt(dd);
