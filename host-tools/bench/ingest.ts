@@ -112,9 +112,9 @@ function preloadDb(n: number): string {
     const count = Math.min(perDevice, n - done);
     const life = [0, 0];
     let prev = new Uint8Array(32);
-    store.transaction(() => store.insertDevice({ id, publicKey, registeredAt: Date.now() }));
+    store.transactionSync(() => store.insertDevice({ id, publicKey, registeredAt: Date.now() }));
     for (let seq = 0; seq < count; ) {
-      store.transaction(() => {
+      store.transactionSync(() => {
         for (const end = Math.min(count, seq + 2000); seq < end; seq++) {
           const motor = [900 + (seq % 13), 700 + (seq % 7)];
           life[0] += motor[0];

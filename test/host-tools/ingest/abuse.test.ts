@@ -114,12 +114,12 @@ test('fork evidence is bounded per device: the first few kept, the rest counted;
   assert.ok(r.json.results.every((a: any) => a.reason === 'fork'));
   const d = (await getJson(`${node.url}/v1/devices/${ride.dev.id}`)).json;
   assert.equal(d.fork, { count: 30, firstSeq: 0 });
-  assert.is(node.store.forkEvidence(ride.dev.id).length, 4);
+  assert.is((await node.store.forkEvidence(ride.dev.id)).length, 4);
   const mine = lines.map((l) => JSON.parse(l)).filter((l) => l.device === ride.dev.id && (l.msg === 'fork' || l.msg === 'report rejected'));
   assert.ok(mine.length <= 2, `${mine.length} log lines for one device's flood: ${JSON.stringify(mine.slice(0, 3))}`);
   // The same fork again is neither kept twice nor more evidence.
   await postOne(node.url, forks[0]);
-  assert.is(node.store.forkEvidence(ride.dev.id).length, 4);
+  assert.is((await node.store.forkEvidence(ride.dev.id)).length, 4);
 });
 
 test('repeated rejections log again after the interval, with the count of those not logged', async () => {
