@@ -11,7 +11,7 @@ import { createPool } from './pool';
 import { createIngestServer, listen, type RateLimits, type ServerOptions } from './server';
 import { openPolicyFile } from '../market/policy-store';
 import { openSqliteStore, type SqliteStore } from './sqlite';
-import type { Awaitable, Store } from './store';
+import type { Store } from './store';
 
 export interface NodeOptions {
   /**
@@ -81,31 +81,17 @@ export async function openStore(db: string): Promise<Store> {
   return openPostgresStore(db);
 }
 
-/**
- * A gauge reading of a store figure. A store that answers later (PostgreSQL) shows the
- * figure of the previous scrape while this scrape's query runs: gauges must not wait.
- */
-function gaugeOf(read: () => Awaitable<number>): () => number {
-  let last = 0;
-  return () => {
-    const v = read();
-    if (typeof v === 'number') return v;
-    v.then((x) => (last = x), () => undefined);
-    return last;
-  };
-}
-
 export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   const logger = opts.logger ?? createLogger();
   const store = opts.store ?? (await openStore(requireDb(opts.db)));
   let ingestRef: { queueDepth(): number } | undefined;
   const metrics = createMetrics({
     queueDepth: () => ingestRef?.queueDepth() ?? 0,
-    openGaps: gaugeOf(() => {
+    openGaps: () => {
       const ids = store.devicesWithPending();
       return Array.isArray(ids) ? ids.length : ids.then((x) => x.length);
-    }),
-    devices: gaugeOf(() => store.activeDevices()),
+    },
+    devices: () => store.activeDevices(),
   });
   // A shared store's keys are read now; a worker that replaces a crashed one later starts
   // with them, and learns keys registered since when a report needs one (ingest.ts learnKeys).

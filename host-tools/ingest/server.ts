@@ -474,8 +474,8 @@ function getHealth(s: ServerState, { res }: Call): number {
   return 200;
 }
 
-function getMetrics(s: ServerState, { res }: Call): number {
-  const text = s.metrics.render();
+async function getMetrics(s: ServerState, { res }: Call): Promise<number> {
+  const text = await s.metrics.render();
   res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
   return 200;

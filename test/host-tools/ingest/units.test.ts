@@ -47,7 +47,7 @@ test('framing keeps the exact bytes of each report and names the offset of error
   assert.throws(() => splitReports(u8(0x5a, 0xff, 0xff, 0xff, 0xff), 'application/cose', 10), /declares 4294967295 byte\(s\), 0 left/);
 });
 
-test('metrics: Prometheus text with labels, cumulative histogram buckets, live gauges', () => {
+test('metrics: Prometheus text with labels, cumulative histogram buckets, live gauges', async () => {
   const c = new Counter('x_total', 'help');
   c.inc({ reason: 'fork' });
   c.inc({ reason: 'fork' }, 2);
@@ -62,10 +62,10 @@ test('metrics: Prometheus text with labels, cumulative histogram buckets, live g
   assert.match(text, /h_seconds_bucket\{le="0.1"\} 1\nh_seconds_bucket\{le="1"\} 2\nh_seconds_bucket\{le="\+Inf"\} 3\nh_seconds_sum 5.55\nh_seconds_count 3/);
   let depth = 7;
   const m = createMetrics({ queueDepth: () => depth, openGaps: () => 2, devices: () => 1 });
-  assert.match(m.render(), /^deep_ingest_queue_depth 7$/m);
+  assert.match(await m.render(), /^deep_ingest_queue_depth 7$/m);
   depth = 0;
-  assert.match(m.render(), /^deep_ingest_queue_depth 0$/m);
-  assert.match(m.render(), /# TYPE deep_ingest_verify_seconds histogram/);
+  assert.match(await m.render(), /^deep_ingest_queue_depth 0$/m);
+  assert.match(await m.render(), /# TYPE deep_ingest_verify_seconds histogram/);
 });
 
 test('SQLite store: migrations recorded once, WAL + synchronous FULL, refuses a newer schema, data survives reopen', () => {
