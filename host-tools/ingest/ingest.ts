@@ -259,8 +259,15 @@ export function createIngest(opts: IngestOptions): Ingest {
    * other node can move these heads or their pending reports.
    */
   async function lockDevices(batch: QueuedRequest[]): Promise<void> {
+    // Devices whose rows the commit writes: chains moved, and rejections counted against a
+    // device (those rows' foreign keys would otherwise wait on other nodes' locks midway).
     const ids = new Set<string>();
-    for (const req of batch) for (const item of req.items) if (item.verdict.ok) ids.add(item.verdict.facts.deviceId);
+    for (const req of batch) {
+      for (const { verdict: v } of req.items) {
+        if (v.ok) ids.add(v.facts.deviceId);
+        else if (v.signed && v.deviceId) ids.add(v.deviceId);
+      }
+    }
     if (!ids.size) return;
     const sorted = [...ids].sort();
     const rows = await store.lockHeads!(sorted);

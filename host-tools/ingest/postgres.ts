@@ -5,8 +5,9 @@
 // commit's WAL is flushed; the node answers a device only after COMMIT returned.
 //
 // Several nodes: the chain rules lock the rows of the devices a commit touches
-// (lockHeads: SELECT … ORDER BY id FOR UPDATE) and judge against what they read under that
-// lock, so two nodes never both extend, or fork, one device's chain. UNIQUE (device_id, seq)
+// (lockHeads: SELECT … ORDER BY id FOR NO KEY UPDATE; NO KEY, so that other transactions'
+// foreign-key checks against these rows are not blocked) and judge against what they read
+// under that lock, so two nodes never both extend, or fork, one device's chain. UNIQUE (device_id, seq)
 // stays as the last guard. Store calls made inside transaction(fn) run on fn's connection
 // (AsyncLocalStorage), others on any connection of the pool.
 //
@@ -238,7 +239,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
       const rows = await q(
         `SELECT id, public_key, revoked_at, head_seq, head_hash,
                 EXISTS (SELECT 1 FROM pending p WHERE p.device_id = d.id) AS has_pending
-         FROM devices d WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
+         FROM devices d WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`,
         [ids],
       );
       return rows.map((r) => ({
