@@ -184,6 +184,19 @@ test('SIGKILL of one of two nodes under load loses no acknowledged report', asyn
   }
 });
 
+test('a PostgreSQL URL that cannot be opened is refused by name, without its password', async () => {
+  // Port 1 (tcpmux): nothing listens there on a test machine's loopback.
+  const url = 'postgres://deep:s3cret@127.0.0.1:1/nope';
+  try {
+    await startIngestNode({ db: url, port: 0, workers: 1, logger: silentLogger });
+    assert.unreachable('the node started on a database it cannot reach');
+  } catch (e) {
+    const m = (e as Error).message;
+    assert.match(m, /^cannot open ledger database postgres:\/\/deep:\*\*\*@127\.0\.0\.1:\d+\/nope: .*ECONNREFUSED/);
+    assert.not.match(m, /s3cret/);
+  }
+});
+
 const missing = postgresMissing();
 if (missing && !process.env.CI) console.warn(`skipping the multi-node PostgreSQL tests: ${missing}`);
 else test.run();
