@@ -122,6 +122,41 @@ test('two nodes posting the same chains in shuffled batches: 0 lost, 0 duplicate
   }
 });
 
+test('two histories of one key posted to two nodes at once: one chain is stored, every report of the other is a fork', async () => {
+  const db = await server.createDatabase();
+  const nodes: IngestNode[] = [];
+  try {
+    for (let i = 0; i < 2; i++) nodes.push(await startIngestNode({ db, port: 0, workers: 1, logger: silentLogger, policies: false }));
+    const dev = device(91);
+    assert.is((await register(nodes[0].url, dev)).status, 201);
+    const n = 20;
+    // Same key, same seqs, other energy figures: two histories that share no report.
+    const histories = [new Ride(dev).take(n), (() => { const r = new Ride(dev); return Array.from({ length: n }, () => r.next({ motorMwh: 5 })); })()];
+    const answers: { status: string; reason?: string }[][] = [[], []];
+    // Seq by seq, both histories' report at once, one to each node: each time the two race
+    // for the same place in the chain. (Not further apart: a report ahead of the head
+    // would be held pending, and which one is then judged a fork depends on timing.)
+    for (let seq = 0; seq < n; seq++) {
+      await Promise.all(histories.map(async (h, k) => {
+        const r = await postReports(nodes[k].url, cborArray([h[seq]]));
+        assert.is(r.status, 200, JSON.stringify(r.json));
+        answers[k].push(r.json.results[0]);
+      }));
+    }
+    const ledger = (await ledgerOf(db, [dev])).get(dev.id)!;
+    // The history that won seq 0 is the chain; the other one forks at every seq.
+    const won = ledger.hashes.get(0) === toHex(sha256Host(histories[0][0])) ? 0 : 1;
+    for (let seq = 0; seq < n; seq++) assert.is(ledger.hashes.get(seq), toHex(sha256Host(histories[won][seq])), `seq ${seq}`);
+    assert.is(ledger.rows, n);
+    assert.ok(answers[won].every((a) => a.status === 'accepted'), JSON.stringify(answers[won]));
+    assert.ok(answers[1 - won].every((a) => a.status === 'rejected' && a.reason === 'fork'), JSON.stringify(answers[1 - won]));
+    assert.is(ledger.forks, n);
+    assert.is(ledger.pending, 0);
+  } finally {
+    for (const node of nodes) await node.close();
+  }
+});
+
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
