@@ -122,6 +122,19 @@ const COLUMN: Record<string, [string, string]> = {
 
 type Row = Record<string, unknown>;
 
+/** A report's flows by pack, as report_packs columns. */
+function packsOf(r: StoredReport): Map<number, Record<string, number>> {
+  const packs = new Map<number, Record<string, number>>();
+  for (const f of r.flows) {
+    const col = COLUMN[f.flow];
+    if (!col || f.unit !== col[1]) throw new TypeError(`flow ${JSON.stringify(f.flow)} in ${f.unit} has no column in report_packs`);
+    let p = packs.get(f.pack);
+    if (!p) packs.set(f.pack, (p = {}));
+    p[col[0]] = f.amount;
+  }
+  return packs;
+}
+
 function flowsOfPack(row: Row): FlowAmount[] {
   return Object.entries(COLUMN).map(([flow, [col, unit]]) => ({ pack: row.pack as number, flow, unit, amount: row[col] as number }));
 }
@@ -158,9 +171,48 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     throw new Error(`cannot open ledger database ${redact(url)}: ${(err as Error).message}`);
   }
 
-  const tx = new AsyncLocalStorage<pg.PoolClient>();
+  // The running transaction of this async context: its connection, and the accepted
+  // reports inserted in it and not yet sent. Those go in one statement (a round trip and a
+  // parse per commit, not per report) before the next query of the transaction or its
+  // COMMIT, so every read inside the transaction still sees them.
+  interface Tx {
+    client: pg.PoolClient;
+    accepted: { r: StoredReport; acceptedAt: number; packs: Map<number, Record<string, number>> }[];
+  }
+  const tx = new AsyncLocalStorage<Tx>();
   async function q(sql: string, params?: unknown[]): Promise<Row[]> {
-    return ((await (tx.getStore() ?? pool).query({ text: sql, values: params })) as pg.QueryResult<Row>).rows;
+    const t = tx.getStore();
+    if (!t) return ((await pool.query({ text: sql, values: params })) as pg.QueryResult<Row>).rows;
+    if (t.accepted.length) await insertAcceptedNow(t);
+    return ((await t.client.query({ text: sql, values: params })) as pg.QueryResult<Row>).rows;
+  }
+
+  async function insertAcceptedNow(t: Tx): Promise<void> {
+    const list = t.accepted;
+    t.accepted = [];
+    const r = { device: [] as string[], seq: [] as number[], hash: [] as Buffer[], prev: [] as Buffer[], bytes: [] as Buffer[], received: [] as number[], accepted: [] as number[], ws: [] as (number | null)[], we: [] as (number | null)[], faults: [] as (string | null)[] };
+    const p = { device: [] as string[], seq: [] as number[], pack: [] as number[], a: [] as number[], b: [] as number[], c: [] as number[], d: [] as number[], e: [] as number[] };
+    for (const { r: x, acceptedAt, packs } of list) {
+      r.device.push(x.deviceId); r.seq.push(x.seq); r.hash.push(buf(x.hash)); r.prev.push(buf(x.prev)); r.bytes.push(buf(x.bytes));
+      r.received.push(x.receivedAt); r.accepted.push(acceptedAt); r.ws.push(x.windowStart); r.we.push(x.windowEnd);
+      r.faults.push(x.faults ? JSON.stringify(x.faults) : null);
+      for (const [pack, cols] of packs) {
+        p.device.push(x.deviceId); p.seq.push(x.seq); p.pack.push(pack);
+        p.a.push(cols.grid_to_pack_mwh ?? 0); p.b.push(cols.pack_to_grid_mwh ?? 0); p.c.push(cols.pack_to_motor_mwh ?? 0); p.d.push(cols.regen_to_pack_mwh ?? 0); p.e.push(cols.charge_mah ?? 0);
+      }
+    }
+    // Row ids follow the order of the arrays: the order the chain rules accepted them in.
+    await t.client.query({
+      text: `WITH r AS (
+               INSERT INTO reports (device_id, seq, hash, prev, bytes, received_at, accepted_at, window_start, window_end, faults)
+               SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[])
+               RETURNING id, device_id, seq, window_start)
+             INSERT INTO report_packs (report_id, pack, device_id, window_start, grid_to_pack_mwh, pack_to_grid_mwh, pack_to_motor_mwh, regen_to_pack_mwh, charge_mah)
+             SELECT r.id, p.pack, r.device_id, r.window_start, p.a, p.b, p.c, p.d, p.e
+             FROM unnest($11::text[], $12::bigint[], $13::int[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[]) AS p(device_id, seq, pack, a, b, c, d, e)
+             JOIN r ON r.device_id = p.device_id AND r.seq = p.seq`,
+      values: [r.device, r.seq, r.hash, r.prev, r.bytes, r.received, r.accepted, r.ws, r.we, r.faults, p.device, p.seq, p.pack, p.a, p.b, p.c, p.d, p.e],
+    });
   }
   async function one(sql: string, params?: unknown[]): Promise<Row | undefined> {
     return (await q(sql, params))[0];
@@ -222,7 +274,9 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
       let broken: unknown;
       try {
         await client.query('BEGIN');
-        const r = await tx.run(client, fn);
+        const t: Tx = { client, accepted: [] };
+        const r = await tx.run(t, fn);
+        if (t.accepted.length) await insertAcceptedNow(t);
         await client.query('COMMIT');
         return r;
       } catch (err) {
@@ -325,30 +379,11 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
       return row ? (await accepted([row], true))[0] : undefined;
     },
     async insertAccepted(r: StoredReport, acceptedAt) {
-      const packs = new Map<number, Record<string, number>>();
-      for (const f of r.flows) {
-        const col = COLUMN[f.flow];
-        if (!col || f.unit !== col[1]) throw new TypeError(`flow ${JSON.stringify(f.flow)} in ${f.unit} has no column in report_packs`);
-        let p = packs.get(f.pack);
-        if (!p) packs.set(f.pack, (p = {}));
-        p[col[0]] = f.amount;
-      }
-      const list = [...packs];
-      const col = (name: string) => list.map(([, p]) => p[name] ?? 0);
-      // The report and its packs in one statement: one round trip per accepted report.
-      await q(
-        `WITH r AS (
-           INSERT INTO reports (device_id, seq, hash, prev, bytes, received_at, accepted_at, window_start, window_end, faults)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id)
-         INSERT INTO report_packs (report_id, pack, device_id, window_start, grid_to_pack_mwh, pack_to_grid_mwh, pack_to_motor_mwh, regen_to_pack_mwh, charge_mah)
-         SELECT r.id, p.pack, $1, $8, p.a, p.b, p.c, p.d, p.e
-         FROM r, unnest($11::int[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[]) AS p(pack, a, b, c, d, e)`,
-        [
-          r.deviceId, r.seq, buf(r.hash), buf(r.prev), buf(r.bytes), r.receivedAt, acceptedAt, r.windowStart, r.windowEnd,
-          r.faults ? JSON.stringify(r.faults) : null,
-          list.map(([pack]) => pack), col('grid_to_pack_mwh'), col('pack_to_grid_mwh'), col('pack_to_motor_mwh'), col('regen_to_pack_mwh'), col('charge_mah'),
-        ],
-      );
+      // A flow without a column fails here, at its report, not at the commit.
+      const packs = packsOf(r);
+      const t = tx.getStore();
+      if (t) t.accepted.push({ r, acceptedAt, packs });
+      else await store.transaction(() => store.insertAccepted(r, acceptedAt));
     },
     async insertPending(r) {
       await q(
