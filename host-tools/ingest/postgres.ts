@@ -159,7 +159,9 @@ export interface PostgresOptions {
 }
 
 export async function openPostgresStore(url: string, opts: PostgresOptions = {}): Promise<Store> {
-  const pool = new pg.Pool({ connectionString: url, max: opts.maxConnections ?? 8, types });
+  // A server that does not answer a connection attempt within 10 s fails the request (503,
+  // the device resends) rather than holding the commit queue forever.
+  const pool = new pg.Pool({ connectionString: url, max: opts.maxConnections ?? 8, types, connectionTimeoutMillis: 10_000, keepAlive: true });
   // An idle connection that fails (server restart) must not crash the node: the next query
   // gets a fresh connection, and a query that fails answers 503 through the caller.
   pool.on('error', () => undefined);
