@@ -1,4 +1,4 @@
-// npm run bench:ingest [-- --duration S --batch N --devices N --load F --preload N --workers N]
+// npm run bench:ingest [-- --duration S --batch N --devices N --load F --preload N --workers N --db sqlite|postgres --nodes N]
 //
 // Drives a `deep ingest` node (a child process, SQLite in a temp dir) over HTTP on loopback
 // with batches of reports (one chain per device, each device posting its batches in order).
@@ -20,6 +20,9 @@
 // `--preload N` runs the same load twice: on an empty database, then on one already holding
 // N accepted reports of other devices (valid signed chains inserted through the store
 // directly, then batched; cached by N), and prints both rates and their difference.
+// `--db postgres` runs the node(s) on a PostgreSQL server of their own (test/_postgres.ts:
+// initdb in a temp folder, loopback, fsync on), `--nodes N` starts N nodes on that one
+// database, device d posting to node d mod N; CPU figures are the nodes', not the server's.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -52,6 +55,8 @@ const spec = {
   load: { type: 'string' as const, description: 'percent of the full-load rate for the latency phase', default: '80' },
   preload: { type: 'string' as const, description: 'accepted reports already in the database when the node starts', default: '0' },
   workers: { type: 'string' as const, description: 'verify threads of the node (default: one per core)' },
+  db: { type: 'string' as const, description: 'store of the nodes: sqlite or postgres', default: 'sqlite' },
+  nodes: { type: 'string' as const, description: 'ingest nodes on the one database (postgres only)', default: '1' },
 };
 
 function seedOf(i: number): string {
@@ -112,9 +117,9 @@ function preloadDb(n: number): string {
     const count = Math.min(perDevice, n - done);
     const life = [0, 0];
     let prev = new Uint8Array(32);
-    store.transaction(() => store.insertDevice({ id, publicKey, registeredAt: Date.now() }));
+    store.transactionSync(() => store.insertDevice({ id, publicKey, registeredAt: Date.now() }));
     for (let seq = 0; seq < count; ) {
-      store.transaction(() => {
+      store.transactionSync(() => {
         for (const end = Math.min(count, seq + 2000); seq < end; seq++) {
           const motor = [900 + (seq % 13), 700 + (seq % 7)];
           life[0] += motor[0];
@@ -260,7 +265,7 @@ async function post(url: string, reports: Uint8Array[]): Promise<{ accepted: num
 }
 
 /** Every device posts its next batch as soon as its last one was answered. */
-async function fullLoad(url: string, chains: Uint8Array[][], at: Cursors, batch: number, seconds: number): Promise<Phase> {
+async function fullLoad(urls: string[], chains: Uint8Array[][], at: Cursors, batch: number, seconds: number): Promise<Phase> {
   const p: Phase = { accepted: 0, seconds: 0, latMs: [], exhausted: 0 };
   const t0 = performance.now();
   const deadline = t0 + seconds * 1000;
@@ -270,7 +275,7 @@ async function fullLoad(url: string, chains: Uint8Array[][], at: Cursors, batch:
         p.exhausted++;
         return;
       }
-      const r = await post(url, chain.slice(at[d], at[d] + batch));
+      const r = await post(urls[d % urls.length], chain.slice(at[d], at[d] + batch));
       at[d] += batch;
       p.accepted += r.accepted;
       p.latMs.push(r.ms);
@@ -285,7 +290,7 @@ async function fullLoad(url: string, chains: Uint8Array[][], at: Cursors, batch:
  * devices, whether or not earlier ones were answered (an open loop: latency is not hidden
  * by the sender slowing down).
  */
-async function pacedLoad(url: string, chains: Uint8Array[][], at: Cursors, batch: number, seconds: number, rate: number): Promise<Phase> {
+async function pacedLoad(urls: string[], chains: Uint8Array[][], at: Cursors, batch: number, seconds: number, rate: number): Promise<Phase> {
   const p: Phase = { accepted: 0, seconds: 0, latMs: [], exhausted: 0 };
   const gapMs = (batch / rate) * 1000;
   const t0 = performance.now();
@@ -302,7 +307,7 @@ async function pacedLoad(url: string, chains: Uint8Array[][], at: Cursors, batch
     }
     const reports = chains[d].slice(at[d], at[d] + batch);
     at[d] += batch;
-    inflight.push(post(url, reports).then((r) => {
+    inflight.push(post(urls[d % urls.length], reports).then((r) => {
       p.accepted += r.accepted;
       p.latMs.push(r.ms);
     }));
@@ -320,7 +325,22 @@ async function main(): Promise<void> {
   const loadPct = intOption(p, 'load', 1, 100)!;
   const preload = intOption(p, 'preload', 0, 100_000_000)!;
   const workers = intOption(p, 'workers', 1, 64);
+  const nodes = intOption(p, 'nodes', 1, 16)!;
+  const dbKind = p.options.db as string;
+  if (dbKind !== 'sqlite' && dbKind !== 'postgres') throw new Error(`--db expected sqlite or postgres, got ${JSON.stringify(dbKind)}`);
+  if (dbKind === 'sqlite' && nodes !== 1) throw new Error('--nodes: a SQLite file takes one node; use --db postgres for several');
+  if (dbKind === 'postgres' && preload) throw new Error('--preload is measured on SQLite only');
   const cores = availableParallelism();
+  // Loaded only for PostgreSQL: the harness lives with the tests.
+  const pgServer = dbKind === 'postgres' ? await (await import('../../test/_postgres')).startPostgres() : undefined;
+  if (dbKind === 'postgres' && !pgServer) throw new Error('--db postgres: PostgreSQL is not installed here (Debian: apt-get install postgresql)');
+  try {
+    await measure();
+  } finally {
+    await pgServer?.stop();
+  }
+
+  async function measure(): Promise<void> {
 
   mkdirSync(CACHE, { recursive: true });
   // 1. The ceiling, measured on a report of the same kind (a 193-byte COSE_Sign1).
@@ -335,8 +355,9 @@ async function main(): Promise<void> {
   const f1 = (x: number) => x.toFixed(1);
   const lines: string[] = [];
   // With --preload, the same load first on an empty database, then on the preloaded one.
+  const pgDb = async () => ({ postgres: await pgServer!.createDatabase(), nodes });
   const empty = preload ? await runNode(undefined, chains, { batch, durationS, warmS, loadPct, workers }) : undefined;
-  const run = await runNode(preload ? preloadDb(preload) : undefined, chains, { batch, durationS, warmS, loadPct, workers });
+  const run = await runNode(pgServer ? await pgDb() : preload ? preloadDb(preload) : undefined, chains, { batch, durationS, warmS, loadPct, workers });
   const after = await rawVerifyRate(sample, samplePub, 2000);
   const rawAfter = after.rate;
   const raw = (rawBefore + rawAfter) / 2;
@@ -350,7 +371,9 @@ async function main(): Promise<void> {
     if (r.full.exhausted || r.paced.exhausted) lines.push(`${label}: note: devices ran out of reports before the time was up (full ${r.full.exhausted}, paced ${r.paced.exhausted}): the figures are low`);
   };
   lines.push(
-    `node: SQLite, ${workers ?? cores} verify workers; ${devices} devices x batches of ${batch}`,
+    pgServer
+      ? `nodes: ${nodes} on one PostgreSQL database, ${workers ?? cores} verify workers each; ${devices} devices x batches of ${batch}`
+      : `node: SQLite, ${workers ?? cores} verify workers; ${devices} devices x batches of ${batch}`,
     `raw node:crypto Ed25519 verify on ${cores} cores: ${f1(rawBefore)}/s before the load, ${f1(rawAfter)}/s after, mean ${f1(raw)}/s (one verify: ${f1(verifyCpuUs)} us of CPU)`,
   );
   if (empty) describe(empty, 'empty database');
@@ -368,6 +391,7 @@ async function main(): Promise<void> {
     `accepted_per_s=${f1(run.acceptedPerS)} p50_ms=${f1(percentile(run.paced.latMs, 50))} p99_ms=${f1(percentile(run.paced.latMs, 99))} raw_verify_per_s=${f1(raw)} ratio=${(run.acceptedPerS / raw).toFixed(3)} cpu_ratio=${(verifyCpuUs / run.nodeCpuUs).toFixed(3)}`,
   );
   process.stdout.write(lines.join('\n') + '\n');
+  }
 }
 
 interface NodeRun {
@@ -379,39 +403,54 @@ interface NodeRun {
   commits: number;
 }
 
-/** One node on a copy of `dbFile` (or an empty database): warm-up, full load, paced load. */
+/**
+ * Nodes on one database: a copy of `dbFile` or an empty SQLite file (one node), or a
+ * PostgreSQL database (`nodes` of them). Warm-up, full load, paced load.
+ */
 async function runNode(
-  dbFile: string | undefined,
+  dbFile: string | { postgres: string; nodes: number } | undefined,
   chains: Uint8Array[][],
   o: { batch: number; durationS: number; warmS: number; loadPct: number; workers: number | undefined },
 ): Promise<NodeRun> {
   const tmp = mkdtempSync(path.join(tmpdir(), 'deep-bench-ingest-'));
-  const db = path.join(tmp, 'ledger.db');
-  if (dbFile) copyFileSync(dbFile, db);
-  const { child, url } = await startNode(db, o.workers);
+  let db = path.join(tmp, 'ledger.db');
+  let count = 1;
+  if (typeof dbFile === 'string') copyFileSync(dbFile, db);
+  else if (dbFile) [db, count] = [dbFile.postgres, dbFile.nodes];
+  const started: { child: ChildProcess; url: string }[] = [];
   try {
-    for (let i = 0; i < chains.length; i++) await registerDevice(url, seedOf(i));
+    for (let i = 0; i < count; i++) started.push(await startNode(db, o.workers));
+    const urls = started.map((s) => s.url);
+    const pids = started.map((s) => s.child.pid!);
+    const cpu = () => pids.reduce((a, pid) => a + cpuSecondsOf(pid), 0);
+    const mainCpu = () => pids.reduce((a, pid) => a + cpuSecondsOf(pid, pid), 0);
+    for (let i = 0; i < chains.length; i++) await registerDevice(urls[i % urls.length], seedOf(i));
     const at: Cursors = chains.map(() => 0);
     // Warm-up (tsx compiling the workers, JIT, SQLite pages), then full load.
-    await fullLoad(url, chains, at, o.batch, o.warmS);
+    await fullLoad(urls, chains, at, o.batch, o.warmS);
     // The main thread's id is the process id (Linux): the rest is the workers and libuv's pool.
-    const cpu0 = cpuSecondsOf(child.pid);
-    const main0 = cpuSecondsOf(child.pid, child.pid);
-    const full = await fullLoad(url, chains, at, o.batch, o.durationS);
-    const nodeCpuUs = ((cpuSecondsOf(child.pid) - cpu0) / full.accepted) * 1e6;
-    const mainCpuUs = ((cpuSecondsOf(child.pid, child.pid) - main0) / full.accepted) * 1e6;
+    const cpu0 = cpu();
+    const main0 = mainCpu();
+    const full = await fullLoad(urls, chains, at, o.batch, o.durationS);
+    const nodeCpuUs = ((cpu() - cpu0) / full.accepted) * 1e6;
+    const mainCpuUs = ((mainCpu() - main0) / full.accepted) * 1e6;
     const acceptedPerS = full.accepted / full.seconds;
     // Paced load for the latency.
-    const paced = await pacedLoad(url, chains, at, o.batch, o.durationS, (acceptedPerS * o.loadPct) / 100);
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    const commits = Number(/^deep_ingest_commits_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    const paced = await pacedLoad(urls, chains, at, o.batch, o.durationS, (acceptedPerS * o.loadPct) / 100);
+    let commits = 0;
+    for (const url of urls) {
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      commits += Number(/^deep_ingest_commits_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
+    }
+    for (const { child } of started) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
     full.latMs.sort((a, b) => a - b);
     paced.latMs.sort((a, b) => a - b);
     return { full, paced, acceptedPerS, nodeCpuUs, mainCpuUs, commits };
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    for (const { child } of started) if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(tmp, { recursive: true, force: true });
   }
 }

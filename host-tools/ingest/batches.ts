@@ -5,7 +5,7 @@
 import { planBatch, type BatchLeaf } from '../ledger/batch';
 import { MerkleTree } from '../ledger/merkle';
 import type { Logger } from './log';
-import type { Store } from './store';
+import type { SqliteStore } from './sqlite';
 import type { BatchRow, BatchStore } from './sqlite-batches';
 
 export interface BatchOptions {
@@ -57,7 +57,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byt
 
 
 export function createBatcher(
-  store: Store,
+  store: SqliteStore,
   opts: BatchOptions & { logger: Logger; now?: () => number; anchorInfo?: (batchId: number) => AnchorInfo | undefined; chain?: () => { chainId: number; contract: string } | undefined; onBatch?: (b: BatchRow) => void },
 ): Batcher {
   const batches: BatchStore | undefined = store.batches;
@@ -94,7 +94,7 @@ export function createBatcher(
     if (!n) return undefined;
     const rows = batches!.unbatchedLeaves(u.afterReport, n);
     const plan = planBatch(rows);
-    const b = store.transaction(() => batches!.insert(plan, u.afterReport, rows[rows.length - 1].rowId, at));
+    const b = store.transactionSync(() => batches!.insert(plan, u.afterReport, rows[rows.length - 1].rowId, at));
     trees.set(b.id, plan.tree);
     opts.logger.info('batch closed', { batch: b.id, reports: b.size, devices: plan.devices.length, root: hex(b.root) });
     opts.onBatch?.(b);

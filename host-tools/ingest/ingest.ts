@@ -86,8 +86,8 @@ export interface DeviceView {
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 export const sha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
 
-export function deviceView(store: Store, d: DeviceRecord): DeviceView {
-  const p = store.pendingSummary(d.id);
+export async function deviceView(store: Store, d: DeviceRecord): Promise<DeviceView> {
+  const p = await store.pendingSummary(d.id);
   return {
     id: d.id,
     publicKey: toHex(d.publicKey),
@@ -109,14 +109,14 @@ export interface Ingest {
   /** Verifies, chains and durably commits the reports; answers per report, in order. */
   submit(reports: Uint8Array[], receivedAt?: number): Promise<ReportAnswer[]>;
   /** A fresh single-use pairing challenge. */
-  challenge(): { challenge: Uint8Array; expiresAt: number };
-  register(challenge: Uint8Array, proof: Uint8Array): { ok: true; device: DeviceView } | { ok: false; status: number; error: string };
-  revoke(id: string): DeviceView | undefined;
-  device(id: string): DeviceView | undefined;
+  challenge(): Promise<{ challenge: Uint8Array; expiresAt: number }>;
+  register(challenge: Uint8Array, proof: Uint8Array): Promise<{ ok: true; device: DeviceView } | { ok: false; status: number; error: string }>;
+  revoke(id: string): Promise<DeviceView | undefined>;
+  device(id: string): Promise<DeviceView | undefined>;
   /** Reports received and not yet answered. */
   queueDepth(): number;
   /** Devices whose chain has a gap that is still open. */
-  openGaps(): DeviceView[];
+  openGaps(): Promise<DeviceView[]>;
   close(): Promise<void>;
 }
 
@@ -132,31 +132,43 @@ export function createIngest(opts: IngestOptions): Ingest {
   let queue: QueuedRequest[] = [];
   let depth = 0;
   let flushScheduled = false;
+  // A commit is running: the next flush starts when it is done (and takes all that queued
+  // meanwhile), so the chain state below is changed by one commit at a time.
+  let flushing = false;
   let closed = false;
 
   function scheduleFlush(): void {
-    if (flushScheduled) return;
+    if (flushScheduled || flushing) return;
     flushScheduled = true;
     // setImmediate runs after the I/O callbacks of this loop turn: every worker answer that
     // has arrived meanwhile joins this commit.
-    setImmediate(flush);
+    setImmediate(runFlush);
   }
 
-  function flush(): void {
+  function runFlush(): void {
     flushScheduled = false;
+    flushing = true;
+    flush().finally(() => {
+      flushing = false;
+      if (queue.length) scheduleFlush();
+    });
+  }
+
+  async function flush(): Promise<void> {
     const batch = queue;
     queue = [];
     if (!batch.length) return;
     const t0 = process.hrtime.bigint();
     const counts = { accepted: 0, pending: 0, duplicate: 0, rejected: new Map<string, number>() };
     try {
-      store.transaction(() => {
+      await store.transaction(async () => {
+        if (store.shared) await lockDevices(batch);
         const promoted = new Map<string, ReportAnswer & { status: 'accepted' }>();
         for (const req of batch) {
-          for (const item of req.items) req.answers[item.index] = apply(item, promoted, counts);
+          for (const item of req.items) req.answers[item.index] = await apply(item, promoted, counts);
         }
         // One head write per device and commit, however many of its reports went in.
-        for (const [id, h] of moved) store.setHead(id, h.seq, h.hash, h.lastSeenAt, h.faults);
+        for (const [id, h] of moved) await store.setHead(id, h.seq, h.hash, h.lastSeenAt, h.faults);
         moved.clear();
       });
     } catch (err) {
@@ -165,7 +177,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       chains.clear();
       moved.clear();
       try {
-        pendingDevices = new Set(store.devicesWithPending());
+        pendingDevices = new Set(await store.devicesWithPending());
       } catch (e) {
         // The store is down: assume every device may hold pending reports until it is back.
         pendingDevices = null;
@@ -199,9 +211,12 @@ export function createIngest(opts: IngestOptions): Ingest {
 
   // What the chain rules need of each device, read from the store once and then kept up to
   // date by the commits: key, revocation, head (with its decoded report, so continuity needs
-  // no decoding). Valid because this node is the store's only writer (the SQLite store holds
-  // its file's exclusive lock). Changed only inside the commit transaction or by register
-  // and revoke; cleared when a commit rolls back. Bounded: the oldest entries are dropped.
+  // no decoding). With SQLite this node is the store's only writer (it holds the file's
+  // exclusive lock), so the cache is the truth. With a shared store (PostgreSQL, several
+  // nodes) it is only a hint: every commit first locks its devices' rows and re-reads them
+  // (lockDevices), and an entry that differs from the database is replaced before any rule
+  // runs. Changed only inside the commit transaction or by register and revoke; cleared
+  // when a commit rolls back. Bounded: the oldest entries are dropped.
   interface ChainState {
     publicKey: Uint8Array;
     revokedAt: number | null;
@@ -216,45 +231,104 @@ export function createIngest(opts: IngestOptions): Ingest {
   // Heads moved in the running commit, written once per device before it commits.
   const moved = new Map<string, { seq: number; hash: Uint8Array; lastSeenAt: number; faults: Record<string, unknown> | null }>();
 
-  function chainOf(id: string): ChainState | undefined {
-    const cached = chains.get(id);
-    if (cached) return cached;
-    const d = store.deviceState(id);
-    // Absence is not kept: the device may register in a moment.
-    if (!d) return undefined;
-    const h = store.headOf(id)!;
+  function remember(id: string, c: ChainState): ChainState {
     if (chains.size >= maxChains) {
       for (const k of chains.keys()) {
         if (chains.size < maxChains * 0.9) break;
         if (!moved.has(k)) chains.delete(k);
       }
     }
-    const c: ChainState = { publicKey: d.publicKey, revokedAt: d.revokedAt, seq: h.seq, hash: h.hash, report: undefined };
     chains.set(id, c);
     return c;
   }
+
+  async function chainOf(id: string): Promise<ChainState | undefined> {
+    const cached = chains.get(id);
+    if (cached) return cached;
+    const d = await store.deviceState(id);
+    // Absence is not kept: the device may register in a moment.
+    if (!d) return undefined;
+    const h = (await store.headOf(id))!;
+    return remember(id, { publicKey: d.publicKey, revokedAt: d.revokedAt, seq: h.seq, hash: h.hash, report: undefined });
+  }
+
+  /**
+   * Shared store: locks the rows of every device this commit may change, in id order (two
+   * nodes locking overlapping sets wait for each other, never in a cycle), and makes the
+   * cache agree with what the database holds under the lock. Until the commit ends no
+   * other node can move these heads or their pending reports.
+   */
+  async function lockDevices(batch: QueuedRequest[]): Promise<void> {
+    // Devices whose rows the commit writes: chains moved, and rejections counted against a
+    // device (those rows' foreign keys would otherwise wait on other nodes' locks midway).
+    const ids = new Set<string>();
+    for (const req of batch) {
+      for (const { verdict: v } of req.items) {
+        if (v.ok) ids.add(v.facts.deviceId);
+        else if (v.signed && v.deviceId) ids.add(v.deviceId);
+      }
+    }
+    if (!ids.size) return;
+    const sorted = [...ids].sort();
+    const rows = await store.lockHeads!(sorted);
+    const found = new Set(rows.map((r) => r.id));
+    for (const id of sorted) if (!found.has(id)) chains.delete(id);
+    for (const r of rows) {
+      const c = chains.get(r.id);
+      if (!c || c.seq !== r.seq || c.revokedAt !== r.revokedAt || !bytesEqual(c.hash, r.hash)) {
+        // Another node moved the head (or revoked the key) since this node last saw it.
+        remember(r.id, { publicKey: r.publicKey, revokedAt: r.revokedAt, seq: r.seq, hash: r.hash, report: undefined });
+      }
+      if (r.hasPending) pendingDevices?.add(r.id);
+      else pendingDevices?.delete(r.id);
+    }
+  }
   // Devices holding pending reports: only their accepts look for successors to promote.
-  // null: unknown (the store failed), so every accept looks.
-  let pendingDevices: Set<string> | null = new Set(store.devicesWithPending());
+  // null: unknown (the store failed), so every accept looks. A shared store sets each
+  // device's membership from the database when the commit locks it.
+  let pendingDevices: Set<string> | null = null;
+  const pendingLoaded = (async () => {
+    try {
+      pendingDevices = new Set(await store.devicesWithPending());
+    } catch (err) {
+      logger.error('store unreadable: every accept will look for pending successors', { err: err as Error });
+    }
+  })();
 
   /** Bytes stored by this node were verified on arrival: decoding them again is enough. */
   function decodeStored(bytes: Uint8Array): EnergyReport {
     return decodeReport(decodeSign1(bytes).payload);
   }
 
+  // The chain rules (checkChain) read the ledger synchronously; the store may not answer
+  // at once. So before each check, prepare() reads what the check will ask about the one
+  // device it concerns (`current`): the decoded head report when the report continues
+  // the chain, the stored hash at its seq when it is behind the head.
+  let current: ChainState | undefined;
+  let probe: { seq: number; hash: Uint8Array | undefined } | undefined;
+
+  async function prepare(id: string, c: ChainState, seq: number): Promise<void> {
+    current = c;
+    probe = undefined;
+    if (seq === c.seq + 1 && c.seq >= 0 && !c.report) c.report = decodeStored((await store.getAccepted(id, c.seq))!.bytes);
+    else if (seq < c.seq) probe = { seq, hash: await store.hashAt(id, seq) };
+  }
+
   /** The chain rules' view of the ledger: the store, read inside the commit transaction. */
   const view: ChainView = {
-    head(kid) {
-      const c = chainOf(toHex(kid));
-      if (!c || c.seq < 0) return undefined;
-      c.report ??= decodeStored(store.getAccepted(toHex(kid), c.seq)!.bytes);
-      return { seq: c.seq, hash: c.hash, report: c.report };
+    head() {
+      const c = current!;
+      if (c.seq < 0) return undefined;
+      // Only a report at seq head+1 reaches the continuity check that reads `report`.
+      return { seq: c.seq, hash: c.hash, report: c.report! };
     },
-    hashAt(kid, seq) {
+    hashAt(_kid, seq) {
       // Accepted reports are exactly seq 0..head: beyond the head there is nothing to read.
-      const c = chainOf(toHex(kid));
-      if (!c || seq > c.seq) return undefined;
-      return seq === c.seq ? c.hash : store.hashAt(toHex(kid), seq);
+      const c = current!;
+      if (seq > c.seq) return undefined;
+      if (seq === c.seq) return c.hash;
+      if (probe?.seq !== seq) throw new Error(`chain view: hash at seq ${seq} was not prepared`);
+      return probe.hash;
     },
   };
 
@@ -268,9 +342,9 @@ export function createIngest(opts: IngestOptions): Ingest {
    * rejection is the device's doing and counts against it. Anything else may be anyone's:
    * counted apart. (Not a closure in apply(): that would be one more allocation per report.)
    */
-  function rejectItem(item: QueuedItem, counts: Counts, reason: RejectReason, detail: string, deviceId: string | undefined, seq: number | undefined, signed: boolean): ReportAnswer {
+  async function rejectItem(item: QueuedItem, counts: Counts, reason: RejectReason, detail: string, deviceId: string | undefined, seq: number | undefined, signed: boolean): Promise<ReportAnswer> {
     counts.rejected.set(reason, (counts.rejected.get(reason) ?? 0) + 1);
-    if (signed && deviceId) store.countRejection(deviceId, reason, item.receivedAt);
+    if (signed && deviceId) await store.countRejection(deviceId, reason, item.receivedAt);
     else metrics.unattributed.inc({ reason });
     const logged = logThrottle.admit(`${signed ? deviceId : 'unattributed'}/${reason}`);
     if (logged) logger.info('report rejected', { device: deviceId, seq, reason, detail, ...(signed ? {} : { unattributed: true }), ...logged });
@@ -284,27 +358,28 @@ export function createIngest(opts: IngestOptions): Ingest {
     return { index: item.index, status: 'duplicate', device: deviceId, seq, state };
   }
 
-  function apply(item: QueuedItem, answers: Answers, counts: Counts): ReportAnswer {
+  async function apply(item: QueuedItem, answers: Answers, counts: Counts): Promise<ReportAnswer> {
     const v = item.verdict;
-    if (!v.ok) return rejectItem(item, counts, v.reason, v.detail, v.deviceId, v.seq, v.signed && !!v.deviceId && !!chainOf(v.deviceId));
+    if (!v.ok) return rejectItem(item, counts, v.reason, v.detail, v.deviceId, v.seq, v.signed && !!v.deviceId && !!(await chainOf(v.deviceId)));
     const f = v.facts;
-    const dev = chainOf(f.deviceId);
+    const dev = await chainOf(f.deviceId);
     // Registration and revocation can race with verification in the workers: the store,
     // read inside this transaction, has the last word.
     if (!dev) return rejectItem(item, counts, REJECT.UNKNOWN_KEY, `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq, false);
     if (dev.revokedAt !== null) return rejectItem(item, counts, REJECT.UNKNOWN_KEY, `the key of kid ${f.deviceId} was revoked at ${iso(dev.revokedAt)}`, f.deviceId, f.seq, true);
     const report: StoredReport = { ...f, bytes: item.bytes, receivedAt: item.receivedAt };
+    await prepare(f.deviceId, dev, f.seq);
     const verdict = checkChain(verified(v.report, f.hash, item.bytes, dev.publicKey), view);
     if (verdict.ok && verdict.status === 'duplicate') return duplicateItem(item, counts, f.deviceId, f.seq, 'committed');
     if (verdict.ok) {
-      commitAccepted(report, v.report);
+      await commitAccepted(report, v.report, dev);
       counts.accepted++;
-      if (!pendingDevices || pendingDevices.has(f.deviceId)) promote(report, dev.publicKey, answers, counts);
+      if (!pendingDevices || pendingDevices.has(f.deviceId)) await promote(report, dev, answers, counts);
       return { index: item.index, status: 'accepted', device: f.deviceId, seq: f.seq, state: 'committed' };
     }
     if (verdict.reason === REJECT.FORK) {
       // A second history signed by the same key. Never overwrite: keep the evidence, flag the device.
-      store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt, maxForkEvidence);
+      await store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt, maxForkEvidence);
       const logged = logThrottle.admit(`${f.deviceId}/fork-warning`);
       if (logged) logger.warn('fork', { device: f.deviceId, seq: f.seq, head: dev.seq, detail: verdict.detail, ...logged });
       return rejectItem(item, counts, REJECT.FORK, verdict.detail, f.deviceId, f.seq, true);
@@ -314,59 +389,59 @@ export function createIngest(opts: IngestOptions): Ingest {
     if (f.seq - dev.seq > maxAhead) {
       return rejectItem(item, counts, REJECT.GAP, `seq ${f.seq} is more than ${maxAhead} ahead of the chain head ${dev.seq}`, f.deviceId, f.seq, true);
     }
-    const held = store.getPending(f.deviceId, f.seq);
+    const held = await store.getPending(f.deviceId, f.seq);
     if (held && bytesEqual(held.hash, f.hash)) return duplicateItem(item, counts, f.deviceId, f.seq, 'pending');
     if (held) {
-      store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt, maxForkEvidence);
+      await store.recordFork(f.deviceId, f.seq, f.hash, item.bytes, item.receivedAt, maxForkEvidence);
       const logged = logThrottle.admit(`${f.deviceId}/fork-warning`);
       if (logged) logger.warn('fork', { device: f.deviceId, seq: f.seq, pending: true, ...logged });
       return rejectItem(item, counts, REJECT.FORK, `seq ${f.seq} is already held pending with other bytes`, f.deviceId, f.seq, true);
     }
-    if (store.pendingSummary(f.deviceId).count >= maxPending) {
+    if ((await store.pendingSummary(f.deviceId)).count >= maxPending) {
       return rejectItem(item, counts, REJECT.GAP, `${maxPending} reports already wait for seq ${dev.seq + 1}; send the missing ones first`, f.deviceId, f.seq, true);
     }
-    store.insertPending(report);
+    await store.insertPending(report);
     pendingDevices?.add(f.deviceId);
-    store.touchDevice(f.deviceId, item.receivedAt);
+    await store.touchDevice(f.deviceId, item.receivedAt);
     counts.pending++;
     const answer: ReportAnswer & { status: 'accepted' } = { index: item.index, status: 'accepted', device: f.deviceId, seq: f.seq, state: 'pending' };
     answers.set(`${f.deviceId}/${f.seq}`, answer);
     return answer;
   }
 
-  function commitAccepted(r: StoredReport, decoded: EnergyReport): void {
-    store.insertAccepted(r, now());
+  async function commitAccepted(r: StoredReport, decoded: EnergyReport, c: ChainState): Promise<void> {
+    await store.insertAccepted(r, now());
     moved.set(r.deviceId, { seq: r.seq, hash: r.hash, lastSeenAt: r.receivedAt, faults: r.faults });
-    const c = chainOf(r.deviceId)!;
     c.seq = r.seq;
     c.hash = r.hash;
     c.report = decoded;
   }
 
   /** After a report was accepted, moves its pending successors into the chain while they link. */
-  function promote(head: StoredReport, publicKey: Uint8Array, answers: Answers, counts: Counts): void {
+  async function promote(head: StoredReport, dev: ChainState, answers: Answers, counts: Counts): Promise<void> {
     for (let seq = head.seq + 1; ; seq++) {
-      const next = store.getPending(head.deviceId, seq);
+      const next = await store.getPending(head.deviceId, seq);
       if (!next) {
-        if (!store.pendingSummary(head.deviceId).count) pendingDevices?.delete(head.deviceId);
+        if (!(await store.pendingSummary(head.deviceId)).count) pendingDevices?.delete(head.deviceId);
         return;
       }
-      store.deletePending(next.deviceId, next.seq);
+      await store.deletePending(next.deviceId, next.seq);
       const decoded = decodeStored(next.bytes);
-      const verdict = checkChain(verified(decoded, next.hash, next.bytes, publicKey), view);
+      await prepare(next.deviceId, dev, next.seq);
+      const verdict = checkChain(verified(decoded, next.hash, next.bytes, dev.publicKey), view);
       if (!verdict.ok) {
         // It was answered as pending, but it does not continue the chain that filled the
         // gap (the device signed two histories, or its counters do not add up). Keep the
         // bytes as evidence, count it, flag the device; the chain stays at its head.
-        if (verdict.reason === REJECT.FORK) store.recordFork(next.deviceId, next.seq, next.hash, next.bytes, now(), maxForkEvidence);
-        store.countRejection(next.deviceId, verdict.reason, now());
+        if (verdict.reason === REJECT.FORK) await store.recordFork(next.deviceId, next.seq, next.hash, next.bytes, now(), maxForkEvidence);
+        await store.countRejection(next.deviceId, verdict.reason, now());
         counts.rejected.set(verdict.reason, (counts.rejected.get(verdict.reason) ?? 0) + 1);
         const answer = answers.get(`${next.deviceId}/${next.seq}`);
         if (answer) Object.assign(answer, { status: 'rejected', reason: verdict.reason, detail: verdict.detail, state: undefined });
         logger.warn('pending report does not link', { device: next.deviceId, seq: next.seq, reason: verdict.reason, detail: verdict.detail });
         return;
       }
-      commitAccepted(next, decoded);
+      await commitAccepted(next, decoded, dev);
       counts.accepted++;
       const answer = answers.get(`${next.deviceId}/${next.seq}`);
       if (answer) answer.state = 'committed';
@@ -387,15 +462,45 @@ export function createIngest(opts: IngestOptions): Ingest {
     return verdicts;
   }
 
+  /**
+   * Shared store: a device registered through another node is unknown to this node's
+   * workers. Reports rejected for an unknown key whose key the database holds teach the
+   * workers that key and are verified again.
+   */
+  async function learnKeys(reports: Uint8Array[], verdicts: Verdict[], receivedAt: number): Promise<Verdict[]> {
+    const retry: number[] = [];
+    const known = new Map<string, boolean>();
+    for (let i = 0; i < verdicts.length; i++) {
+      const v = verdicts[i];
+      if (v.ok || v.reason !== REJECT.UNKNOWN_KEY || !v.deviceId) continue;
+      let ok = known.get(v.deviceId);
+      if (ok === undefined) {
+        const d = await store.deviceState(v.deviceId);
+        ok = !!d && d.revokedAt === null;
+        known.set(v.deviceId, ok);
+        if (ok) pool.broadcast({ type: 'key_add', deviceId: v.deviceId, publicKey: d!.publicKey });
+      }
+      if (ok) retry.push(i);
+    }
+    if (!retry.length) return verdicts;
+    const again = await verifyAll(retry.map((i) => reports[i]), receivedAt);
+    const out = verdicts.slice();
+    retry.forEach((i, k) => (out[i] = again[k]));
+    return out;
+  }
+
   return {
     async submit(reports, receivedAt = now()) {
       if (closed) throw new StorageError('ingest node is shutting down');
       depth += reports.length;
       let verdicts: Verdict[];
       try {
+        await pendingLoaded;
         verdicts = await verifyAll(reports, receivedAt);
+        if (store.shared) verdicts = await learnKeys(reports, verdicts, receivedAt);
       } catch (err) {
-        // A verify worker died under this request (it is replaced): answer 503, the device resends.
+        // A verify worker died under this request (it is replaced), or the store could not
+        // say whether a key is registered: answer 503, the device resends.
         depth -= reports.length;
         logger.error('verification failed', { err: err as Error, reports: reports.length });
         throw new StorageError(`verification unavailable (${(err as Error).message}): nothing of this request was committed, resend it`, err);
@@ -407,71 +512,76 @@ export function createIngest(opts: IngestOptions): Ingest {
       });
     },
 
-    challenge() {
+    async challenge() {
       const challenge = new Uint8Array(randomBytes(32));
       const expiresAt = now() + challengeTtlMs;
-      store.insertChallenge(challenge, expiresAt);
+      await store.insertChallenge(challenge, expiresAt);
       return { challenge, expiresAt };
     },
 
-    register(challenge, proof) {
+    async register(challenge, proof) {
       // Check the proof first, then burn the challenge: a challenge is single-use whether the
       // proof was good or not, so a failed attempt cannot be retried against it.
       const check = opts.pairing(proof, challenge);
-      const state = store.transaction(() => store.consumeChallenge(challenge, now()));
+      const state = await store.transaction(() => store.consumeChallenge(challenge, now()));
       if (state === 'unknown') return { ok: false, status: 400, error: 'unknown or already used challenge' };
       if (state === 'expired') return { ok: false, status: 400, error: 'challenge expired' };
       if (!check.ok) {
         logger.warn('pairing proof rejected', { detail: check.detail });
         return { ok: false, status: 400, error: `bad pairing proof: ${check.detail}` };
       }
-      const existing = store.getDevice(check.deviceId);
-      if (existing) {
-        if (Buffer.compare(existing.publicKey, check.publicKey) !== 0) {
-          return { ok: false, status: 409, error: `kid ${check.deviceId} is registered with another public key` };
-        }
-        if (existing.revokedAt !== null) return { ok: false, status: 409, error: `device ${check.deviceId} was revoked; a revoked key stays revoked` };
-        return { ok: true, device: deviceView(store, existing) };
+      const existing = await store.getDevice(check.deviceId);
+      if (!existing) {
+        // Ignored if the same kid was registered meanwhile (another request, another node):
+        // what is stored then is judged below like any existing registration.
+        await store.transaction(() => store.insertDevice({ id: check.deviceId, publicKey: check.publicKey, registeredAt: now() }));
       }
-      store.transaction(() => store.insertDevice({ id: check.deviceId, publicKey: check.publicKey, registeredAt: now() }));
-      // Workers learn the key before this answer goes out, so the device's first report
-      // (sent after the answer) finds it. postMessage order is kept per worker.
-      pool.broadcast({ type: 'key_add', deviceId: check.deviceId, publicKey: check.publicKey });
-      logger.info('device registered', { device: check.deviceId });
-      return { ok: true, device: deviceView(store, store.getDevice(check.deviceId)!) };
+      const d = (await store.getDevice(check.deviceId))!;
+      if (Buffer.compare(d.publicKey, check.publicKey) !== 0) {
+        return { ok: false, status: 409, error: `kid ${check.deviceId} is registered with another public key` };
+      }
+      if (d.revokedAt !== null) return { ok: false, status: 409, error: `device ${check.deviceId} was revoked; a revoked key stays revoked` };
+      if (!existing) {
+        // Workers learn the key before this answer goes out, so the device's first report
+        // (sent after the answer) finds it. postMessage order is kept per worker.
+        pool.broadcast({ type: 'key_add', deviceId: check.deviceId, publicKey: check.publicKey });
+        logger.info('device registered', { device: check.deviceId });
+      }
+      return { ok: true, device: await deviceView(store, d) };
     },
 
-    revoke(id) {
-      const d = store.getDevice(id);
+    async revoke(id) {
+      const d = await store.getDevice(id);
       if (!d) return undefined;
       if (d.revokedAt === null) {
-        store.transaction(() => store.revokeDevice(id, now()));
+        await store.transaction(() => store.revokeDevice(id, now()));
         chains.delete(id);
         pool.broadcast({ type: 'key_remove', deviceId: id });
         logger.warn('device revoked', { device: id });
       }
-      return deviceView(store, store.getDevice(id)!);
+      return deviceView(store, (await store.getDevice(id))!);
     },
 
-    device(id) {
-      const d = store.getDevice(id);
+    async device(id) {
+      const d = await store.getDevice(id);
       return d ? deviceView(store, d) : undefined;
     },
 
     queueDepth: () => depth,
 
-    openGaps() {
-      return store
-        .devicesWithPending()
-        .map((id) => store.getDevice(id))
-        .filter((d): d is DeviceRecord => !!d)
-        .map((d) => deviceView(store, d));
+    async openGaps() {
+      const out: DeviceView[] = [];
+      for (const id of await store.devicesWithPending()) {
+        const d = await store.getDevice(id);
+        if (d) out.push(await deviceView(store, d));
+      }
+      return out;
     },
 
     async close() {
       closed = true;
       // Let the flush that may be scheduled run, so nothing verified is left unanswered.
-      while (queue.length || flushScheduled || depth > 0) await new Promise((r) => setTimeout(r, 5));
+      while (queue.length || flushScheduled || flushing || depth > 0) await new Promise((r) => setTimeout(r, 5));
     },
   };
 }

@@ -29,13 +29,18 @@ export class Counter {
   }
 }
 
+/** A reading now, or (a store that answers later, PostgreSQL) a promise of it. */
+type Reading = number | Promise<number>;
+
 export class Gauge {
-  private readonly read: () => number;
-  constructor(readonly name: string, readonly help: string, read: () => number) {
+  private readonly read: () => Reading;
+  constructor(readonly name: string, readonly help: string, read: () => Reading) {
     this.read = read;
   }
-  render(): string {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`].join('\n');
+  render(): string | Promise<string> {
+    const text = (v: number) => [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${v}`].join('\n');
+    const v = this.read();
+    return typeof v === 'number' ? text(v) : v.then(text);
   }
 }
 
@@ -75,12 +80,12 @@ export interface IngestMetrics {
   verifySeconds: Histogram;
   commitSeconds: Histogram;
   /** Adds a metric of another part of the node (batches, anchoring) to the exposition. */
-  add(metric: { render(): string }): void;
-  render(): string;
+  add(metric: { render(): string | Promise<string> }): void;
+  render(): Promise<string>;
 }
 
 /** The node's metric set. `gauges` read live values (queue depth, open gaps) at scrape time. */
-export function createMetrics(gauges: { queueDepth: () => number; openGaps: () => number; devices: () => number }): IngestMetrics {
+export function createMetrics(gauges: { queueDepth: () => Reading; openGaps: () => Reading; devices: () => Reading }): IngestMetrics {
   const accepted = new Counter('deep_ingest_reports_accepted_total', 'Reports accepted and committed to the chain of their device.');
   const pending = new Counter('deep_ingest_reports_pending_total', 'Reports stored durably but held pending until the gap before them fills.');
   const duplicate = new Counter('deep_ingest_reports_duplicate_total', 'Reports resent with bytes identical to a stored report (answered as success).');
@@ -102,10 +107,10 @@ export function createMetrics(gauges: { queueDepth: () => number; openGaps: () =
   const queue = new Gauge('deep_ingest_queue_depth', 'Reports received and not yet answered (verifying or waiting for commit).', gauges.queueDepth);
   const gaps = new Gauge('deep_ingest_open_gaps', 'Devices whose chain has a gap (pending reports waiting for missing ones).', gauges.openGaps);
   const devices = new Gauge('deep_ingest_devices', 'Registered, non-revoked devices.', gauges.devices);
-  const all: { render(): string }[] = [accepted, pending, duplicate, rejected, unattributed, rateLimited, httpRequests, commits, verifySeconds, commitSeconds, queue, gaps, devices];
+  const all: { render(): string | Promise<string> }[] = [accepted, pending, duplicate, rejected, unattributed, rateLimited, httpRequests, commits, verifySeconds, commitSeconds, queue, gaps, devices];
   return {
     accepted, pending, duplicate, rejected, unattributed, rateLimited, httpRequests, commits, verifySeconds, commitSeconds,
     add: (m) => void all.push(m),
-    render: () => all.map((m) => m.render()).join('\n') + '\n',
+    render: async () => (await Promise.all(all.map((m) => m.render()))).join('\n') + '\n',
   };
 }

@@ -13,11 +13,14 @@ import type { FabricPublisher, FabricPublisherOptions } from '../ledger/fabric/p
 import { createPool } from './pool';
 import { createIngestServer, listen, type RateLimits, type ServerOptions } from './server';
 import { openPolicyFile } from '../market/policy-store';
-import { openSqliteStore } from './sqlite';
+import { openSqliteStore, type SqliteStore } from './sqlite';
 import type { Store } from './store';
 
 export interface NodeOptions {
-  /** SQLite file (created with its schema if absent). Ignored when `store` is given. */
+  /**
+   * SQLite file (created with its schema if absent), or a postgres:// URL (its schema is
+   * created if absent; several nodes may share it). Ignored when `store` is given.
+   */
   db?: string;
   store?: Store;
   port?: number;
@@ -81,20 +84,41 @@ const pairing: PairingCheck = (proof, challenge) => {
   return { ok: true, deviceId: Buffer.from(r.kid).toString('hex'), publicKey: r.publicKey };
 };
 
+/** A postgres:// (or postgresql://) URL names a PostgreSQL database; anything else a SQLite file. */
+export const isPostgresUrl = (db: string): boolean => /^postgres(ql)?:\/\//i.test(db);
+
+/** Opens the store `db` names: a postgres:// URL or a SQLite file. */
+export async function openStore(db: string): Promise<Store> {
+  if (!isPostgresUrl(db)) return openSqliteStore(db);
+  // Loaded only for PostgreSQL: the SQLite node does not need the driver.
+  const { openPostgresStore } = await import('./postgres');
+  return openPostgresStore(db);
+}
+
 export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   const logger = opts.logger ?? createLogger();
-  const store = opts.store ?? openSqliteStore(requireDb(opts.db));
+  const store = opts.store ?? (await openStore(requireDb(opts.db)));
   let ingestRef: { queueDepth(): number } | undefined;
   const metrics = createMetrics({
     queueDepth: () => ingestRef?.queueDepth() ?? 0,
-    openGaps: () => store.devicesWithPending().length,
+    openGaps: () => {
+      const ids = store.devicesWithPending();
+      return Array.isArray(ids) ? ids.length : ids.then((x) => x.length);
+    },
     devices: () => store.activeDevices(),
   });
+  // A shared store's keys are read now; a worker that replaces a crashed one later starts
+  // with them, and learns keys registered since when a report needs one (ingest.ts learnKeys).
+  let keys = await store.activeKeys();
   const pool = createPool({
     entry: new URL('./worker.ts', import.meta.url),
     size: opts.workers,
     // Every worker (and any replacement of a crashed one) starts with the current keys.
-    init: () => ({ keys: store.activeKeys() }),
+    init: () => {
+      const now = store.activeKeys();
+      if (Array.isArray(now)) keys = now;
+      return { keys };
+    },
     onError: (err) => logger.error('verify worker failed, replaced', { err }),
   });
   const ingest = createIngest({ store, pool, pairing, logger, metrics, maxAhead: opts.maxAhead, maxPending: opts.maxPending, challengeTtlMs: opts.challengeTtlMs, maxForkEvidence: opts.maxForkEvidence, logIntervalMs: opts.logIntervalMs });
@@ -120,8 +144,9 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
   const anchorCfg = opts.anchor
     ? { chainId: opts.anchor.chainId, contract: opts.anchor.contract as string }
     : opts.fabric && { chainId: 0, contract: `fabric:${opts.fabric.channel}/${opts.fabric.chaincode}` };
+  // Only the SQLite store keeps batches, and the batcher uses it synchronously.
   const batcher = store.batches
-    ? createBatcher(store, { ...opts.batch, logger, anchorInfo: publisher && ((id) => publisher!.anchorInfo(id)), chain: () => anchorCfg })
+    ? createBatcher(store as SqliteStore, { ...opts.batch, logger, anchorInfo: publisher && ((id) => publisher!.anchorInfo(id)), chain: () => anchorCfg })
     : undefined;
   if (batcher) {
     metrics.add(new Gauge('deep_ingest_unbatched_reports', 'Accepted reports not in a batch yet.', () => store.batches!.unbatched().count));
@@ -135,7 +160,7 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     grid: opts.grid,
     prices: opts.prices,
     market: opts.market,
-    policies: opts.policies === false ? undefined : opts.policies ?? (opts.db ? openPolicyFile(`${opts.db}.policies.json`) : undefined),
+    policies: opts.policies === false ? undefined : opts.policies ?? (opts.db && !isPostgresUrl(opts.db) ? openPolicyFile(`${opts.db}.policies.json`) : undefined),
     enrollToken: opts.enrollToken,
     limits: opts.limits,
   });
@@ -146,17 +171,17 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     // Port taken or address not ours: release the workers and the database, or the
     // process would stay alive on them.
     await pool.close();
-    store.close();
+    await store.close();
     throw new Error(`cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 8080}: ${(err as Error).message}`);
   }
 
   const gapAlertMs = opts.gapAlertMs ?? 10 * 60_000;
   const alerted = new Map<string, string>();
-  const gapTimer = setInterval(() => {
+  const gapTimer = setInterval(async () => {
     const now = Date.now();
     let open;
     try {
-      open = ingest.openGaps();
+      open = await ingest.openGaps();
     } catch (err) {
       // A store failure shows in the answers (503) and here; the watch itself carries on.
       logger.error('gap watch cannot read the store', { err: err as Error });
@@ -190,7 +215,7 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
         server.closeAllConnections();
         await ingest.close();
         await pool.close();
-        store.close();
+        await store.close();
       })();
       return closing;
     },
@@ -198,7 +223,7 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
 }
 
 function requireDb(db: string | undefined): string {
-  if (!db) throw new TypeError('"db" expected the path of the SQLite file');
+  if (!db) throw new TypeError('"db" expected the path of the SQLite file or a postgres:// URL');
   return db;
 }
 

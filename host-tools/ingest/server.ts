@@ -248,8 +248,8 @@ function limitRegistration(s: ServerState, req: IncomingMessage): void {
   s.registerLimit.take(req.socket.remoteAddress ?? '');
 }
 
-function requireDevice(s: ServerState, id: string): void {
-  if (!s.store.getDevice(id)) throw new HttpError(404, `no device ${id}`);
+async function requireDevice(s: ServerState, id: string): Promise<void> {
+  if (!(await s.store.getDevice(id))) throw new HttpError(404, `no device ${id}`);
 }
 
 // --- handlers, one per route ---
@@ -280,9 +280,9 @@ async function postReports(s: ServerState, { req, res }: Call): Promise<number> 
   return 200;
 }
 
-function getChallenge(s: ServerState, { req, res }: Call): number {
+async function getChallenge(s: ServerState, { req, res }: Call): Promise<number> {
   limitRegistration(s, req);
-  const c = s.ingest.challenge();
+  const c = await s.ingest.challenge();
   // A node that anchors names its chain and contract: the EIP-712 domain an owner signs in.
   const anchor = s.owners?.chain;
   send(res, 200, { challenge: toHex(c.challenge), expiresAt: new Date(c.expiresAt).toISOString(), ...(anchor ? { anchor } : {}) }, { 'cache-control': 'no-store' });
@@ -314,47 +314,48 @@ async function postDevice(s: ServerState, { req, res }: Call): Promise<number> {
     const why = await s.owners.check(challenge, proof, owner);
     if (why) throw new HttpError(400, `bad owner: ${why}`);
   }
-  const r = s.ingest.register(challenge, proof);
+  const r = await s.ingest.register(challenge, proof);
   if (!r.ok) throw new HttpError(r.status, r.error);
   if (owner !== undefined) s.owners!.record(r.device.id, Buffer.from(r.device.publicKey, 'hex'), challenge, owner);
   send(res, 201, r.device, { location: `/v1/devices/${r.device.id}` });
   return 201;
 }
 
-function getDevices(s: ServerState, { res }: Call): number {
-  const devices = s.store.listDevices().map((rec) => {
-    const d = s.ingest.device(rec.id)!;
-    const last = d.head ? s.store.listAccepted(rec.id, d.head.seq - 1, 1)[0] : undefined;
-    return { ...d, lastWindowEnd: last?.windowEnd ?? null, lastAcceptedAt: last ? new Date(last.acceptedAt).toISOString() : null };
-  });
+async function getDevices(s: ServerState, { res }: Call): Promise<number> {
+  const devices = [];
+  for (const rec of await s.store.listDevices()) {
+    const d = (await s.ingest.device(rec.id))!;
+    const last = d.head ? (await s.store.listAccepted(rec.id, d.head.seq - 1, 1))[0] : undefined;
+    devices.push({ ...d, lastWindowEnd: last?.windowEnd ?? null, lastAcceptedAt: last ? new Date(last.acceptedAt).toISOString() : null });
+  }
   send(res, 200, { devices });
   return 200;
 }
 
-function getGaps(s: ServerState, { res }: Call): number {
-  send(res, 200, { gaps: s.ingest.openGaps().map((d) => ({ device: d.id, ...d.gap })) });
+async function getGaps(s: ServerState, { res }: Call): Promise<number> {
+  send(res, 200, { gaps: (await s.ingest.openGaps()).map((d) => ({ device: d.id, ...d.gap })) });
   return 200;
 }
 
-function getDevice(s: ServerState, { res, id }: Call): number {
-  const d = s.ingest.device(id);
+async function getDevice(s: ServerState, { res, id }: Call): Promise<number> {
+  const d = await s.ingest.device(id);
   if (!d) throw new HttpError(404, `no device ${id}`);
   send(res, 200, d);
   return 200;
 }
 
-function postRevoke(s: ServerState, { res, id }: Call): number {
-  const d = s.ingest.revoke(id);
+async function postRevoke(s: ServerState, { res, id }: Call): Promise<number> {
+  const d = await s.ingest.revoke(id);
   if (!d) throw new HttpError(404, `no device ${id}`);
   send(res, 200, d);
   return 200;
 }
 
-function getDeviceReports(s: ServerState, { res, url, id }: Call): number {
-  requireDevice(s, id);
+async function getDeviceReports(s: ServerState, { res, url, id }: Call): Promise<number> {
+  await requireDevice(s, id);
   const after = intParam(url, 'after', -1, -1, Number.MAX_SAFE_INTEGER);
   const limit = intParam(url, 'limit', 100, 1, 1000);
-  const rows = s.store.listAccepted(id, after, limit);
+  const rows = await s.store.listAccepted(id, after, limit);
   send(res, 200, {
     device: id,
     reports: rows.map((r) => ({
@@ -382,8 +383,8 @@ function addTotal(into: PackTotals, pack: number, flow: string, unit: string, to
   f.reports += reports;
 }
 
-function getEnergy(s: ServerState, { res, url, id }: Call): number {
-  requireDevice(s, id);
+async function getEnergy(s: ServerState, { res, url, id }: Call): Promise<number> {
+  await requireDevice(s, id);
   const to = timeParam(url, 'to', Math.floor(Date.now() / 1000) + 1);
   const from = timeParam(url, 'from', 0);
   if (from >= to) throw new HttpError(400, `"from" (${from}) must be before "to" (${to})`);
@@ -391,7 +392,7 @@ function getEnergy(s: ServerState, { res, url, id }: Call): number {
   const buckets = new Map<number, PackTotals>();
   const unsynced: PackTotals = {};
   const totals: PackTotals = {};
-  for (const row of s.store.energy(id, from, to, bucket)) {
+  for (const row of await s.store.energy(id, from, to, bucket)) {
     if (row.bucket === null) {
       addTotal(unsynced, row.pack, row.flow, row.unit, row.total, row.reports);
       continue;
@@ -418,7 +419,7 @@ async function getExport(s: ServerState, { res, url }: Call): Promise<number> {
   // Pages keep memory flat however large the ledger is; `drain` keeps a slow reader from
   // making us buffer the whole table.
   for (;;) {
-    const rows = s.store.exportAccepted(after, 1000);
+    const rows = await s.store.exportAccepted(after, 1000);
     if (!rows.length) break;
     for (const r of rows) {
       const line = JSON.stringify({
@@ -471,15 +472,15 @@ function getPrices(s: ServerState, { res }: Call): number {
  * summary settles (host-tools/testnet/settlement.ts): synced reports whose window starts
  * in [from, to), and every report made before the clock synced, unpriced.
  */
-function getMoney(s: ServerState, { res, url, id }: Call): number {
-  requireDevice(s, id);
+async function getMoney(s: ServerState, { res, url, id }: Call): Promise<number> {
+  await requireDevice(s, id);
   if (!s.prices) throw new HttpError(404, 'this node has no price table (deep ingest --prices FILE)');
   const to = timeParam(url, 'to', Math.floor(Date.now() / 1000) + 1);
   const from = timeParam(url, 'from', 0);
   if (from >= to) throw new HttpError(400, `"from" (${from}) must be before "to" (${to})`);
   const b = emptyBalance(id);
   for (let after = -1; ;) {
-    const rows = s.store.listAccepted(id, after, 1000);
+    const rows = await s.store.listAccepted(id, after, 1000);
     for (const r of rows) {
       if (r.windowStart !== null && (r.windowStart < from || r.windowStart >= to)) continue;
       addRecord(s.prices, b, recordOfStored(id, r));
@@ -505,16 +506,16 @@ function getMarketIntervals(s: ServerState, { res, url }: Call): number {
   return 200;
 }
 
-function getPolicy(s: ServerState, { res, id }: Call): number {
+async function getPolicy(s: ServerState, { res, id }: Call): Promise<number> {
   if (!s.policies) throw new HttpError(404, 'this node keeps no policies');
-  requireDevice(s, id);
+  await requireDevice(s, id);
   send(res, 200, s.policies.get(id));
   return 200;
 }
 
 async function postPolicy(s: ServerState, { req, res, id }: Call): Promise<number> {
   if (!s.policies) throw new HttpError(404, 'this node keeps no policies');
-  requireDevice(s, id);
+  await requireDevice(s, id);
   const ct = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (ct !== 'application/json') throw new HttpError(415, 'send application/json: the policy fields to change', { accept: 'application/json' });
   const body = await readBody(req, 4 << 10);
@@ -540,8 +541,8 @@ function getHealth(s: ServerState, { res }: Call): number {
   return 200;
 }
 
-function getMetrics(s: ServerState, { res }: Call): number {
-  const text = s.metrics.render();
+async function getMetrics(s: ServerState, { res }: Call): Promise<number> {
+  const text = await s.metrics.render();
   res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
   return 200;

@@ -6,7 +6,8 @@
 import { accessSync, constants as fsConstants, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AcceptedRow, DeviceRecord, EnergyRow, FlowAmount, Store, StoredReport } from './store';
+import type { AcceptedRow, Awaitable, DeviceRecord, EnergyRow, FlowAmount, StoredReport, SyncStore } from './store';
+import type { BatchStore } from './sqlite-batches';
 import { BATCH_MIGRATION, openBatchStore } from './sqlite-batches';
 
 /**
@@ -225,7 +226,21 @@ function whyNotOpened(file: string, err: unknown): string {
   return `SQLite: ${message}${typeof code === 'string' ? ` (${code})` : ''}`;
 }
 
-export function openSqliteStore(file: string): Store {
+/**
+ * The SQLite store: every method answers at once, so the batcher (batches.ts) can use it
+ * synchronously; the ingest pipeline awaits it like any store (store.ts).
+ */
+export interface SqliteStore extends SyncStore {
+  readonly kind: 'sqlite';
+  readonly shared: false;
+  readonly batches: BatchStore;
+  /** One transaction at a time: a later one waits for the running one to commit. */
+  transaction<T>(fn: () => Awaitable<T>): Promise<T>;
+  /** A transaction that runs fn at once (fn must not await). */
+  transactionSync<T>(fn: () => T): T;
+}
+
+export function openSqliteStore(file: string): SqliteStore {
   let db: Database.Database;
   try {
     db = openDatabase(file);
@@ -235,7 +250,7 @@ export function openSqliteStore(file: string): Store {
   }
 
   const st = {
-    insertDevice: db.prepare('INSERT INTO devices (id, public_key, registered_at) VALUES (?, ?, ?)'),
+    insertDevice: db.prepare('INSERT INTO devices (id, public_key, registered_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING'),
     getDevice: db.prepare('SELECT * FROM devices WHERE id = ?'),
     deviceState: db.prepare('SELECT public_key, revoked_at, head_seq FROM devices WHERE id = ?'),
     headOf: db.prepare('SELECT head_seq, head_hash FROM devices WHERE id = ?'),
@@ -337,11 +352,37 @@ export function openSqliteStore(file: string): Store {
     };
   }
 
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
+  // The running transaction (settled): the next one starts after it. The store's methods
+  // answer at once, so fn's awaits are microtask turns, yet other callers' microtasks can
+  // run in between: their transactions must wait, or they would nest in this one.
+  let tail: Promise<unknown> = Promise.resolve();
   let open = true;
   return {
+    kind: 'sqlite',
+    shared: false,
     schemaVersion: db.pragma('user_version', { simple: true }) as number,
     batches: openBatchStore(db),
-    transaction<T>(fn: () => T): T {
+    transaction<T>(fn: () => Awaitable<T>): Promise<T> {
+      const run = async (): Promise<T> => {
+        begin.run();
+        try {
+          const r = await fn();
+          // synchronous=FULL: the WAL is fsynced before COMMIT returns.
+          commit.run();
+          return r;
+        } catch (err) {
+          if (db.inTransaction) rollback.run();
+          throw err;
+        }
+      };
+      const p = tail.then(run, run);
+      tail = p.catch(() => undefined);
+      return p;
+    },
+    transactionSync<T>(fn: () => T): T {
       return db.transaction(fn)();
     },
     close() {

@@ -1,10 +1,13 @@
-// The storage seam of the ingest node. The node's chain logic talks only to this interface,
-// so a server database (PostgreSQL, ...) can replace the embedded SQLite store: implement
-// these methods with the same transactional meaning and pass the store to createIngest().
+// The storage seam of the ingest node. The node's chain logic talks only to this interface:
+// the embedded SQLite store (sqlite.ts) and the PostgreSQL store (postgres.ts) implement it
+// with the same transactional meaning.
 //
-// Contract: every method is synchronous and runs against one connection; `transaction(fn)`
-// runs fn atomically and durably (when it returns, everything fn wrote survives a power cut)
-// and reads inside fn see fn's own writes. The chain rules rely on exactly that.
+// Contract: a method may answer at once (SQLite) or with a promise (PostgreSQL): callers
+// await both. `transaction(fn)` runs fn atomically and durably (when its promise resolves,
+// everything fn wrote survives a power cut); the store calls fn makes, awaited inside it,
+// are part of the transaction and see its own writes. The chain rules rely on exactly that.
+// A store that other nodes write too (`shared`) also offers lockHeads(): the chain rules
+// then take the device rows' locks in the database and judge against what they read there.
 
 import type { BatchStore } from './sqlite-batches';
 
@@ -70,13 +73,28 @@ export interface EnergyRow {
   reports: number;
 }
 
-export interface Store {
+/** A value now, or a promise of it. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** A device's row as read under its lock (lockHeads). */
+export interface LockedHead {
+  id: string;
+  publicKey: Uint8Array;
+  revokedAt: number | null;
+  seq: number;
+  hash: Uint8Array;
+  /** The device holds pending reports. */
+  hasPending: boolean;
+}
+
+/** The store, every method answering at once: what SQLite is (the batcher relies on it). */
+export interface SyncStore {
   readonly schemaVersion: number;
   /** Batches of accepted reports and their anchoring (host-tools/ingest/sqlite-batches.ts). */
   readonly batches?: BatchStore;
-  transaction<T>(fn: () => T): T;
   close(): void;
 
+  /** Does nothing when the id is registered already (the caller reads what is stored). */
   insertDevice(d: { id: string; publicKey: Uint8Array; registeredAt: number }): void;
   getDevice(id: string): DeviceRecord | undefined;
   /** The fields the chain rules need, without the counters of getDevice (hot path). */
@@ -120,4 +138,24 @@ export interface Store {
   listAccepted(deviceId: string, afterSeq: number, limit: number): AcceptedRow[];
   exportAccepted(afterRowId: number, limit: number): AcceptedRow[];
   energy(deviceId: string, from: number, to: number, bucketS: number): EnergyRow[];
+}
+
+type Async<S> = { [K in keyof S]: S[K] extends (...a: infer A) => infer R ? (...a: A) => Awaitable<R> : S[K] };
+
+export interface Store extends Async<SyncStore> {
+  /** 'sqlite': this node alone writes the file; 'postgres': other nodes may write the same database. */
+  readonly kind: 'sqlite' | 'postgres';
+  /**
+   * Other nodes write the same database: nothing read before a transaction may decide
+   * anything inside it, and the chain rules lock the device rows first (lockHeads).
+   */
+  readonly shared: boolean;
+  /** Runs fn in one durable transaction; transactions of one store never interleave. */
+  transaction<T>(fn: () => Awaitable<T>): Promise<T>;
+  /**
+   * Inside a transaction: locks the rows of these devices until it ends (in this order:
+   * callers pass ids sorted, so that two nodes never wait on each other in a cycle) and
+   * reads them. Devices not registered are absent from the answer. Shared stores only.
+   */
+  lockHeads?(ids: string[]): Promise<LockedHead[]>;
 }

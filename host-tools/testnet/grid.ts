@@ -76,10 +76,10 @@ export class GridTracker {
   }
 
   /** Settles the reports the node accepted since the last call. */
-  readStore(store: Store): void {
+  async readStore(store: Store): Promise<void> {
     for (const [device, e] of this.balances) {
       for (;;) {
-        const rows = store.listAccepted(device, e.lastSeq, 1000);
+        const rows = await store.listAccepted(device, e.lastSeq, 1000);
         for (const r of rows) {
           addRecord(this.series, e.b, recordOfStored(device, r));
           e.lastSeq = r.seq;

@@ -338,10 +338,10 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     };
 
     /** The terminal view and the web app's mini-grid, from the same step. */
-    const publish = (phase: string, final = false): void => {
+    const publish = async (phase: string, final = false): Promise<void> => {
       const snap = snapshot(phase);
       view.update(snap, final);
-      grid.readStore(node.store);
+      await grid.readStore(node.store);
       grid.update({ phase, simEpochMs: snap.simEpochMs, simMs, hubs: snap.hubs.map((h) => ({ ...h, plugged: [...h.plugged] })), bikes: snap.bikes.map((b, i) => ({ ...b, id: latest[i].id })) });
     };
     const chunkMs = 30_000;
@@ -351,7 +351,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
         const ahead = simMs / o.speedup - wall();
         if (ahead > 5) await new Promise((res) => setTimeout(res, ahead));
       }
-      publish('riding');
+      await publish('riding');
     }
     const drainStart = simMs;
     // After the day the hubs stop trading: every charger and inverter off.
@@ -360,7 +360,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     for (;;) {
       await step(simMs + chunkMs);
       market?.observe(marketBikes());
-      publish('draining queues');
+      await publish('draining queues');
       const empty = latest.every((b) => b.queued === 0 && b.acked + b.rejected >= b.made);
       if (simMs - drainStart >= 3 * INTERVAL_S * 1000 && empty) break;
       if (simMs - drainStart >= DRAIN_LIMIT_MS) {
@@ -368,7 +368,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
         break;
       }
     }
-    publish('done', true);
+    await publish('done', true);
 
     // 4. Read the ledger back, re-verify, compare with the simulator, settle.
     const out: BikeSummary[] = [];

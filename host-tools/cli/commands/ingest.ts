@@ -32,9 +32,9 @@ async function anchorOptions(p: ReturnType<typeof parseArgs>) {
 const command: Command = {
   name: 'ingest',
   summary: 'run a ledger ingest node: verify, store (SQLite) and serve device-signed reports over HTTP',
-  usage: 'deep ingest --db FILE [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES] [--batch-interval-ms N] [--batch-max-reports N] [--prices CSV]\n                   [--enroll-token-file FILE] [--rate-register N] [--rate-rejections N]\n                   [--contract ADDR (--chain volta|ewc | --rpc URL [--chain-id N]) (--anchor-key-file F | --anchor-key-env NAME) [--confirmations N] | --fabric FILE]',
+  usage: 'deep ingest --db FILE|postgres://URL [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES] [--batch-interval-ms N] [--batch-max-reports N] [--prices CSV]\n                   [--enroll-token-file FILE] [--rate-register N] [--rate-rejections N]\n                   [--contract ADDR (--chain volta|ewc | --rpc URL [--chain-id N]) (--anchor-key-file F | --anchor-key-env NAME) [--confirmations N] | --fabric FILE]',
   options: {
-    db: { type: 'string', description: 'SQLite database file (created with its schema if absent)' },
+    db: { type: 'string', description: 'SQLite database file, or postgres://user@host/db (several nodes may share one); its schema is created if absent' },
     port: { type: 'string', description: 'TCP port (0 picks a free one)', default: '8080' },
     host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
     workers: { type: 'string', description: 'signature verify threads (default: one per core)' },
@@ -58,7 +58,7 @@ const command: Command = {
     const p = parseArgs(argv, this.options);
     if (p.positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(p.positionals[0])}`);
     const db = p.options.db as string | undefined;
-    if (!db) throw new UsageError('--db FILE is required');
+    if (!db) throw new UsageError('--db FILE (or --db postgres://…) is required');
     const level = p.options['log-level'] as string;
     if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level expected debug, info, warn or error, got ${JSON.stringify(level)}`);
     let adminToken: string | undefined;

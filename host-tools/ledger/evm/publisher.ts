@@ -58,7 +58,7 @@ export interface Publisher {
   stop(): Promise<void>;
   status(): PublisherStatus;
   anchorInfo(batchId: number): AnchorInfo | undefined;
-  metrics: { render(): string }[];
+  metrics: { render(): string | Promise<string> }[];
   readonly address: Address;
 }
 

@@ -47,7 +47,7 @@ export interface FabricPublisher {
   stop(): Promise<void>;
   status(): PublisherStatus;
   anchorInfo(batchId: number): AnchorInfo | undefined;
-  metrics: { render(): string }[];
+  metrics: { render(): string | Promise<string> }[];
   readonly label: string;
 }
 

@@ -47,7 +47,7 @@ test('framing keeps the exact bytes of each report and names the offset of error
   assert.throws(() => splitReports(u8(0x5a, 0xff, 0xff, 0xff, 0xff), 'application/cose', 10), /declares 4294967295 byte\(s\), 0 left/);
 });
 
-test('metrics: Prometheus text with labels, cumulative histogram buckets, live gauges', () => {
+test('metrics: Prometheus text with labels, cumulative histogram buckets, live gauges', async () => {
   const c = new Counter('x_total', 'help');
   c.inc({ reason: 'fork' });
   c.inc({ reason: 'fork' }, 2);
@@ -62,10 +62,10 @@ test('metrics: Prometheus text with labels, cumulative histogram buckets, live g
   assert.match(text, /h_seconds_bucket\{le="0.1"\} 1\nh_seconds_bucket\{le="1"\} 2\nh_seconds_bucket\{le="\+Inf"\} 3\nh_seconds_sum 5.55\nh_seconds_count 3/);
   let depth = 7;
   const m = createMetrics({ queueDepth: () => depth, openGaps: () => 2, devices: () => 1 });
-  assert.match(m.render(), /^deep_ingest_queue_depth 7$/m);
+  assert.match(await m.render(), /^deep_ingest_queue_depth 7$/m);
   depth = 0;
-  assert.match(m.render(), /^deep_ingest_queue_depth 0$/m);
-  assert.match(m.render(), /# TYPE deep_ingest_verify_seconds histogram/);
+  assert.match(await m.render(), /^deep_ingest_queue_depth 0$/m);
+  assert.match(await m.render(), /# TYPE deep_ingest_verify_seconds histogram/);
 });
 
 test('SQLite store: migrations recorded once, WAL + synchronous FULL, refuses a newer schema, data survives reopen', () => {
@@ -74,8 +74,8 @@ test('SQLite store: migrations recorded once, WAL + synchronous FULL, refuses a 
     const file = path.join(tmp.dir, 'a.db');
     let s = openSqliteStore(file);
     assert.is(s.schemaVersion, MIGRATIONS[MIGRATIONS.length - 1].version);
-    s.transaction(() => s.insertDevice({ id: '0011223344556677', publicKey: new Uint8Array(32).fill(9), registeredAt: 5 }));
-    s.transaction(() =>
+    s.transactionSync(() => s.insertDevice({ id: '0011223344556677', publicKey: new Uint8Array(32).fill(9), registeredAt: 5 }));
+    s.transactionSync(() =>
       s.insertPending({
         deviceId: '0011223344556677', seq: 4, hash: new Uint8Array(32).fill(1), prev: new Uint8Array(32), bytes: u8(1, 2, 3),
         receivedAt: 6, windowStart: null, windowEnd: null, flows: [{ pack: 10, flow: 'charge', unit: 'mAh', amount: -5 }], faults: null,
@@ -88,7 +88,7 @@ test('SQLite store: migrations recorded once, WAL + synchronous FULL, refuses a 
     assert.equal(s.pendingSummary('0011223344556677'), { count: 1, minSeq: 4, maxSeq: 4, since: 6 });
     assert.equal(s.headOf('0011223344556677'), { seq: -1, hash: new Uint8Array(0) });
     // What the workers and the devices gauge read: the devices not revoked, without their counters.
-    s.transaction(() => {
+    s.transactionSync(() => {
       s.insertDevice({ id: '1111111111111111', publicKey: new Uint8Array(32).fill(1), registeredAt: 7 });
       s.insertDevice({ id: '2222222222222222', publicKey: new Uint8Array(32).fill(2), registeredAt: 8 });
       s.revokeDevice('1111111111111111', 9);
@@ -142,7 +142,7 @@ test('SQLite store: a database that cannot be opened is named in the error, with
   }
 });
 
-test('pairing challenges are single use and expire', () => {
+test('pairing challenges are single use and expire', async () => {
   const tmp = tempDir();
   const store = openSqliteStore(path.join(tmp.dir, 'c.db'));
   let now = 1_000_000;
@@ -153,14 +153,14 @@ test('pairing challenges are single use and expire', () => {
     pairing: () => ({ ok: true, deviceId: '00112233445566ff', publicKey: new Uint8Array(32).fill(3) }),
   });
   try {
-    const c1 = ingest.challenge();
+    const c1 = await ingest.challenge();
     assert.is(c1.expiresAt, now + 1000);
     now += 1001;
-    assert.equal(ingest.register(c1.challenge, u8()), { ok: false, status: 400, error: 'challenge expired' });
-    const c2 = ingest.challenge();
-    const r = ingest.register(c2.challenge, u8());
+    assert.equal(await ingest.register(c1.challenge, u8()), { ok: false, status: 400, error: 'challenge expired' });
+    const c2 = await ingest.challenge();
+    const r = await ingest.register(c2.challenge, u8());
     assert.ok(r.ok);
-    assert.equal(ingest.register(c2.challenge, u8()), { ok: false, status: 400, error: 'unknown or already used challenge' });
+    assert.equal(await ingest.register(c2.challenge, u8()), { ok: false, status: 400, error: 'unknown or already used challenge' });
   } finally {
     store.close();
     tmp.cleanup();
