@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FabricInproc } from '../../../host-tools/testnet/fabric';
+import { FabricInproc, expectedAtPrices } from '../../../host-tools/testnet/fabric';
 import { loadPrices, DAY_S } from '../../../host-tools/testnet/prices';
 import { settle, type GridFlowRecord } from '../../../host-tools/testnet/settlement';
 import { finalLine, runOk, type RunSummary } from '../../../host-tools/testnet/summary';
@@ -37,7 +37,7 @@ test('reports from the node API through the chaincode; balances equal the settle
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
     const sub = await f.submitFromNode(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, [dev.id]);
-    assert.equal(sub, { accepted: 7, rejected: 0, transactions: 2, problems: [] });
+    assert.equal(sub, { accepted: 7, rejected: 0, deferred: 0, transactions: 2, problems: [] });
   } finally {
     server.close();
   }
@@ -47,16 +47,16 @@ test('reports from the node API through the chaincode; balances equal the settle
   });
   const balances = settle(series, records);
   assert.ok(balances[0].costPico > 0n);
-  assert.equal(await f.compare(balances, { [dev.id]: 'rider-of-bike1' }), []);
+  assert.equal(await f.compare(balances.map(expectedAtPrices), { [dev.id]: 'rider-of-bike1' }), []);
   const off = [{ ...balances[0], balanceMicro: balances[0].balanceMicro + 1n }];
-  const m = await f.compare(off, { [dev.id]: 'rider-of-bike1' });
+  const m = await f.compare(off.map(expectedAtPrices), { [dev.id]: 'rider-of-bike1' });
   assert.is(m.length, 2);
   assert.match(m[0], new RegExp(`device ${dev.id}: balanceMicro ${balances[0].balanceMicro} in the chaincode, ${off[0].balanceMicro} off chain`));
   assert.match(m[1], /owner rider-of-bike1: balance/);
 });
 
 test('the summary line carries the chaincode outcome; the run fails when it differs', () => {
-  const s: RunSummary = { series: loadPrices(), reports: 2, verified: 2, rejected: 0, simMs: 1, wallMs: 1, bikes: [], fabric: { accepted: 2, rejected: 0, transactions: 1, settledOk: true, mismatches: [] } };
+  const s: RunSummary = { series: loadPrices(), reports: 2, verified: 2, rejected: 0, simMs: 1, wallMs: 1, bikes: [], fabric: { accepted: 2, rejected: 0, deferred: 0, transactions: 1, against: 'market', settledOk: true, mismatches: [] } };
   assert.is(finalLine(s), 'bikes=0 reports=2 verified=2 rejected=0 max_error_mwh=0 chaincode_accepted=2 chaincode_settled_ok=1');
   assert.ok(runOk(s));
   assert.not.ok(runOk({ ...s, fabric: { ...s.fabric!, settledOk: false } }));
