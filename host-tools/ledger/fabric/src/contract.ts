@@ -358,8 +358,10 @@ export class DeepContract extends Contract {
   /**
    * Verifies and chains each report of a CBOR sequence (base64), in order, as the ingest
    * node does for POST /v1/reports, and answers per report. Accepted reports move the
-   * device's head, add to its hourly flow totals and are settled at the posted prices;
-   * one chaincode event (Fabric keeps one per transaction) lists them all.
+   * device's head, add to its hourly flow totals and are settled at the posted market
+   * results (the market on) or prices; one chaincode event (Fabric keeps one per
+   * transaction) lists them all. With the market on, a report with energy in an interval
+   * not posted yet is deferred, with its device's later reports of this transaction.
    */
   async SubmitReports(ctx: Context, reports: string): Promise<string> {
     const st = new TxState(ctx);
