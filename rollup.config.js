@@ -88,7 +88,7 @@ function chaincode() {
     plugins: [typescript({
       tsconfig: false,
       // The chaincode's module graph only (a wider program would type-check the firmware too).
-      include: ['host-tools/ledger/fabric/src/*.ts', 'host-tools/verify/*.ts', 'host-tools/ledger/merkle.ts', 'host-tools/testnet/settlement.ts', 'host-tools/testnet/prices.ts', 'protocol/*.ts'],
+      include: ['host-tools/ledger/fabric/src/*.ts', 'host-tools/verify/*.ts', 'host-tools/ledger/merkle.ts', 'host-tools/testnet/settlement.ts', 'host-tools/testnet/prices.ts', 'host-tools/market/settle.ts', 'protocol/*.ts'],
       compilerOptions: {
         target: 'ES2022', module: 'ESNext', moduleResolution: 'Bundler', lib: ['ES2022'], types: ['node'],
         strict: true, esModuleInterop: true, skipLibCheck: true, noEmit: false, declaration: false, sourceMap: false,

@@ -71,6 +71,26 @@ export interface DeviceSettlement {
   baselineMicro: bigint;
 }
 
+/**
+ * §5 for one device and interval: the value (pico-units, > 0 paid to the rider) of a net
+ * measured energy `xMwh` against the device's result (none: all of it is imbalance) and
+ * the prices its imbalance settles at. The one place the rule is written: settleMarket
+ * applies it to a day's totals, the Fabric chaincode to each report's share of an interval
+ * (as v(x + dx) − v(x), which adds up to v of the interval's total).
+ */
+export function marketValuePico(
+  xMwh: number,
+  result: { netWh: number; amountNano: number } | undefined,
+  tariff: { retailMicroPerKwh: number; feedInMicroPerKwh: number },
+): { atMarketMwh: number; matchedPico: bigint; imbalancePico: bigint } {
+  const m = result ? result.netWh * 1000 : 0;
+  const d = Math.min(Math.max(xMwh, Math.min(0, m)), Math.max(0, m));
+  const rest = xMwh - d;
+  const matchedPico = m !== 0 ? divRoundHalfEven(BigInt(result!.amountNano) * BigInt(d), BigInt(Math.abs(result!.netWh))) * BigInt(Math.sign(m)) : 0n;
+  const imbalancePico = rest > 0 ? -BigInt(rest) * BigInt(tariff.retailMicroPerKwh) : -BigInt(rest) * BigInt(tariff.feedInMicroPerKwh);
+  return { atMarketMwh: d, matchedPico, imbalancePico };
+}
+
 /** The utility's prices of an interval (for intervals in which a device had no result). */
 export type TariffAt = (startS: number) => { retailMicroPerKwh: number; feedInMicroPerKwh: number } | undefined;
 
@@ -95,13 +115,10 @@ export function settleMarket(results: readonly IntervalResult[], measured: Recor
       if (!tariff) throw new Error(`no utility price for the interval at ${k} (device ${device})`);
       const x = e.inMwh - e.outMwh;
       const m = res ? res.netWh * 1000 : 0;
-      const d = Math.min(Math.max(x, Math.min(0, m)), Math.max(0, m));
-      const rest = x - d;
-      const matchedPico = m !== 0 ? divRoundHalfEven(BigInt(res!.amountNano) * BigInt(d), BigInt(Math.abs(res!.netWh))) * BigInt(Math.sign(m)) : 0n;
-      const imbalancePico = rest > 0 ? -BigInt(rest) * BigInt(tariff.retailMicroPerKwh) : -BigInt(rest) * BigInt(tariff.feedInMicroPerKwh);
+      const { atMarketMwh, matchedPico, imbalancePico } = marketValuePico(x, res, tariff);
       s.matchedMwh += m;
       s.measuredMwh += x;
-      s.atMarketMwh += d;
+      s.atMarketMwh += atMarketMwh;
       s.imbalanceMwh += Math.abs(x - m);
       s.marketPico += matchedPico + imbalancePico;
       s.imbalancePico += imbalancePico;

@@ -56,7 +56,7 @@ export interface RunSummary {
   /** The local market, when on (host-tools/testnet/market.ts): totals and each rider's settlement. */
   market?: MarketTotals & { imbalanceMwh: number; riders: { name: string; settlement: DeviceSettlement }[] };
   /** The reports through the Fabric chaincode in process (host-tools/testnet/fabric.ts), when asked. */
-  fabric?: { accepted: number; rejected: number; transactions: number; settledOk: boolean; mismatches: string[] };
+  fabric?: { accepted: number; rejected: number; deferred: number; transactions: number; against: 'market' | 'prices'; settledOk: boolean; mismatches: string[] };
 }
 
 /** Riders whose market balance is worse than the utility-only baseline for the same measured energy. */
@@ -209,7 +209,8 @@ export function renderSummary(s: RunSummary): string[] {
     lines.push('');
   }
   if (s.fabric) {
-    lines.push(`Fabric chaincode (in process): ${s.fabric.accepted} reports accepted, ${s.fabric.rejected} rejected in ${s.fabric.transactions} transactions; balances in the chaincode ${s.fabric.settledOk ? 'equal the settlement above to the micro-unit' : 'DIFFER from the settlement above'}`);
+    const what = s.fabric.against === 'market' ? "the market's settlement" : 'the settlement above';
+    lines.push(`Fabric chaincode (in process): ${s.fabric.accepted} reports accepted, ${s.fabric.rejected} rejected, ${s.fabric.deferred} deferred in ${s.fabric.transactions} transactions; balances in the chaincode ${s.fabric.settledOk ? `equal ${what} to the micro-unit` : `DIFFER from ${what}`}`);
     for (const m of s.fabric.mismatches) lines.push(`  ${m}`);
     lines.push('');
   }

@@ -23,7 +23,7 @@ import { startIngestNode, type IngestNode } from '../ingest/node';
 import { createLogger } from '../ingest/log';
 import { BikeGroup, BOOT_ALLOWANCE_MS, type GroupSpec, type GroupSample, type Tuning, type BikeSample } from './group';
 import { loadPrices, DAY_S, type PriceSeries } from './prices';
-import { settle } from './settlement';
+import { settle, type GridFlowRecord } from './settlement';
 import { readLedger } from './ledger';
 import { renderSummary, runOk, type RunSummary, type BikeSummary, type Tolerance } from './summary';
 import { LiveView, zeroFlows, type Snapshot, type Output, type BikeView, type HubView } from './view';
@@ -35,7 +35,7 @@ import { apportion, settleMarket } from '../market/settle';
 import { canonicalJson } from '../market/hub';
 import { pageIntervals } from '../market/publish';
 import type { MarketView } from './view';
-import type { FabricInproc } from './fabric';
+import type { ExpectedBalance, FabricInproc } from './fabric';
 
 export type { Tuning } from './group';
 
@@ -180,12 +180,15 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   const runStartMs = startOfRun(series, o.durationS);
   let tc: TestnetChain | undefined;
   let fabric: FabricInproc | undefined;
+  // Loaded only for --ledger fabric-inproc.
+  let fabricModule: typeof import('./fabric') | undefined;
   const nowS = () => Math.floor(Date.now() / 1000);
   if (o.ledger === 'fabric-inproc') {
-    const { FabricInproc } = await import('./fabric');
+    fabricModule = await import('./fabric');
     const fromS = runStartMs / 1000 - DAY_S;
-    fabric = await FabricInproc.start(series, fromS, fromS + o.durationS + DRAIN_LIMIT_MS / 1000 + 3 * DAY_S, nowS);
-    o.log('Fabric chaincode in process (contract API, in-memory world state), prices posted by the grid operator');
+    const marketIntervalS = (o.market ?? true) ? o.marketIntervalS ?? DEFAULT_INTERVAL_S : undefined;
+    fabric = await fabricModule.FabricInproc.start(series, fromS, fromS + o.durationS + DRAIN_LIMIT_MS / 1000 + 3 * DAY_S, nowS, marketIntervalS);
+    o.log(`Fabric chaincode in process (contract API, in-memory world state), ${marketIntervalS ? `the market on (${marketIntervalS} s intervals), its results` : 'prices'} posted by the grid operator`);
   } else if (o.anchor) {
     // Prices from the day before the run to a day after the drain limit: every synced window.
     const fromS = runStartMs / 1000 - DAY_S;
@@ -290,7 +293,9 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     // The interval the run starts in, when it starts between boundaries: never cleared, its
     // energy is imbalance; posted now so that its reports need not wait for the end.
     const firstS = Math.floor(epochMsOf(0) / intervalMs) * (intervalMs / 1000);
-    if (market && tc && firstS * 1000 < epochMsOf(0)) await tc.postMarket(firstS, intervalTariff(firstS), []);
+    // The ledger that settles at the market's results: the EVM contract or the chaincode.
+    const marketLedger = tc ?? fabric;
+    if (market && marketLedger && firstS * 1000 < epochMsOf(0)) await marketLedger.postMarket(firstS, intervalTariff(firstS), []);
     const marketBikes = (): MarketBike[] => latest.map((b) => ({
       name: b.name, device: b.id, hub: b.hub, leavesInMs: b.plug?.leavesInMs, energyWh: b.energyWh, capacityWh: b.capacityWh,
     }));
@@ -299,7 +304,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
       const startS = epochMsOf(simMs) / 1000;
       const powers = await market.clear(startS, marketBikes());
       // Posted before any report of the interval can be anchored (MARKET.md §5.2).
-      await tc?.postMarket(startS, intervalTariff(startS), market.results.filter((r) => r.startS === startS));
+      await marketLedger?.postMarket(startS, intervalTariff(startS), market.results.filter((r) => r.startS === startS));
       await Promise.all(groups.map((g) => g.setHubPower(powers)));
       const nameOf = Object.fromEntries(latest.map((b) => [b.id, b.name]));
       marketView = market.results.filter((r) => r.startS === startS).map((r) => ({
@@ -373,7 +378,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     // 4. Read the ledger back, re-verify, compare with the simulator, settle.
     const out: BikeSummary[] = [];
     let reports = 0, verified = 0;
-    const allRecords = [];
+    const allRecords: GridFlowRecord[] = [];
     for (const b of latest) {
       const l = await readLedger(node.url, b.id);
       for (const p of l.problems) o.log(`${b.name}: ${p}`);
@@ -393,6 +398,8 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     for (const b of out) b.balance = balances.find((x) => x.device === b.deviceId);
     let marketSummary: RunSummary['market'];
     let chainBalances: { device: string; balanceMicro: bigint }[] = balances;
+    // What the chaincode must hold: the price-series settlement, or the market's when it is on.
+    let fabricExpected: ExpectedBalance[] = fabricModule ? balances.map(fabricModule.expectedAtPrices) : [];
     if (market) {
       const iv = market.intervalS;
       const measured = apportion(allRecords.filter((r) => r.synced), iv);
@@ -400,11 +407,20 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
       const settled = settleMarket(market.results, measured, (k) => tariffOf(series, k, iv));
       // On chain, the market's settlement: every interval with measured energy must be
       // posted, those the market never cleared (before the first, after the last boundary) too.
-      if (tc) {
+      if (marketLedger) {
         for (const k of [...new Set(Object.values(measured).flatMap((per) => Object.keys(per).map(Number)))].sort((a, b) => a - b)) {
-          await tc.postMarket(k, intervalTariff(k), market.results.filter((r) => r.startS === k));
+          await marketLedger.postMarket(k, intervalTariff(k), market.results.filter((r) => r.startS === k));
         }
         chainBalances = settled.map((s) => ({ device: s.device, balanceMicro: s.marketMicro }));
+        fabricExpected = settled.map((s) => {
+          // Energy without trusted time: unpriced in the chaincode, outside settleMarket.
+          const b = balances.find((x) => x.device === s.device);
+          const unsynced = allRecords.filter((r) => r.device === s.device && !r.synced);
+          return {
+            device: s.device, balanceMicro: s.marketMicro, netPico: s.marketPico, reports: b?.reports ?? 0,
+            unpricedImportMwh: unsynced.reduce((n, r) => n + r.gridToPackMwh, 0), unpricedExportMwh: unsynced.reduce((n, r) => n + r.packToGridMwh, 0),
+          };
+        });
       }
       // The day's orders and results, as a replayable record (protocol/MARKET.md §6).
       writeFileSync(path.join(dataDir, 'market-day.json'), canonicalJson({ intervalS: iv, inputs: market.inputs }) + '\n');
@@ -421,8 +437,8 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
     if (fabric) {
       const sub = await fabric.submitFromNode(node.url, latest.map((b) => b.id));
       for (const p of sub.problems) o.log(`chaincode: ${p}`);
-      const mismatches = await fabric.compare(balances, fabricOwners);
-      fabricOutcome = { accepted: sub.accepted, rejected: sub.rejected, transactions: sub.transactions, settledOk: mismatches.length === 0, mismatches };
+      const mismatches = await fabric.compare(fabricExpected, fabricOwners);
+      fabricOutcome = { accepted: sub.accepted, rejected: sub.rejected, deferred: sub.deferred, transactions: sub.transactions, against: market ? 'market' : 'prices', settledOk: mismatches.length === 0, mismatches };
     }
     const summary: RunSummary = {
       bikes: out, series, reports, verified, rejected: node3.rejected, simMs, wallMs: wall(),

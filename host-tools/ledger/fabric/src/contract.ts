@@ -2,7 +2,9 @@
 // the ingest node's own verifier and chain rules (host-tools/verify, protocol/), so a
 // Fabric network needs no trusted ingest node. Also: the batch bookkeeping of the EVM
 // contract (host-tools/ledger/evm/DeepLedger.sol) for networks that keep an ingest node, and
-// settlement at the grid operator's prices with the testnet's integer rules
+// settlement: at the local market's posted results once the grid operator turned the market
+// on (SetMarketInterval; protocol/MARKET.md §5, the rule of host-tools/market/settle.ts), at
+// the grid operator's price series with the testnet's integer rules otherwise
 // (host-tools/testnet/settlement.ts).
 //
 // Deterministic, so that every endorsing peer writes the same set: the only clock is the
@@ -19,7 +21,8 @@ import { decodePairingPayload } from '../../../../protocol/pairing';
 import { REJECT, type RejectReason } from '../../../../protocol/reasons';
 import { checkChain, openSign1, verifyPairingProof, verifyReportBytes, type ChainView, type KeyRegistry } from '../../../verify';
 import { rootFromAuditPath, HASH_BYTES } from '../../merkle';
-import { addRecord, emptyBalance, type Balance, type GridFlowRecord } from '../../../testnet/settlement';
+import { addRecord, divRoundHalfEven, emptyBalance, type Balance, type GridFlowRecord } from '../../../testnet/settlement';
+import { apportion, marketValuePico } from '../../../market/settle';
 import type { PriceSeries } from '../../../testnet/prices';
 import { KEY, TxState } from './state';
 
@@ -38,7 +41,11 @@ export const EVENT = {
   registered: 'DeepDeviceRegistered',
   anchored: 'DeepBatchAnchored',
   prices: 'DeepPricesPosted',
+  marketInterval: 'DeepMarketIntervalPosted',
 } as const;
+
+/** Why SubmitReports defers a report (status 'deferred'): the EVM contract's error name. */
+export const MARKET_NOT_POSTED = 'MarketIntervalNotPosted';
 
 export const ROLE_ATTR = 'deep.role';
 
@@ -100,6 +107,48 @@ export interface HistoryEntry {
   txId: string;
 }
 
+interface MarketConfig {
+  intervalS: number;
+}
+
+/** One device's result in a market interval, as the grid operator posts it (the EVM contract's MarketResult). */
+interface MarketResultRow {
+  device: string;
+  netWh: number;
+  amountNano: number;
+  retailMicro: number;
+  feedInMicro: number;
+}
+
+interface MarketIntervalRecord {
+  startS: number;
+  /** The utility's prices of the interval, for devices without a result. */
+  retailMicro: number;
+  feedInMicro: number;
+  results: MarketResultRow[];
+  txId: string;
+}
+
+/**
+ * Per device and market interval: its result (null: none, all its energy is imbalance),
+ * the prices its imbalance settles at, and the net energy (grid->pack - pack->grid, mWh)
+ * accepted so far. Each report's share dx adds v(x + dx) - v(x): the sum over the
+ * reports is v of the interval's total, as settleMarket computes it.
+ */
+interface MarketSlot {
+  measuredMwh: number;
+  result: { netWh: number; amountNano: number } | null;
+  retailMicro: number;
+  feedInMicro: number;
+}
+
+/** A report's grid energy in one market interval (protocol/MARKET.md §5.1). */
+interface MarketShare {
+  startS: number;
+  inMwh: number;
+  outMwh: number;
+}
+
 interface PricesMeta {
   count: number;
   startS: number;
@@ -130,7 +179,10 @@ interface BatchRecord {
 /** The per-report answer of SubmitReports, as POST /v1/reports answers (no 'pending': see README). */
 export type ChaincodeAnswer =
   | { index: number; status: 'accepted' | 'duplicate'; device: string; seq: number; state: 'committed' }
-  | { index: number; status: 'rejected'; reason: RejectReason; detail: string; device?: string; seq?: number };
+  | { index: number; status: 'rejected'; reason: RejectReason; detail: string; device?: string; seq?: number }
+  // Valid and next in its chain, but its window has energy in a market interval whose
+  // results are not posted: not accepted (the head does not move), to be submitted again.
+  | { index: number; status: 'deferred'; reason: typeof MARKET_NOT_POSTED; detail: string; device: string; seq: number };
 
 const storeBalance = (b: Balance): StoredBalance => ({
   importMwh: b.importMwh, exportMwh: b.exportMwh, unpricedImportMwh: b.unpricedImportMwh, unpricedExportMwh: b.unpricedExportMwh,
@@ -144,6 +196,7 @@ const loadBalance = (who: string, s: StoredBalance | undefined): Balance =>
     : emptyBalance(who);
 
 const HEX16 = /^[0-9a-f]{16}$/;
+const ZERO_KID = '0000000000000000';
 const HEX64 = /^[0-9a-f]{64}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const MSP_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -186,6 +239,40 @@ function splitSequence(bytes: Uint8Array): { items: Uint8Array[]; error?: string
 }
 
 const sum = (r: EnergyReport, k: 'gridToPackMwh' | 'packToGridMwh' | 'packToMotorMwh' | 'regenToPackMwh') => r.packs.reduce((n, p) => n + p[k], 0);
+
+/** A synced report's grid energy per market interval, ascending, intervals it has none in left out (settle.ts's apportion). */
+function marketShares(kid: string, r: EnergyReport, intervalS: number): MarketShare[] {
+  const g2p = sum(r, 'gridToPackMwh');
+  const p2g = sum(r, 'packToGridMwh');
+  if (g2p === 0 && p2g === 0) return [];
+  const endS = r.startS + r.durationS;
+  const per = apportion([{ device: kid, startS: r.startS, endS, gridToPackMwh: g2p, packToGridMwh: p2g }], intervalS)[kid] ?? {};
+  // The intervals in time order, not in the order of the object's keys.
+  const out: MarketShare[] = [];
+  for (let k = r.startS - (r.startS % intervalS); k < Math.max(endS, r.startS + 1); k += intervalS) {
+    const e = per[k];
+    if (e && (e.inMwh > 0 || e.outMwh > 0)) out.push({ startS: k, inMwh: e.inMwh, outMwh: e.outMwh });
+  }
+  return out;
+}
+
+/**
+ * Adds a report to a balance in market mode: its energy priced at the market (`value`, from
+ * settleShares), or unpriced when it has no trusted time (value undefined).
+ */
+function addMarketRecord(b: Balance, rec: GridFlowRecord, value: { costPico: bigint; revenuePico: bigint } | undefined): void {
+  b.reports++;
+  if (value) {
+    b.importMwh += rec.gridToPackMwh;
+    b.exportMwh += rec.packToGridMwh;
+    b.costPico += value.costPico;
+    b.revenuePico += value.revenuePico;
+  } else {
+    b.unpricedImportMwh += rec.gridToPackMwh;
+    b.unpricedExportMwh += rec.packToGridMwh;
+  }
+  b.balanceMicro = divRoundHalfEven(b.revenuePico - b.costPico, 1_000_000n);
+}
 
 export class DeepContract extends Contract {
   constructor() {
@@ -271,8 +358,10 @@ export class DeepContract extends Contract {
   /**
    * Verifies and chains each report of a CBOR sequence (base64), in order, as the ingest
    * node does for POST /v1/reports, and answers per report. Accepted reports move the
-   * device's head, add to its hourly flow totals and are settled at the posted prices;
-   * one chaincode event (Fabric keeps one per transaction) lists them all.
+   * device's head, add to its hourly flow totals and are settled at the posted market
+   * results (the market on) or prices; one chaincode event (Fabric keeps one per
+   * transaction) lists them all. With the market on, a report with energy in an interval
+   * not posted yet is deferred, with its device's later reports of this transaction.
    */
   async SubmitReports(ctx: Context, reports: string): Promise<string> {
     const st = new TxState(ctx);
@@ -282,6 +371,10 @@ export class DeepContract extends Contract {
     const answers: ChaincodeAnswer[] = [];
     const accepted: { device: string; seq: number; hash: string }[] = [];
     let series: PriceSeries | undefined;
+    const market = await st.get<MarketConfig>(KEY.market, []);
+    // Per device, the seq of a report deferred in this transaction: its successors wait too
+    // (they are not gaps of the device's chain, only behind it).
+    const waiting: Record<string, number> = {};
     for (let index = 0; index < items.length; index++) {
       const bytes = items[index];
       let kid: string | undefined;
@@ -300,6 +393,11 @@ export class DeepContract extends Contract {
       }
       const r = v.report;
       const d = dev!;
+      const behind = waiting[d.kid];
+      if (behind !== undefined && r.seq > behind) {
+        answers.push({ index, status: 'deferred', reason: MARKET_NOT_POSTED, detail: `waits behind seq ${behind}, deferred in this transaction`, device: d.kid, seq: r.seq });
+        continue;
+      }
       // The chain rules read a synchronous view: fetch what they may ask for first.
       const known = await st.get<ReportRecord>(KEY.report, [d.kid, r.seq]);
       const headRec = d.headSeq >= 0 ? await st.get<ReportRecord>(KEY.report, [d.kid, d.headSeq]) : undefined;
@@ -323,8 +421,19 @@ export class DeepContract extends Contract {
         answers.push({ index, status: 'rejected', reason: verdict.reason, detail: verdict.detail, device: d.kid, seq: r.seq });
         continue;
       }
-      series ??= await this.priceSeries(st);
-      await this.accept(st, d, r, bytes, hash, series);
+      let shares: MarketShare[] | undefined;
+      if (market && r.clock === CLOCK_SYNCED) {
+        shares = marketShares(d.kid, r, market.intervalS);
+        const missing = await this.firstUnposted(st, shares);
+        if (missing !== undefined) {
+          // MARKET.md §5.2's ordering rule, as the EVM contract's MarketIntervalNotPosted.
+          waiting[d.kid] = r.seq;
+          answers.push({ index, status: 'deferred', reason: MARKET_NOT_POSTED, detail: `device ${d.kid} seq ${r.seq} has grid energy in the market interval at ${missing}, whose results are not posted; submit it again after PostMarketInterval`, device: d.kid, seq: r.seq });
+          continue;
+        }
+      }
+      series ??= market ? undefined : await this.priceSeries(st);
+      await this.accept(st, d, r, bytes, hash, market ? { shares } : { series: series! });
       accepted.push({ device: d.kid, seq: r.seq, hash });
       answers.push({ index, status: 'accepted', device: d.kid, seq: r.seq, state: 'committed' });
     }
@@ -333,7 +442,42 @@ export class DeepContract extends Contract {
     return JSON.stringify({ results: answers });
   }
 
-  private async accept(st: TxState, d: DeviceRecord, r: EnergyReport, bytes: Uint8Array, hash: string, series: PriceSeries): Promise<void> {
+  /** The first market interval of `shares` whose results are not posted, if any. */
+  private async firstUnposted(st: TxState, shares: MarketShare[]): Promise<number | undefined> {
+    for (const s of shares) if (!(await st.get<MarketIntervalRecord>(KEY.marketInterval, [s.startS]))) return s.startS;
+    return undefined;
+  }
+
+  /**
+   * What a report's shares add to its device's balance, cost and revenue in pico-units,
+   * moving the device's market slots: per interval v(x + dx) - v(x), v settle.ts's rule.
+   */
+  private async settleShares(st: TxState, kid: string, shares: MarketShare[]): Promise<{ costPico: bigint; revenuePico: bigint }> {
+    let costPico = 0n, revenuePico = 0n;
+    for (const s of shares) {
+      let slot = await st.get<MarketSlot>(KEY.marketSlot, [kid, s.startS]);
+      if (!slot) {
+        // No result of its own: imbalance at the utility's prices of the interval.
+        const iv = (await st.get<MarketIntervalRecord>(KEY.marketInterval, [s.startS]))!;
+        slot = { measuredMwh: 0, result: null, retailMicro: iv.retailMicro, feedInMicro: iv.feedInMicro };
+      }
+      const tariff = { retailMicroPerKwh: slot.retailMicro, feedInMicroPerKwh: slot.feedInMicro };
+      const value = (x: number) => {
+        const v = marketValuePico(x, slot!.result ?? undefined, tariff);
+        return v.matchedPico + v.imbalancePico;
+      };
+      const x0 = slot.measuredMwh;
+      const x1 = x0 + s.inMwh - s.outMwh;
+      const dv = value(x1) - value(x0);
+      if (dv < 0n) costPico -= dv;
+      else revenuePico += dv;
+      slot.measuredMwh = x1;
+      await st.put(KEY.marketSlot, [kid, s.startS], slot);
+    }
+    return { costPico, revenuePico };
+  }
+
+  private async accept(st: TxState, d: DeviceRecord, r: EnergyReport, bytes: Uint8Array, hash: string, how: { series: PriceSeries } | { shares: MarketShare[] | undefined }): Promise<void> {
     const txId = st.ctx.stub.getTxID();
     await st.put(KEY.report, [d.kid, r.seq], { hash, cose: Buffer.from(bytes).toString('base64'), txId } satisfies ReportRecord);
     d.headSeq = r.seq;
@@ -348,18 +492,26 @@ export class DeepContract extends Contract {
     f.regenToPackMwh += sum(r, 'regenToPackMwh');
     f.reports++;
     await st.put(KEY.flow, [d.kid, bucket], f);
-    // Settlement: the testnet's rules, on the device's and on its owner's balance.
+    // Settlement, on the device's and on its owner's balance: at the market's results (a
+    // report without trusted time stays unpriced), or with the testnet's price-series rules.
     const rec: GridFlowRecord = {
       device: d.kid, seq: r.seq, startS: r.startS, endS: r.startS + r.durationS, synced,
       gridToPackMwh: sum(r, 'gridToPackMwh'), packToGridMwh: sum(r, 'packToGridMwh'),
     };
     const devBal = loadBalance(d.kid, d.balance);
     const before = { cost: devBal.costPico, rev: devBal.revenuePico, ui: devBal.unpricedImportMwh, ue: devBal.unpricedExportMwh };
-    addRecord(series, devBal, rec);
+    let add: (b: Balance) => void;
+    if ('series' in how) {
+      add = (b) => addRecord(how.series, b, rec);
+    } else {
+      const value = how.shares ? await this.settleShares(st, d.kid, how.shares) : undefined;
+      add = (b) => addMarketRecord(b, rec, value);
+    }
+    add(devBal);
     d.balance = storeBalance(devBal);
     await st.put(KEY.device, [d.kid], d);
     const owner = loadBalance(d.owner, await st.get<StoredBalance>(KEY.owner, [d.owner]));
-    addRecord(series, owner, rec);
+    add(owner);
     await st.put(KEY.owner, [d.owner], storeBalance(owner));
     if (rec.gridToPackMwh > 0 || rec.packToGridMwh > 0) {
       const entry: HistoryEntry = {
@@ -424,6 +576,79 @@ export class DeepContract extends Contract {
     const st = new TxState(ctx);
     const s = await this.priceSeries(st);
     return JSON.stringify(s.intervals);
+  }
+
+  // ------------------------------------------------------------------ market
+
+  /**
+   * Turns the market on, once, with its interval length (s): from then on accepted grid
+   * energy settles at the posted market results, interval by interval, and no longer at
+   * the price series. Grid operator only (the EVM contract's setMarketInterval).
+   */
+  async SetMarketInterval(ctx: Context, intervalS: number): Promise<string> {
+    const st = new TxState(ctx);
+    await this.requireRole(ctx, st, 'grid-operator');
+    const cfg = await st.get<MarketConfig>(KEY.market, []);
+    if (cfg) throw new Error(`MarketIntervalAlreadySet: the market's interval is ${cfg.intervalS} s`);
+    if (typeof intervalS !== 'number' || !Number.isSafeInteger(intervalS) || intervalS < 1 || intervalS > 2 ** 32 - 1) {
+      throw new Error(`BadMarketIntervalLength: intervalS: expected an integer in [1, ${2 ** 32 - 1}], got ${JSON.stringify(intervalS)}`);
+    }
+    const next: MarketConfig = { intervalS };
+    await st.put(KEY.market, [], next);
+    return JSON.stringify(next);
+  }
+
+  /**
+   * Posts a market interval's results, once (protocol/MARKET.md §5.2): the utility's prices
+   * of the interval, for devices without a result, and `results`, a JSON array of each
+   * participating device's {device, netWh, amountNano, retailMicro, feedInMicro} in
+   * ascending device order. Reports with energy in the interval are accepted only after
+   * this. Grid operator only; the EVM contract's postMarketInterval rules and error names.
+   */
+  async PostMarketInterval(ctx: Context, startS: number, retailMicro: number, feedInMicro: number, results: string): Promise<string> {
+    const st = new TxState(ctx);
+    await this.requireRole(ctx, st, 'grid-operator');
+    const cfg = await st.get<MarketConfig>(KEY.market, []);
+    if (!cfg) throw new Error('MarketOff: the market is not on (SetMarketInterval first)');
+    const start = safeInt(startS, 'startS', 0, 2 ** 40 - 1);
+    if (start % cfg.intervalS !== 0) throw new Error(`BadMarketIntervalStart: startS ${start} is not a multiple of the market's interval ${cfg.intervalS} s`);
+    const retail = safeInt(retailMicro, 'retailMicro', -(PRICE_LIMIT - 1), PRICE_LIMIT - 1);
+    const feedIn = safeInt(feedInMicro, 'feedInMicro', -(PRICE_LIMIT - 1), PRICE_LIMIT - 1);
+    const list = parseJson(results, 'results');
+    if (!Array.isArray(list)) throw new Error('results: expected a JSON array of {device, netWh, amountNano, retailMicro, feedInMicro}');
+    const rows: MarketResultRow[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const o = (list[i] ?? {}) as Record<string, unknown>;
+      const device = o.device;
+      if (typeof device !== 'string' || !HEX16.test(device)) throw new Error(`results[${i}].device: expected a kid as 16 lower-case hex digits`);
+      if (i > 0 && device <= rows[i - 1].device) throw new Error(`MarketResultsNotSorted: results[${i}].device ${device} is not after ${rows[i - 1].device}`);
+      if (device === ZERO_KID) throw new Error(`BadMarketResult: results[${i}].device is zero`);
+      rows.push({
+        device,
+        netWh: safeInt(o.netWh, `results[${i}].netWh`, -(2 ** 31), 2 ** 31 - 1),
+        // int64 in the EVM contract; here what a JSON number holds exactly.
+        amountNano: safeInt(o.amountNano, `results[${i}].amountNano`, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+        retailMicro: safeInt(o.retailMicro, `results[${i}].retailMicro`, -(PRICE_LIMIT - 1), PRICE_LIMIT - 1),
+        feedInMicro: safeInt(o.feedInMicro, `results[${i}].feedInMicro`, -(PRICE_LIMIT - 1), PRICE_LIMIT - 1),
+      });
+    }
+    if (await st.get<MarketIntervalRecord>(KEY.marketInterval, [start])) throw new Error(`MarketIntervalAlreadyPosted: the interval at ${start}`);
+    const rec: MarketIntervalRecord = { startS: start, retailMicro: retail, feedInMicro: feedIn, results: rows, txId: ctx.stub.getTxID() };
+    await st.put(KEY.marketInterval, [start], rec);
+    // Nothing of the interval can have been accepted yet (it was not posted): fresh slots.
+    for (const r of rows) {
+      await st.put(KEY.marketSlot, [r.device, start], { measuredMwh: 0, result: { netWh: r.netWh, amountNano: r.amountNano }, retailMicro: r.retailMicro, feedInMicro: r.feedInMicro } satisfies MarketSlot);
+    }
+    ctx.stub.setEvent(EVENT.marketInterval, Buffer.from(JSON.stringify({ startS: start, retailMicro: retail, feedInMicro: feedIn, results: rows.length })));
+    return JSON.stringify(rec);
+  }
+
+  /** The market's interval length ({intervalS: 0}: no market) and, given a start, that interval's posted results (null: not posted). */
+  async GetMarketInterval(ctx: Context, startS: number): Promise<string> {
+    const st = new TxState(ctx);
+    const cfg = await st.get<MarketConfig>(KEY.market, []);
+    const iv = await st.get<MarketIntervalRecord>(KEY.marketInterval, [safeInt(startS, 'startS', 0, 2 ** 40 - 1)]);
+    return JSON.stringify({ intervalS: cfg?.intervalS ?? 0, interval: iv ?? null });
   }
 
   // ----------------------------------------------------------------- batches
@@ -549,6 +774,9 @@ const TRANSACTIONS: Record<string, Spec> = {
   SubmitReports: { submit: true, params: [['reports', 'string']], returns: 'string' },
   PostPrices: { submit: true, params: [['intervals', 'string'], ['endS', 'number']], returns: 'string' },
   GetPrices: { submit: false, params: [], returns: 'string' },
+  SetMarketInterval: { submit: true, params: [['intervalS', 'number']], returns: 'string' },
+  PostMarketInterval: { submit: true, params: [['startS', 'number'], ['retailMicro', 'number'], ['feedInMicro', 'number'], ['results', 'string']], returns: 'string' },
+  GetMarketInterval: { submit: false, params: [['startS', 'number']], returns: 'string' },
   AnchorBatch: { submit: true, params: [['batchId', 'number'], ['root', 'string'], ['size', 'number'], ['ranges', 'string']], returns: 'string' },
   GetBatch: { submit: false, params: [['batchId', 'number']], returns: 'string' },
   GetLastBatch: { submit: false, params: [], returns: 'string' },

@@ -19,6 +19,9 @@ export const KEY = {
   batches: 'deep.batches',
   batch: 'deep.batch',
   anchored: 'deep.anchored',
+  market: 'deep.market',
+  marketInterval: 'deep.marketInterval',
+  marketSlot: 'deep.marketSlot',
 } as const;
 
 /**

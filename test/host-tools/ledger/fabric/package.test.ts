@@ -44,8 +44,8 @@ test('fabric-chaincode-node metadata generate, offline, describes the contract',
     assert.is(deep.contractInstance.default, true);
     assert.is(deep.info.title, 'DEEP');
     const tx = Object.fromEntries(deep.transactions.map((t: any) => [t.name, t]));
-    const submit = ['AnchorBatch', 'InitLedger', 'IssueChallenge', 'PostPrices', 'RegisterDevice', 'SubmitReports'];
-    const evaluate = ['GetBalance', 'GetBatch', 'GetDevice', 'GetFlows', 'GetHistory', 'GetLastBatch', 'GetPrices', 'VerifyInclusion'];
+    const submit = ['AnchorBatch', 'InitLedger', 'IssueChallenge', 'PostMarketInterval', 'PostPrices', 'RegisterDevice', 'SetMarketInterval', 'SubmitReports'];
+    const evaluate = ['GetBalance', 'GetBatch', 'GetDevice', 'GetFlows', 'GetHistory', 'GetLastBatch', 'GetMarketInterval', 'GetPrices', 'VerifyInclusion'];
     assert.equal(Object.keys(tx).sort(), [...submit, ...evaluate].sort());
     for (const n of submit) assert.equal(tx[n].tag, ['SUBMIT', 'submitTx'], n);
     for (const n of evaluate) assert.equal(tx[n].tag, ['EVALUATE'], n);
@@ -54,6 +54,8 @@ test('fabric-chaincode-node metadata generate, offline, describes the contract',
     assert.equal(params('SubmitReports'), ['reports:string']);
     assert.equal(params('AnchorBatch'), ['batchId:number', 'root:string', 'size:number', 'ranges:string']);
     assert.equal(params('PostPrices'), ['intervals:string', 'endS:number']);
+    assert.equal(params('PostMarketInterval'), ['startS:number', 'retailMicro:number', 'feedInMicro:number', 'results:string']);
+    assert.equal(params('SetMarketInterval'), ['intervalS:number']);
     assert.equal(params('GetHistory'), ['owner:string', 'pageSize:number', 'bookmark:string']);
     assert.equal(params('VerifyInclusion'), ['batchId:number', 'leafHash:string', 'index:number', 'path:string']);
     assert.is(tx.VerifyInclusion.returns.type, 'boolean');
