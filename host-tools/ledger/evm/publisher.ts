@@ -22,6 +22,7 @@ import type { AnchorInfo } from '../../ingest/batches';
 import type { BatchRow, BatchStore } from '../../ingest/sqlite-batches';
 import { anchorArgs, anchorCalldata, chainFor, publicClientFor, revertReason, type ChainPriceInterval, type ChainSeries } from './contract';
 import { loadLedgerArtifact, type LedgerArtifact } from './compile';
+import { passLoop } from '../pass-loop';
 
 export interface PublisherOptions {
   rpcUrl: string;
@@ -117,9 +118,6 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
   let checked = false;
   let series: ChainSeries = { intervals: [], end: 0 };
   const mined = new Map<number, { tx: string; block: number; blockHash: string; gasUsed: number }>();
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
 
   const rpcErrors = new Counter('deep_anchor_rpc_errors_total', 'JSON-RPC calls of the anchor publisher that failed (outage, timeout, refusal).');
   const sent = new Counter('deep_anchor_transactions_sent_total', 'Anchor transactions signed and sent (a resend of the same bytes is not counted).');
@@ -405,23 +403,10 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
   const lastConf = new Gauge('deep_anchor_last_confirmed_batch', 'Id of the last batch anchored with enough confirmations.', () => status().lastConfirmed);
   const up = new Gauge('deep_anchor_up', '1 while the publisher runs, 0 once stopped by a fatal problem (see logs).', () => (fatal ? 0 : 1));
 
+  const loop = passLoop(pass, pollMs);
   return {
     address,
-    step: () => (running ??= pass().finally(() => (running = undefined))),
-    start() {
-      if (timer || stopped) return;
-      const tick = () => {
-        void (running ??= pass().finally(() => (running = undefined))).then(() => {
-          if (!stopped) timer = setTimeout(tick, pollMs);
-        });
-      };
-      timer = setTimeout(tick, 0);
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
+    ...loop,
     status,
     anchorInfo(batchId) {
       const a = batches.anchorOf(batchId);

@@ -23,6 +23,7 @@ import type { BatchRow, BatchStore } from '../../ingest/sqlite-batches';
 import type { PublisherStatus } from '../evm/publisher';
 import { anchorBatchArgs } from './anchor-args';
 import type { FabricLedgerClient } from './gateway';
+import { passLoop } from '../pass-loop';
 
 /** anchor_txs and batch_anchors rows of Fabric transactions carry chain id 0. */
 export const FABRIC_CHAIN_ID = 0;
@@ -64,9 +65,6 @@ export function createFabricPublisher(batches: BatchStore, opts: FabricPublisher
   let lastError: string | null = null;
   let head: number | null = null;
   let checked = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
   // Transaction ids the channel will not take again (invalid, or spent): endorse anew.
   const spent = new Set<string>();
   const blocks = new Map<string, bigint>();
@@ -183,23 +181,10 @@ export function createFabricPublisher(batches: BatchStore, opts: FabricPublisher
   const lastConf = new Gauge('deep_anchor_last_confirmed_batch', 'Id of the last batch anchored.', () => status().lastConfirmed);
   const up = new Gauge('deep_anchor_up', '1 while the publisher runs, 0 once stopped by a fatal problem (see logs).', () => (fatal ? 0 : 1));
 
+  const loop = passLoop(pass, pollMs);
   return {
     label,
-    step: () => (running ??= pass().finally(() => (running = undefined))),
-    start() {
-      if (timer || stopped) return;
-      const tick = () => {
-        void (running ??= pass().finally(() => (running = undefined))).then(() => {
-          if (!stopped) timer = setTimeout(tick, pollMs);
-        });
-      };
-      timer = setTimeout(tick, 0);
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
+    ...loop,
     status,
     anchorInfo(batchId) {
       const a = batches.anchorOf(batchId);
