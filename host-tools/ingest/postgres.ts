@@ -19,6 +19,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import type { AcceptedRow, Awaitable, DeviceRecord, EnergyRow, FlowAmount, LockedHead, Store, StoredReport } from './store';
+import { flowsOfPackRow, packColumnsOf, type PackRow } from './pack-columns';
 
 /** Versioned schema migrations, as in sqlite.ts: never edit a released entry, append. */
 export const PG_MIGRATIONS: { version: number; name: string; sql: string }[] = [
@@ -111,33 +112,7 @@ const types = {
   },
 };
 
-/** Flow name -> [report_packs column, unit] (flow names of host-tools/ingest/facts.ts). */
-const COLUMN: Record<string, [string, string]> = {
-  grid_to_pack: ['grid_to_pack_mwh', 'mWh'],
-  pack_to_grid: ['pack_to_grid_mwh', 'mWh'],
-  pack_to_motor: ['pack_to_motor_mwh', 'mWh'],
-  regen_to_pack: ['regen_to_pack_mwh', 'mWh'],
-  charge: ['charge_mah', 'mAh'],
-};
-
 type Row = Record<string, unknown>;
-
-/** A report's flows by pack, as report_packs columns. */
-function packsOf(r: StoredReport): Map<number, Record<string, number>> {
-  const packs = new Map<number, Record<string, number>>();
-  for (const f of r.flows) {
-    const col = COLUMN[f.flow];
-    if (!col || f.unit !== col[1]) throw new TypeError(`flow ${JSON.stringify(f.flow)} in ${f.unit} has no column in report_packs`);
-    let p = packs.get(f.pack);
-    if (!p) packs.set(f.pack, (p = {}));
-    p[col[0]] = f.amount;
-  }
-  return packs;
-}
-
-function flowsOfPack(row: Row): FlowAmount[] {
-  return Object.entries(COLUMN).map(([flow, [col, unit]]) => ({ pack: row.pack as number, flow, unit, amount: row[col] as number }));
-}
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -245,7 +220,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     if (withFlows && rows.length) {
       for (const p of await q('SELECT * FROM report_packs WHERE report_id = ANY($1) ORDER BY report_id, pack', [rows.map((r) => r.id)])) {
         const id = p.report_id as number;
-        flows.set(id, [...(flows.get(id) ?? []), ...flowsOfPack(p)]);
+        flows.set(id, [...(flows.get(id) ?? []), ...flowsOfPackRow(p as unknown as PackRow)]);
       }
     }
     return rows.map((row) => ({
@@ -382,7 +357,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     },
     async insertAccepted(r: StoredReport, acceptedAt) {
       // A flow without a column fails here, at its report, not at the commit.
-      const packs = packsOf(r);
+      const packs = packColumnsOf(r);
       const t = tx.getStore();
       if (t) t.accepted.push({ r, acceptedAt, packs });
       else await store.transaction(() => store.insertAccepted(r, acceptedAt));
@@ -433,7 +408,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
         [bucketS, deviceId, from, to],
       );
       for (const row of rows) {
-        for (const f of flowsOfPack(row)) out.push({ bucket: row.bucket as number | null, pack: f.pack, flow: f.flow, unit: f.unit, total: f.amount, reports: row.reports as number });
+        for (const f of flowsOfPackRow(row as unknown as PackRow)) out.push({ bucket: row.bucket as number | null, pack: f.pack, flow: f.flow, unit: f.unit, total: f.amount, reports: row.reports as number });
       }
       return out;
     },

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import type { AcceptedRow, Awaitable, DeviceRecord, EnergyRow, FlowAmount, StoredReport, SyncStore } from './store';
 import type { BatchStore } from './sqlite-batches';
 import { BATCH_MIGRATION, openBatchStore } from './sqlite-batches';
+import { flowsOfPackRow, packColumnsOf, type PackRow } from './pack-columns';
 
 /**
  * Versioned schema migrations. Never edit an entry once released: append a new one.
@@ -122,27 +123,6 @@ interface ReportSqlRow {
   faults: string | null;
 }
 
-interface PackSqlRow {
-  pack: number;
-  grid_to_pack_mwh: number;
-  pack_to_grid_mwh: number;
-  pack_to_motor_mwh: number;
-  regen_to_pack_mwh: number;
-  charge_mah: number;
-}
-
-/** Flow name -> [report_packs column, unit] (flow names of host-tools/ingest/facts.ts). */
-const COLUMN: Record<string, [keyof PackSqlRow, string]> = {
-  grid_to_pack: ['grid_to_pack_mwh', 'mWh'],
-  pack_to_grid: ['pack_to_grid_mwh', 'mWh'],
-  pack_to_motor: ['pack_to_motor_mwh', 'mWh'],
-  regen_to_pack: ['regen_to_pack_mwh', 'mWh'],
-  charge: ['charge_mah', 'mAh'],
-};
-
-function flowsOfPack(row: PackSqlRow): FlowAmount[] {
-  return Object.entries(COLUMN).map(([flow, [col, unit]]) => ({ pack: row.pack, flow, unit, amount: row[col] as number }));
-}
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
@@ -336,7 +316,7 @@ export function openSqliteStore(file: string): SqliteStore {
     return {
       // Read from report_packs when asked for: the export reads many rows and never these.
       get flows(): FlowAmount[] {
-        return (flows ??= (st.packsOf.all(row.id) as PackSqlRow[]).flatMap(flowsOfPack));
+        return (flows ??= (st.packsOf.all(row.id) as PackRow[]).flatMap(flowsOfPackRow));
       },
       rowId: row.id,
       deviceId: row.device_id,
@@ -448,14 +428,7 @@ export function openSqliteStore(file: string): SqliteStore {
         r.faults ? JSON.stringify(r.faults) : null,
       );
       const id = Number(info.lastInsertRowid);
-      const packs = new Map<number, Record<string, number>>();
-      for (const f of r.flows) {
-        const col = COLUMN[f.flow];
-        if (!col || f.unit !== col[1]) throw new TypeError(`flow ${JSON.stringify(f.flow)} in ${f.unit} has no column in report_packs`);
-        let p = packs.get(f.pack);
-        if (!p) packs.set(f.pack, (p = {}));
-        p[col[0]] = f.amount;
-      }
+      const packs = packColumnsOf(r);
       const values = (pack: number, p: Record<string, number>) =>
         [id, pack, r.deviceId, r.windowStart, p.grid_to_pack_mwh ?? 0, p.pack_to_grid_mwh ?? 0, p.pack_to_motor_mwh ?? 0, p.regen_to_pack_mwh ?? 0, p.charge_mah ?? 0];
       // Two packs (the usual bike) in one statement.
@@ -500,8 +473,8 @@ export function openSqliteStore(file: string): SqliteStore {
     exportAccepted: (afterRowId, limit) => (st.exportAccepted.all(afterRowId, limit) as ReportSqlRow[]).map((r) => accepted(r)),
     energy(deviceId, from, to, bucketS) {
       const out: EnergyRow[] = [];
-      for (const row of st.energy.all(bucketS, deviceId, from, to) as (PackSqlRow & { bucket: number | null; reports: number })[]) {
-        for (const f of flowsOfPack(row)) out.push({ bucket: row.bucket, pack: f.pack, flow: f.flow, unit: f.unit, total: f.amount, reports: row.reports });
+      for (const row of st.energy.all(bucketS, deviceId, from, to) as (PackRow & { bucket: number | null; reports: number })[]) {
+        for (const f of flowsOfPackRow(row)) out.push({ bucket: row.bucket, pack: f.pack, flow: f.flow, unit: f.unit, total: f.amount, reports: row.reports });
       }
       return out;
     },
