@@ -2,8 +2,12 @@
 // day's price curve, each hub's energy from and to the grid, each bike, and each rider's
 // balance. The balances are settled with the summary's own code (settlement.ts, addRecord)
 // on the reports the node has accepted so far, read from its store as they arrive, so the
-// page's last figures are the summary's.
+// page's last figures are the summary's. With the hubs' market on, each rider is also
+// settled as the summary settles the market (host-tools/market/settle.ts: measured energy at
+// the cleared price, the imbalance at the utility's) on the results cleared so far.
 import { addRecord, divRoundHalfEven, emptyBalance, recordOfStored, type Balance } from './settlement';
+import { apportion, settleMarket, type IntervalEnergy, type TariffAt } from '../market/settle';
+import type { IntervalResult } from '../market/hub';
 import { DAY_S, type PriceSeries } from './prices';
 import type { Store } from '../ingest/store';
 import type { BikeView, HubView } from './view';
@@ -28,6 +32,9 @@ export interface GridBalance {
   revenueMicro: string;
   balanceMicro: string;
   reports: number;
+  /** With the market: the market settlement and the utility-only baseline, micro-units. */
+  marketMicro?: string;
+  baselineMicro?: string;
 }
 
 export interface GridState {
@@ -61,6 +68,9 @@ export function dayPrices(series: PriceSeries, dayStartS: number): GridPrice[] {
 export class GridTracker {
   readonly state: GridState;
   private readonly balances = new Map<string, { name: string; b: Balance; lastSeq: number }>();
+  private market: { results: () => readonly IntervalResult[]; tariffAt: TariffAt; intervalS: number } | undefined;
+  /** Synced grid energy per device and market interval, as the summary apportions it. */
+  private readonly measured: Record<string, Record<number, IntervalEnergy>> = {};
 
   constructor(private readonly series: PriceSeries, dayStartS: number, durationMs: number, market: boolean) {
     this.state = {
@@ -75,13 +85,27 @@ export class GridTracker {
     this.refreshBalances();
   }
 
+  /** Settles the riders in the hubs' market too (its results so far, read at each refresh). */
+  settleMarket(m: { results: () => readonly IntervalResult[]; tariffAt: TariffAt; intervalS: number }): void {
+    this.market = m;
+  }
+
   /** Settles the reports the node accepted since the last call. */
   async readStore(store: Store): Promise<void> {
     for (const [device, e] of this.balances) {
       for (;;) {
         const rows = await store.listAccepted(device, e.lastSeq, 1000);
         for (const r of rows) {
-          addRecord(this.series, e.b, recordOfStored(device, r));
+          const rec = recordOfStored(device, r);
+          addRecord(this.series, e.b, rec);
+          if (this.market && rec.synced) {
+            const per = (this.measured[device] ??= {});
+            for (const [k, x] of Object.entries(apportion([rec], this.market.intervalS)[device] ?? {})) {
+              const acc = (per[Number(k)] ??= { inMwh: 0, outMwh: 0 });
+              acc.inMwh += x.inMwh;
+              acc.outMwh += x.outMwh;
+            }
+          }
           e.lastSeq = r.seq;
         }
         if (rows.length < 1000) break;
@@ -95,6 +119,12 @@ export class GridTracker {
   }
 
   private refreshBalances(): void {
+    let settled: Map<string, { marketMicro: bigint; baselineMicro: bigint }> | undefined;
+    if (this.market) {
+      const measured: Record<string, Record<number, IntervalEnergy>> = {};
+      for (const device of this.balances.keys()) measured[device] = this.measured[device] ?? {};
+      settled = new Map(settleMarket(this.market.results(), measured, this.market.tariffAt).map((x) => [x.device, x]));
+    }
     this.state.balances = [...this.balances.values()].map(({ name, b }) => ({
       device: b.device, name,
       importMwh: b.importMwh, exportMwh: b.exportMwh, unpricedImportMwh: b.unpricedImportMwh, unpricedExportMwh: b.unpricedExportMwh,
@@ -102,6 +132,10 @@ export class GridTracker {
       revenueMicro: String(divRoundHalfEven(b.revenuePico, 1_000_000n)),
       balanceMicro: String(b.balanceMicro),
       reports: b.reports,
+      ...(settled && {
+        marketMicro: String(settled.get(b.device)?.marketMicro ?? 0n),
+        baselineMicro: String(settled.get(b.device)?.baselineMicro ?? 0n),
+      }),
     }));
   }
 }

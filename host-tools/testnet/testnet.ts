@@ -202,6 +202,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetResult> {
   const grid = new GridTracker(series, runStartMs / 1000, o.durationS * 1000, marketOn);
   const policies = openPolicyFile(`${db}.policies.json`);
   const market = marketOn ? new TestnetMarket(series, Array.from({ length: o.hubs }, (_, i) => `hub-${i + 1}`), async (id) => policies.get(id).policy, o.marketIntervalS ?? DEFAULT_INTERVAL_S) : undefined;
+  if (market) grid.settleMarket({ results: () => market.results, tariffAt: (k) => tariffOf(series, k, market.intervalS), intervalS: market.intervalS });
   let node: IngestNode;
   try {
     node = await startIngestNode({

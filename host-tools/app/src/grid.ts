@@ -23,7 +23,7 @@ interface GridState {
     flowsMwh: Record<'gridToPack' | 'packToGrid' | 'packToMotor' | 'regenToPack', number>;
     reports: { made: number; sent: number; acked: number; queued: number };
   }[];
-  balances: { device: string; name: string; importMwh: number; exportMwh: number; unpricedImportMwh: number; unpricedExportMwh: number; costMicro: string; revenueMicro: string; balanceMicro: string; reports: number }[];
+  balances: { device: string; name: string; importMwh: number; exportMwh: number; unpricedImportMwh: number; unpricedExportMwh: number; costMicro: string; revenueMicro: string; balanceMicro: string; reports: number; marketMicro?: string; baselineMicro?: string }[];
   result?: string;
 }
 
@@ -121,7 +121,8 @@ export function gridPage(root: HTMLElement): () => void {
         h('td', null, x.plugged.join(', ') || '–')))))));
 
     put(balances, h('div', { class: 'scroll' }, h('table', { 'data-table': 'balances' },
-      h('thead', null, h('tr', null, h('th', null, 'Rider'), h('th', null, 'Bought (Wh)'), h('th', null, 'Sold (Wh)'), h('th', null, `Paid (${g.currency})`), h('th', null, `Earned (${g.currency})`), h('th', null, `Balance (${g.currency})`), h('th', null, 'Unpriced (Wh)'))),
+      h('thead', null, h('tr', null, h('th', null, 'Rider'), h('th', null, 'Bought (Wh)'), h('th', null, 'Sold (Wh)'), h('th', null, `Paid (${g.currency})`), h('th', null, `Earned (${g.currency})`), h('th', null, `Balance (${g.currency})`), h('th', null, 'Unpriced (Wh)'),
+        g.market ? [h('th', null, `Market (${g.currency})`), h('th', null, `Utility only (${g.currency})`)] : [])),
       h('tbody', null, g.balances.map((b) => h('tr', { 'data-device': b.device },
         h('td', null, h('a', { href: `#/bike/${b.device}` }, b.name)),
         h('td', { 'data-k': 'import' }, wh(b.importMwh)),
@@ -129,8 +130,12 @@ export function gridPage(root: HTMLElement): () => void {
         h('td', { 'data-k': 'cost' }, micro(b.costMicro)),
         h('td', { 'data-k': 'revenue' }, micro(b.revenueMicro)),
         h('td', { 'data-k': 'balance', class: b.balanceMicro.startsWith('-') ? 'bad' : 'ok' }, micro(b.balanceMicro)),
-        h('td', { 'data-k': 'unpriced' }, wh(b.unpricedImportMwh + b.unpricedExportMwh))))))),
-    h('p', { class: 'muted' }, 'Reports made before a bike’s clock was synced carry no trusted time: their energy is unpriced, counted apart.'));
+        h('td', { 'data-k': 'unpriced' }, wh(b.unpricedImportMwh + b.unpricedExportMwh)),
+        b.marketMicro === undefined ? [] : [
+          h('td', { 'data-k': 'market', class: b.marketMicro.startsWith('-') ? 'bad' : 'ok' }, micro(b.marketMicro)),
+          h('td', { 'data-k': 'baseline' }, micro(b.baselineMicro ?? '0'))]))))),
+    h('p', { class: 'muted' }, 'Reports made before a bike’s clock was synced carry no trusted time: their energy is unpriced, counted apart.'),
+    g.market ? h('p', { class: 'muted' }, 'Balance: every Wh at the interval’s utility prices. Market: measured energy at the hub’s cleared price, the rest (imbalance) at the utility’s price, as the ledger settles it; utility only: bought at retail, sold at feed-in.') : []);
 
     put(bikes, h('div', { class: 'scroll' }, h('table', { 'data-table': 'bikes' },
       h('thead', null, h('tr', null, h('th', null, 'Bike'), h('th', null, 'Doing'), h('th', null, 'SOC'), FLOWS.map((f) => h('th', null, h('span', { class: 'swatch', style: `background:var(${f.css})` }), `${f.label} (Wh)`)), h('th', null, 'Reports made / acked / queued'))),

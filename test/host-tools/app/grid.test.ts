@@ -141,6 +141,20 @@ if (missing) {
       const shownMarket = await page.$$eval('table[data-table="market"] tbody tr', (trs) => trs.map((tr) => [(tr as unknown as El).dataset.interval!, ...[...(tr as unknown as El).querySelectorAll('td[data-k]')].map((td) => td.textContent!)]));
       assert.equal(shownMarket, mk.intervals.slice(-24).reverse().map((r) => [`${r.hub}@${r.startS}`, r.priceMicroPerKwh === null ? 'no match' : micro(String(r.priceMicroPerKwh)), String(r.tradedWh)]));
 
+      // With the market on, each rider's balance is also shown as the summary settles it:
+      // measured energy at the cleared price, the imbalance at the utility's (protocol/MARKET.md §5).
+      const g = (await (await fetch(`${url}/v1/grid`)).json()) as { balances: { device: string; marketMicro?: string; baselineMicro?: string }[] };
+      await page.waitForSelector('table[data-table="balances"] td[data-k="market"]');
+      const shownMarketBalances = await page.$$eval('table[data-table="balances"] tbody tr', (trs) => trs.map((tr) => [(tr as unknown as El).dataset.device!, [...(tr as unknown as El).querySelectorAll('td[data-k="market"]')][0].textContent!]));
+      const riders = result.summary.market!.riders;
+      assert.is(riders.length, 2);
+      for (const r of riders) {
+        const api = g.balances.find((x) => x.device === r.settlement.device)!;
+        assert.is(api.marketMicro, String(r.settlement.marketMicro), r.name);
+        assert.is(api.baselineMicro, String(r.settlement.baselineMicro), r.name);
+        assert.equal(shownMarketBalances.find(([d]) => d === r.settlement.device), [r.settlement.device, micro(String(r.settlement.marketMicro))]);
+      }
+
       await screenshot(page, 'grid-market-desktop');
       assert.equal(errors, []);
       await page.close();
