@@ -1,7 +1,8 @@
 // Shared by the chaincode tests: an in-memory ledger running the DEEP chaincode, the roles'
 // identities, and registration through IssueChallenge + a device's pairing proof.
 import '../../../../host-tools/ledger/fabric/quiet';
-import { MemoryLedger } from '../../../../host-tools/ledger/fabric/inproc';
+import * as assert from 'uvu/assert';
+import { FabricTxError, MemoryLedger } from '../../../../host-tools/ledger/fabric/inproc';
 import { makeIdentity } from '../../../../host-tools/ledger/fabric/identity';
 import { DeepContract } from '../../../../host-tools/ledger/fabric/src/contract';
 import { makePairingProof } from '../../../../protocol/pairing';
@@ -35,4 +36,16 @@ export async function submitReports(ledger: MemoryLedger, reports: Uint8Array[] 
 
 export async function query(ledger: MemoryLedger, fn: string, args: string[]): Promise<any> {
   return JSON.parse(await ledger.evaluate(RIDER, fn, args, { timestampS: NOW_S }));
+}
+
+/** Awaits a transaction that must be refused with an error whose message matches `name`. */
+export async function refused(p: Promise<unknown>, name: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.instance(e, FabricTxError);
+    assert.match((e as Error).message, name);
+    return;
+  }
+  assert.unreachable(`expected ${name}`);
 }

@@ -4,9 +4,8 @@
 // size; RFC 9162 inclusion proofs checked against the stored root. Anchorer role only.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { newLedger, NOW_S, ANCHORER, GRID, RIDER } from './_ledger';
+import { newLedger, NOW_S, ANCHORER, GRID, RIDER, refused } from './_ledger';
 import { Ride, device } from '../../ingest/_fixtures';
-import { FabricTxError } from '../../../../host-tools/ledger/fabric/inproc';
 import { makeIdentity } from '../../../../host-tools/ledger/fabric/identity';
 import { anchorBatchArgs } from '../../../../host-tools/ledger/fabric/anchor-args';
 import { leafOfReport, planBatch } from '../../../../host-tools/ledger/batch';
@@ -15,17 +14,6 @@ import type { FabricIdentity } from '../../../../host-tools/ledger/fabric/identi
 
 const at = { timestampS: NOW_S };
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-
-async function refused(p: Promise<unknown>, name: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, FabricTxError);
-    assert.match((e as Error).message, name);
-    return;
-  }
-  assert.unreachable(`expected ${name}`);
-}
 
 const rides = [device(31), device(32), device(33)].map((d) => new Ride(d));
 const first = planBatch(rides.flatMap((r) => r.take(5)).map(leafOfReport));

@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fc from 'fast-check';
-import { newLedger, registerDevice, submitReports, query, NOW_S, GRID, ANCHORER, RIDER } from './_ledger';
+import { newLedger, registerDevice, submitReports, query, NOW_S, GRID, ANCHORER, RIDER, refused } from './_ledger';
 import { Ride, device, BASE_S, type Device } from '../../ingest/_fixtures';
 import { FabricTxError, type Endorsement, type MemoryLedger } from '../../../../host-tools/ledger/fabric/inproc';
 import { makeIdentity, type FabricIdentity } from '../../../../host-tools/ledger/fabric/identity';
@@ -23,17 +23,6 @@ import { toHex } from '../../../../protocol/bytes';
 const IV = 300;
 const at = { timestampS: NOW_S };
 type Tariff = { retailMicroPerKwh: number; feedInMicroPerKwh: number };
-
-async function refused(p: Promise<unknown>, name: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, FabricTxError);
-    assert.match((e as Error).message, name);
-    return;
-  }
-  assert.unreachable(`expected ${name}`);
-}
 
 interface Rec extends MeasuredWindow {
   synced: boolean;

@@ -4,9 +4,8 @@
 // reports to the micro-unit; a rider's balance comes with its history, report by report.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { newLedger, registerDevice, submitReports, query, NOW_S, GRID, ANCHORER, RIDER } from './_ledger';
+import { newLedger, registerDevice, submitReports, query, NOW_S, GRID, ANCHORER, RIDER, refused } from './_ledger';
 import { Ride, device, BASE_S } from '../../ingest/_fixtures';
-import { FabricTxError } from '../../../../host-tools/ledger/fabric/inproc';
 import { makeIdentity } from '../../../../host-tools/ledger/fabric/identity';
 import { postPricesArgs } from '../../../../host-tools/ledger/fabric/prices-args';
 import { loadPrices, DAY_S } from '../../../../host-tools/testnet/prices';
@@ -16,17 +15,6 @@ import { CLOCK_SYNCED, decodeReport } from '../../../../protocol/report';
 import { toHex } from '../../../../protocol/bytes';
 
 const at = { timestampS: NOW_S };
-
-async function refused(p: Promise<unknown>, name: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, FabricTxError);
-    assert.match((e as Error).message, name);
-    return;
-  }
-  assert.unreachable(`expected ${name}`);
-}
 
 const record = (bytes: Uint8Array): GridFlowRecord => {
   const r = decodeReport(decodeSign1(bytes).payload);
