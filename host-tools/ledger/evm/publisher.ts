@@ -16,13 +16,13 @@ import { readFileSync, statSync } from 'node:fs';
 import { ContractFunctionExecutionError, encodeFunctionData, keccak256, type Address, type Chain, type Hex, type PublicClient, type Transport } from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { leafOfReport, planBatch } from '../batch';
-import { Counter, Gauge } from '../../ingest/metrics';
+import { Counter } from '../../ingest/metrics';
 import type { Logger } from '../../ingest/log';
 import type { AnchorInfo } from '../../ingest/batches';
 import type { BatchRow, BatchStore } from '../../ingest/sqlite-batches';
 import { anchorArgs, anchorCalldata, chainFor, publicClientFor, revertReason, type ChainPriceInterval, type ChainSeries } from './contract';
 import { loadLedgerArtifact, type LedgerArtifact } from './compile';
-import { passLoop } from '../pass-loop';
+import { anchorGauges, passLoop } from '../pass-loop';
 
 export interface PublisherOptions {
   rpcUrl: string;
@@ -398,11 +398,6 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
     }
   }
 
-  const lag = new Gauge('deep_anchor_batches_behind', 'Closed batches not yet anchored with enough confirmations.', () => status().batchesBehind);
-  const lagS = new Gauge('deep_anchor_lag_seconds', 'Age of the oldest batch not yet anchored with enough confirmations, s (0: none).', () => status().secondsBehind);
-  const lastConf = new Gauge('deep_anchor_last_confirmed_batch', 'Id of the last batch anchored with enough confirmations.', () => status().lastConfirmed);
-  const up = new Gauge('deep_anchor_up', '1 while the publisher runs, 0 once stopped by a fatal problem (see logs).', () => (fatal ? 0 : 1));
-
   const loop = passLoop(pass, pollMs);
   return {
     address,
@@ -415,6 +410,6 @@ export function createPublisher(batches: BatchStore, opts: PublisherOptions): Pu
       if (m) return { chainId: opts.chainId, contract, tx: m.tx, block: m.block, blockHash: m.blockHash, confirmations: head === null ? 0 : Math.max(0, head - m.block + 1), confirmed: false };
       return undefined;
     },
-    metrics: [lag, lagS, lastConf, up, rpcErrors, sent],
+    metrics: [...anchorGauges(status, () => !!fatal, 'anchored with enough confirmations'), rpcErrors, sent],
   };
 }

@@ -16,14 +16,14 @@
 // - a batch is recorded anchored once its commit status is VALID or the chaincode lists it
 //   with the same root and size (Fabric's ordering is final: no confirmations to wait for).
 import { leafOfReport, planBatch } from '../batch';
-import { Counter, Gauge } from '../../ingest/metrics';
+import { Counter } from '../../ingest/metrics';
 import type { Logger } from '../../ingest/log';
 import type { AnchorInfo } from '../../ingest/batches';
 import type { BatchRow, BatchStore } from '../../ingest/sqlite-batches';
 import type { PublisherStatus } from '../evm/publisher';
 import { anchorBatchArgs } from './anchor-args';
 import type { FabricLedgerClient } from './gateway';
-import { passLoop } from '../pass-loop';
+import { anchorGauges, passLoop } from '../pass-loop';
 
 /** anchor_txs and batch_anchors rows of Fabric transactions carry chain id 0. */
 export const FABRIC_CHAIN_ID = 0;
@@ -176,11 +176,6 @@ export function createFabricPublisher(batches: BatchStore, opts: FabricPublisher
     }
   }
 
-  const behind = new Gauge('deep_anchor_batches_behind', 'Closed batches not yet anchored.', () => status().batchesBehind);
-  const lagS = new Gauge('deep_anchor_lag_seconds', 'Age of the oldest batch not yet anchored, s (0: none).', () => status().secondsBehind);
-  const lastConf = new Gauge('deep_anchor_last_confirmed_batch', 'Id of the last batch anchored.', () => status().lastConfirmed);
-  const up = new Gauge('deep_anchor_up', '1 while the publisher runs, 0 once stopped by a fatal problem (see logs).', () => (fatal ? 0 : 1));
-
   const loop = passLoop(pass, pollMs);
   return {
     label,
@@ -191,6 +186,6 @@ export function createFabricPublisher(batches: BatchStore, opts: FabricPublisher
       if (!a || a.chainId !== FABRIC_CHAIN_ID) return undefined;
       return { chainId: FABRIC_CHAIN_ID, contract: a.contract, tx: a.txHash, block: a.blockNumber, blockHash: a.blockHash, confirmations: 1, confirmed: true };
     },
-    metrics: [behind, lagS, lastConf, up, rpcErrors, sent],
+    metrics: [...anchorGauges(status, () => !!fatal, 'anchored'), rpcErrors, sent],
   };
 }
