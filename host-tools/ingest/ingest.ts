@@ -21,6 +21,7 @@ import { decodeSign1 } from '../../protocol/cose';
 import { decodeReport, type EnergyReport } from '../../protocol/report';
 import { checkChain, type ChainView, type VerifiedReport } from '../verify';
 import { LogThrottle } from './limits';
+import { unpackVerdicts, type PackedVerdicts } from './verdicts';
 
 /** Checks a pairing proof: the device's signature over the node's challenge. */
 export type PairingCheck = (
@@ -46,6 +47,13 @@ export interface IngestOptions {
   maxForkEvidence?: number;
   /** A kind of rejection is logged once per device (or once for all unattributed) per interval. */
   logIntervalMs?: number;
+  /**
+   * Longest time a verified report waits for reports still being verified to join its
+   * commit, ms (default 20). 0: commit whatever is verified at once.
+   */
+  commitDelayMs?: number;
+  /** A commit starts without waiting once this many reports are verified (default 4000). */
+  commitReports?: number;
 }
 
 interface QueuedItem {
@@ -129,16 +137,43 @@ export function createIngest(opts: IngestOptions): Ingest {
   const challengeTtlMs = opts.challengeTtlMs ?? 5 * 60_000;
   const maxForkEvidence = opts.maxForkEvidence ?? 16;
   const logThrottle = new LogThrottle(opts.logIntervalMs ?? 60_000, now);
+  const commitDelayMs = opts.commitDelayMs ?? 20;
+  const commitReports = opts.commitReports ?? 4000;
   let queue: QueuedRequest[] = [];
+  /** Reports in `queue`, and when the oldest of them was queued (performance.now()). */
+  let queued = 0;
+  let queuedSince = 0;
+  /** Reports in the running commit. */
+  let committing = 0;
   let depth = 0;
   let flushScheduled = false;
+  let delayTimer: NodeJS.Timeout | undefined;
   // A commit is running: the next flush starts when it is done (and takes all that queued
   // meanwhile), so the chain state below is changed by one commit at a time.
   let flushing = false;
   let closed = false;
 
   function scheduleFlush(): void {
-    if (flushScheduled || flushing) return;
+    if (flushScheduled || flushing || !queue.length) return;
+    // Group commit sizing: the cost of a commit (fsync, and the index pages it rewrites) is
+    // paid per commit, so under load a commit should carry many reports. While reports are
+    // still being verified, the verified ones wait for them, up to commitDelayMs; an idle
+    // node (nothing else in verification) commits at once.
+    const verifying = depth - queued - committing;
+    const waited = performance.now() - queuedSince;
+    if (verifying > 0 && queued < commitReports && waited < commitDelayMs) {
+      if (!delayTimer) {
+        delayTimer = setTimeout(() => {
+          delayTimer = undefined;
+          scheduleFlush();
+        }, Math.max(1, Math.ceil(commitDelayMs - waited)));
+      }
+      return;
+    }
+    if (delayTimer) {
+      clearTimeout(delayTimer);
+      delayTimer = undefined;
+    }
     flushScheduled = true;
     // setImmediate runs after the I/O callbacks of this loop turn: every worker answer that
     // has arrived meanwhile joins this commit.
@@ -150,13 +185,16 @@ export function createIngest(opts: IngestOptions): Ingest {
     flushing = true;
     flush().finally(() => {
       flushing = false;
-      if (queue.length) scheduleFlush();
+      committing = 0;
+      scheduleFlush();
     });
   }
 
   async function flush(): Promise<void> {
     const batch = queue;
     queue = [];
+    committing = queued;
+    queued = 0;
     if (!batch.length) return;
     const t0 = process.hrtime.bigint();
     const counts = { accepted: 0, pending: 0, duplicate: 0, rejected: new Map<string, number>() };
@@ -450,14 +488,14 @@ export function createIngest(opts: IngestOptions): Ingest {
   }
 
   async function verifyAll(reports: Uint8Array[], receivedAt: number): Promise<Verdict[]> {
-    const jobs: Promise<Verdict[]>[] = [];
+    const jobs: Promise<PackedVerdicts>[] = [];
     // Even shares across the workers (a batch of 100 on 2 cores: 50 + 50), at most `chunk`
     // per message so that a huge batch still interleaves with other requests.
     const share = Math.min(chunk, Math.max(1, Math.ceil(reports.length / pool.size)));
     for (let i = 0; i < reports.length; i += share) {
-      jobs.push(pool.run<Verdict[]>({ type: 'verify', items: reports.slice(i, i + share), receivedAt }));
+      jobs.push(pool.run<PackedVerdicts>({ type: 'verify', items: reports.slice(i, i + share), receivedAt }));
     }
-    const verdicts = (await Promise.all(jobs)).flat();
+    const verdicts = (await Promise.all(jobs)).flatMap(unpackVerdicts);
     for (const v of verdicts) metrics.verifySeconds.observe(v.micros / 1e6);
     return verdicts;
   }
@@ -507,7 +545,9 @@ export function createIngest(opts: IngestOptions): Ingest {
       }
       return new Promise<ReportAnswer[]>((resolve, reject) => {
         const items = verdicts.map((verdict, index) => ({ index, bytes: reports[index], receivedAt, verdict }));
+        if (!queued) queuedSince = performance.now();
         queue.push({ items, answers: new Array(items.length), resolve, reject });
+        queued += items.length;
         scheduleFlush();
       });
     },

@@ -177,6 +177,72 @@ export interface BatchStore {
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
+type TailLeaf = BatchLeaf & { rowId: number; acceptedAt: number };
+
+/**
+ * The accepted reports not in a batch yet, kept in memory as the store inserts them, so that
+ * closing a batch does not read back what was just written (at thousands of reports a second
+ * that read-back was a tenth of the main thread's time). It holds every report row with
+ * id > `from`: rows accepted before the store was opened (a backlog after a restart) are
+ * read from the database until they are batched. Rows of a transaction that rolls back are
+ * dropped with it. Bounded: past `max` rows (no batcher running) it lets go of them and
+ * starts again after the last.
+ */
+export class UnbatchedTail {
+  private rows: TailLeaf[] = [];
+  /** Index of the first row still unbatched. */
+  private head = 0;
+  private from: number;
+  private mark = -1;
+
+  constructor(lastRowId: number, private readonly max = 1_000_000) {
+    this.from = lastRowId;
+  }
+
+  push(leaf: TailLeaf): void {
+    if (this.rows.length - this.head >= this.max) this.reset(this.rows[this.rows.length - 1].rowId);
+    this.rows.push(leaf);
+  }
+
+  /** A transaction began: rows pushed from now on go if it rolls back. */
+  begin(): void {
+    this.mark = this.rows.length;
+  }
+
+  rollback(): void {
+    if (this.mark >= 0 && this.mark <= this.rows.length) this.rows.length = this.mark;
+    // Rows before the mark may have been batched meanwhile (head moved past the mark).
+    if (this.head > this.rows.length) this.reset(this.rows.length ? this.rows[this.rows.length - 1].rowId : this.from);
+    this.mark = -1;
+  }
+
+  commit(): void {
+    this.mark = -1;
+  }
+
+  /** The rows after `afterReport`, or undefined when the tail does not hold all of them. */
+  after(afterReport: number): TailLeaf[] | undefined {
+    if (afterReport < this.from) return undefined;
+    let i = this.head;
+    while (i < this.rows.length && this.rows[i].rowId <= afterReport) i++;
+    // Batched rows are let go; compacting only now and then keeps this O(1) per row.
+    this.head = i;
+    if (this.head > 4096 && this.head * 2 > this.rows.length) {
+      this.rows = this.rows.slice(this.head);
+      if (this.mark >= 0) this.mark = Math.max(0, this.mark - this.head);
+      this.head = 0;
+    }
+    return this.rows.slice(this.head);
+  }
+
+  private reset(lastRowId: number): void {
+    this.rows = [];
+    this.head = 0;
+    this.mark = -1;
+    this.from = lastRowId;
+  }
+}
+
 interface BatchSqlRow {
   id: number;
   root: Buffer;
@@ -190,7 +256,7 @@ function batchRow(r: BatchSqlRow | undefined): BatchRow | undefined {
   return r && { id: r.id, root: u8(r.root), size: r.size, firstReport: r.first_report, lastReport: r.last_report, createdAt: r.created_at };
 }
 
-export function openBatchStore(db: Database.Database): BatchStore {
+export function openBatchStore(db: Database.Database, tail?: UnbatchedTail): BatchStore {
   const st = {
     last: db.prepare('SELECT * FROM batches ORDER BY id DESC LIMIT 1'),
     get: db.prepare('SELECT * FROM batches WHERE id = ?'),
@@ -264,6 +330,8 @@ export function openBatchStore(db: Database.Database): BatchStore {
     },
     unbatched() {
       const afterReport = store.last()?.lastReport ?? 0;
+      const rows = tail?.after(afterReport);
+      if (rows) return { count: rows.length, afterReport, oldestAcceptedAt: rows.length ? rows[0].acceptedAt : null };
       const r = st.unbatched.get(afterReport) as { n: number; oldest: number | null };
       return { count: r.n, afterReport, oldestAcceptedAt: r.oldest };
     },
@@ -276,6 +344,8 @@ export function openBatchStore(db: Database.Database): BatchStore {
       return store.get(id)!;
     },
     unbatchedLeaves(afterReport, limit) {
+      const rows = tail?.after(afterReport);
+      if (rows) return rows.slice(0, limit).map(({ acceptedAt, ...leaf }) => leaf);
       type Row = { id: number; device_id: string; seq: number; bytes: Buffer; window_start: number | null; window_end: number | null; g2p: number; p2g: number; p2m: number; r2p: number };
       return (st.unbatchedLeaves.all(afterReport, limit) as Row[]).map((r) => {
         const synced = r.window_start !== null && r.window_end !== null;

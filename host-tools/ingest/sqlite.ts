@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AcceptedRow, Awaitable, DeviceRecord, EnergyRow, FlowAmount, StoredReport, SyncStore } from './store';
 import type { BatchStore } from './sqlite-batches';
-import { BATCH_MIGRATION, openBatchStore } from './sqlite-batches';
+import { BATCH_MIGRATION, openBatchStore, UnbatchedTail } from './sqlite-batches';
 import { flowsOfPackRow, packColumnsOf, type PackRow } from './pack-columns';
 
 /**
@@ -332,6 +332,7 @@ export function openSqliteStore(file: string): SqliteStore {
     };
   }
 
+  const unbatched = new UnbatchedTail((db.prepare('SELECT coalesce(max(id), 0) AS id FROM reports').get() as { id: number }).id);
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
   const rollback = db.prepare('ROLLBACK');
@@ -344,17 +345,20 @@ export function openSqliteStore(file: string): SqliteStore {
     kind: 'sqlite',
     shared: false,
     schemaVersion: db.pragma('user_version', { simple: true }) as number,
-    batches: openBatchStore(db),
+    batches: openBatchStore(db, unbatched),
     transaction<T>(fn: () => Awaitable<T>): Promise<T> {
       const run = async (): Promise<T> => {
         begin.run();
+        unbatched.begin();
         try {
           const r = await fn();
           // synchronous=FULL: the WAL is fsynced before COMMIT returns.
           commit.run();
+          unbatched.commit();
           return r;
         } catch (err) {
           if (db.inTransaction) rollback.run();
+          unbatched.rollback();
           throw err;
         }
       };
@@ -363,7 +367,15 @@ export function openSqliteStore(file: string): SqliteStore {
       return p;
     },
     transactionSync<T>(fn: () => T): T {
-      return db.transaction(fn)();
+      unbatched.begin();
+      try {
+        const r = db.transaction(fn)();
+        unbatched.commit();
+        return r;
+      } catch (err) {
+        unbatched.rollback();
+        throw err;
+      }
     },
     close() {
       if (!open) return;
@@ -429,15 +441,22 @@ export function openSqliteStore(file: string): SqliteStore {
       );
       const id = Number(info.lastInsertRowid);
       const packs = packColumnsOf(r);
-      const values = (pack: number, p: Record<string, number>) =>
-        [id, pack, r.deviceId, r.windowStart, p.grid_to_pack_mwh ?? 0, p.pack_to_grid_mwh ?? 0, p.pack_to_motor_mwh ?? 0, p.regen_to_pack_mwh ?? 0, p.charge_mah ?? 0];
-      // Two packs (the usual bike) in one statement.
-      if (packs.size === 2) {
-        const [[a, pa], [b, pb]] = [...packs];
-        st.insPacks2.run(...values(a, pa), ...values(b, pb));
-      } else {
-        for (const [pack, p] of packs) st.insPack.run(...values(pack, p));
+      const sums = [0, 0, 0, 0];
+      const values: (number | string | null)[] = [];
+      for (const [pack, p] of packs) {
+        const row = [p.grid_to_pack_mwh ?? 0, p.pack_to_grid_mwh ?? 0, p.pack_to_motor_mwh ?? 0, p.regen_to_pack_mwh ?? 0];
+        for (let k = 0; k < 4; k++) sums[k] += row[k];
+        values.push(id, pack, r.deviceId, r.windowStart, row[0], row[1], row[2], row[3], p.charge_mah ?? 0);
       }
+      // Two packs (the usual bike) in one statement.
+      if (packs.size === 2) st.insPacks2.run(values);
+      else for (let k = 0; k < values.length; k += 9) st.insPack.run(values.slice(k, k + 9));
+      const synced = r.windowStart !== null && r.windowEnd !== null;
+      unbatched.push({
+        rowId: id, acceptedAt, device: r.deviceId, seq: r.seq, bytes: r.bytes.slice(), synced,
+        startS: synced ? r.windowStart! : 0, durationS: synced ? r.windowEnd! - r.windowStart! : 0,
+        gridToPackMwh: sums[0], packToGridMwh: sums[1], packToMotorMwh: sums[2], regenToPackMwh: sums[3],
+      });
     },
     insertPending(r) {
       st.insPending.run(

@@ -10,6 +10,7 @@ import { verifyReportBytes, type KeyRegistry } from '../verify';
 import { factsOf } from './facts';
 import type { Verdict, WorkerMessage } from './types';
 import { REJECT } from '../../protocol/reasons';
+import { packVerdicts } from './verdicts';
 
 const keys = new Map<string, Uint8Array>();
 const registry: KeyRegistry = {
@@ -63,7 +64,9 @@ port.on('message', (m: WorkerMessage) => {
           result.push({ ok: false, reason: REJECT.MALFORMED, detail: `verifier error: ${(e as Error).message}`, signed: false, micros: 0 });
         }
       }
-      port.postMessage({ id: m.id, result });
+      // Flat and moved, not cloned: verdicts.ts says why.
+      const { packed, transfer } = packVerdicts(result);
+      port.postMessage({ id: m.id, result: packed }, transfer);
       return;
     }
   }

@@ -1,0 +1,80 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import type { EnergyReport } from '../../../protocol/report';
+import { factsOf } from '../../../host-tools/ingest/facts';
+import { packVerdicts, unpackVerdicts } from '../../../host-tools/ingest/verdicts';
+import type { Verdict } from '../../../host-tools/ingest/types';
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const big = fc.oneof(fc.nat({ max: 300 }), fc.maxSafeNat(), fc.constantFrom(0, 23, 24, 255, 256, 65535, 65536, 2 ** 32, MAX_SAFE));
+const flowsArb = fc.record({ gridToPackMwh: big, packToGridMwh: big, packToMotorMwh: big, regenToPackMwh: big });
+const reportArb: fc.Arbitrary<EnergyReport> = fc
+  .record({
+    kid: fc.uint8Array({ minLength: 8, maxLength: 8 }),
+    seq: big,
+    prev: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    clock: fc.constantFrom(0, 1),
+    startS: big,
+    durationS: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
+    packs: fc.array(fc.tuple(fc.integer({ min: 0, max: 2047 }), flowsArb, flowsArb, fc.integer({ min: -MAX_SAFE, max: MAX_SAFE })), { minLength: 1, maxLength: 4 }),
+    faults: fc.record({ vesc: big, bms: big, device: big }),
+    firmware: fc.integer({ min: 0, max: 16777215 }),
+    gap: fc.option(fc.record({ mergedWindows: big, lostS: big }), { nil: undefined }),
+  })
+  .map((x) => {
+    const r: EnergyReport = {
+      version: 1, kid: x.kid, seq: x.seq, prev: x.prev, clock: x.clock, startS: x.startS, durationS: x.durationS,
+      packs: x.packs.map(([canId, w, l, chargeMah]) => ({ canId, ...w, chargeMah, lifetime: { ...l } })),
+      faults: { ...x.faults }, firmware: x.firmware,
+    };
+    if (x.gap) r.gap = { ...x.gap };
+    return r;
+  });
+const rejectedArb: fc.Arbitrary<Verdict> = fc.record({
+  ok: fc.constant(false as const), reason: fc.constantFrom('bad_signature', 'malformed', 'unknown_key') as fc.Arbitrary<never>,
+  detail: fc.string(), deviceId: fc.option(fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b).toString('hex')), { nil: undefined }),
+  seq: fc.option(fc.nat(), { nil: undefined }), signed: fc.boolean(), micros: fc.nat(),
+}, { requiredKeys: ['ok', 'reason', 'detail', 'signed', 'micros'] }).map((v) => ({ ...v }));
+const acceptedArb: fc.Arbitrary<Verdict> = fc
+  .tuple(reportArb, fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.nat({ max: 10 ** 6 }))
+  .map(([report, hash, micros]) => ({ ok: true as const, report, facts: factsOf(report, hash), micros }));
+
+test('property: verdicts unpack to what was packed (reports, facts as factsOf makes them, rejections in place)', () => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(acceptedArb, rejectedArb), { maxLength: 40 }), (verdicts) => {
+      const { packed } = packVerdicts(verdicts);
+      assert.equal(unpackVerdicts(packed), verdicts);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('the packed buffers are moved through postMessage, and what arrives unpacks the same', () => {
+  const verdicts = fc.sample(fc.oneof(acceptedArb, rejectedArb), { numRuns: 20, seed: 7 });
+  const { packed, transfer } = packVerdicts(verdicts);
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(packed, transfer);
+  // Moved: the sender's views are detached.
+  assert.is(packed.numbers.length, 0);
+  const got = receiveMessageOnPort(port2)!.message;
+  assert.equal(unpackVerdicts(got), verdicts);
+  port1.close();
+});
+
+test('unpacked byte arrays are copies of their own: a kept chain head does not hold the message buffer', () => {
+  const [v] = fc.sample(acceptedArb, { numRuns: 1, seed: 3 });
+  const got = unpackVerdicts(packVerdicts([v, v]).packed)[0] as Extract<Verdict, { ok: true }>;
+  assert.is(got.facts.hash.buffer.byteLength, 32);
+  assert.is(got.report.prev.buffer.byteLength, 32);
+  assert.is(got.report.kid.buffer.byteLength, 8);
+});
+
+test('a report outside the protocol limits is refused with a reason, not packed wrong', () => {
+  const [v] = fc.sample(acceptedArb, { numRuns: 1, seed: 5 }) as Extract<Verdict, { ok: true }>[];
+  const five = { ...v, report: { ...v.report, packs: [...Array(5)].map((_, i) => ({ ...v.report.packs[0], canId: i })) } };
+  assert.throws(() => packVerdicts([five]), /verdict 0: a report outside the protocol's limits/);
+});
+
+test.run();
