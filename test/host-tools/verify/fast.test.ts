@@ -208,6 +208,8 @@ test('mutated payloads, signed: whatever verifyReportFast returns, verifyReportB
   assert.ok(declined > 500 && verified > 20, `declined ${declined}, verified ${verified}`);
 });
 
+const structuralArb = fc.option(fc.oneof(fc.integer({ min: 0, max: 19 }), fc.integer({ min: -67, max: -63 })), { nil: undefined });
+
 test('mutated COSE messages: the fast path accepts only what the reference accepts, the same way', () => {
   const ride = fastRide(SEED, 30);
   let declined = 0;
@@ -216,9 +218,10 @@ test('mutated COSE messages: the fast path accepts only what the reference accep
   for (const b of ride.reports) if (verifyReportFast(b, RING)) verified++;
   assert.is(verified, 30);
   fc.assert(
-    fc.property(fc.nat(29), fc.array(mutationArb, { minLength: 1, maxLength: 2 }), (i, mutations) => {
+    fc.property(fc.nat(29), fc.array(fc.tuple(mutationArb, structuralArb), { minLength: 1, maxLength: 2 }), (i, mutations) => {
       let m = ride.reports[i];
-      for (const mu of mutations) m = mutate(m, mu);
+      // half of the mutations hit the bytes that make the layout: headers, heads, the end
+      for (const [mu, near] of mutations) m = mutate(m, near === undefined ? mu : [mu[0], near < 0 ? Math.max(0, m.length + near) : near, mu[2], mu[3]]);
       const o = openSign1Fast(m);
       if (o) {
         opened++;
@@ -281,6 +284,7 @@ test('non-canonical or invalid payloads: the fast path declines and decodeReport
   const cases: Array<[string, Uint8Array]> = [
     ['seq 5 in a 2-byte head', mapOf(replace(3, [0x18, 5]))],
     ['durationS 60 in a 3-byte head', mapOf(replace(8, [0x19, 0, 60]))],
+    ['firmware 256 in a 5-byte head', mapOf(replace(11, [0x1a, 0, 0, 1, 0]))],
     ['startS in an 8-byte head', mapOf(replace(6, [0x1b, 0, 0, 0, 0, ...encode(BASE.startS).subarray(1)]))],
     ['firmware as float 256.0', mapOf(replace(11, [0xf9, 0x5c, 0x00]))],
     ['keys 3 and 4 swapped', mapOf([e[0], e[1], e[3], e[2], ...e.slice(4)])],
@@ -336,6 +340,8 @@ test('COSE messages outside the DEEP shape: the fast path declines and the refer
     return d.finish(sign(d.toBeSigned));
   };
   const layout = decodeSign1(good);
+  const small = sign1(new Uint8Array(20), KID, sign);
+  assert.is(small[17], 0x54);
   const sigAt = good.length - 64;
   const cases: Array<[string, Uint8Array]> = [
     ['untagged', good.subarray(1)],
@@ -346,6 +352,8 @@ test('COSE messages outside the DEEP shape: the fast path declines and the refer
     ['extra unprotected header', headers(new CborMap([[1, -19]]), new CborMap([[4, KID], [5, new Uint8Array(1)]]))],
     ['kid of 7 bytes', headers(new CborMap([[1, -19]]), new CborMap([[4, KID.subarray(0, 7)]]))],
     ['payload length in a 3-byte head', new Uint8Array([...good.subarray(0, 17), 0x59, 0, payload.length, ...good.subarray(19)])],
+    ['payload length 20 in a 2-byte head', new Uint8Array([...small.subarray(0, 17), 0x58, 20, ...small.subarray(18)])],
+    ['signature head of 63, 64 bytes after it', new Uint8Array([...good.subarray(0, sigAt - 1), 63, ...good.subarray(sigAt)])],
     ['signature of 63 bytes', new Uint8Array([...good.subarray(0, sigAt - 2), 0x58, 63, ...good.subarray(sigAt + 1)])],
     ['trailing byte', new Uint8Array([...good, 0])],
     ['S + L (malleated signature)', malleate(good)],
@@ -355,6 +363,8 @@ test('COSE messages outside the DEEP shape: the fast path declines and the refer
   for (const [what, bytes] of cases) {
     assert.is(verifyReportFast(bytes, RING), undefined, what);
     assert.not.ok(verifyReportBytes(bytes, RING).ok, what);
+    // all but the last two fail on their layout, before any signature check
+    if (!/signature bit|S \+ L/.test(what)) assert.is(openSign1Fast(bytes), undefined, what);
   }
 });
 
@@ -393,6 +403,12 @@ test('key ring: lookups by kid bytes or hex, several keys per kid, removal, kids
   assert.equal(ring.keysFor(twin), [other]);
   assert.equal(ring.keysFor(KID), [other, PUB]);
   assert.ok(verifyReportFast(good, ring));
+  // a message claiming the twin kid, signed with KID's key, is not verified with KID's key
+  const claimsTwin = sign1(encodeReport({ ...BASE, kid: twin }), twin, sign);
+  ring.delete(twin);
+  assert.is(verifyReportFast(claimsTwin, ring), undefined);
+  assert.is((verifyReportBytes(claimsTwin, ring) as { reason: string }).reason, 'unknown_key');
+  ring.set(twin, other);
   ring.set(KID, other);
   assert.is(verifyReportFast(good, ring), undefined);
   assert.is((verifyReportBytes(good, ring) as { reason: string }).reason, 'bad_signature');
