@@ -413,7 +413,11 @@ function toBeSignedOf(b: Uint8Array): Uint8Array {
 // crypto.hash (one-shot, Node >= 20.12) skips the Hash object; createHash otherwise.
 const oneShotHash = (nodeCrypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
 function sha256Fast(b: Uint8Array): Uint8Array {
-  return oneShotHash ? new Uint8Array(oneShotHash('sha256', b, 'buffer')) : sha256Host(b);
+  if (!oneShotHash) return sha256Host(b);
+  const h = oneShotHash('sha256', b, 'buffer');
+  // A plain Uint8Array as sha256Host returns; a view when the digest has its own 32-byte
+  // buffer (it has: no pool slab is kept alive), a copy otherwise.
+  return h.buffer.byteLength === h.length ? new Uint8Array(h.buffer, h.byteOffset, h.length) : new Uint8Array(h);
 }
 
 /**
