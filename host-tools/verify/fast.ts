@@ -19,6 +19,12 @@
 //   - the Sig_structure allocation: it is written into one reused buffer (verification is
 //     synchronous, so no two reports share it at once).
 //
+// Use (e.g. in host-tools/ingest/worker.ts): keep the keys in an Ed25519KeyRing instead of
+// a Map of hex ids (ring.set(deviceId, publicKey) on init and key_add, ring.delete(deviceId)
+// on key_remove, ring.clear() before init) and verify with
+//   verifyReportFast(bytes, ring, { nowS }) ?? verifyReportBytes(bytes, ring, { nowS })
+// The ring is a KeyRegistry too, so both paths see the same keys.
+//
 // test/host-tools/verify/fast.test.ts holds the fast path to the reference on random valid
 // reports, mutated bytes, hand-written non-canonical payloads and `deep report` rides.
 import * as nodeCrypto from 'node:crypto';
