@@ -3,6 +3,8 @@
 // library of host-tools/verify, off the main thread. Chain rules need the ledger and run
 // on the main thread inside the commit transaction (ingest.ts).
 import { parentPort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { toHex } from '../../protocol/bytes';
 import { decodeSign1 } from '../../protocol/cose';
@@ -34,6 +36,18 @@ function verifyOne(bytes: Uint8Array, nowS: number): Verdict {
   const micros = Math.round((performance.now() - t0) * 1000);
   if (!r.ok) return { ok: false, reason: r.reason, detail: r.detail, deviceId: claimed(bytes), signed: r.signed === true, micros };
   return { ok: true, facts: factsOf(r.report, r.hash), report: r.report, micros };
+}
+
+// Verification fills every core, and the main thread, which commits and answers, is then one
+// thread among three on two cores: its commits and answers wait behind signature checks.
+// A verify thread gives way (nice 10, Linux: setpriority on the thread id applies to that
+// thread alone), so the main thread runs when it has work and the verify threads take
+// the rest. Elsewhere, or when refused, the threads keep the default priority.
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
+} catch {
+  // not Linux, or not allowed: default priority
 }
 
 const port = parentPort;
