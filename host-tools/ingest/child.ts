@@ -39,11 +39,17 @@ export function spawnIngestNode(opts: IngestChildOptions): Promise<{ child: Chil
   if (capture) child.stderr!.on('data', (c) => (err += c));
   return new Promise((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (c) => {
+    const onData = (c: Buffer) => {
       out += c;
-      const m = /^(http:\/\/\S+)\n/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-    });
+      // Its URL line; node flags such as --trace-gc may print before it.
+      const m = /^(http:\/\/\S+)\n/m.exec(out);
+      if (!m) return;
+      resolve({ child, url: m[1] });
+      // Up: what it prints next is drained (a full pipe would stall it), not kept.
+      child.stdout!.off('data', onData);
+      child.stdout!.resume();
+    };
+    child.stdout!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`deep ingest exited with ${code}${capture ? `: ${err}` : ''}`)));
   });
 }

@@ -270,11 +270,12 @@ export function openBatchStore(db: Database.Database, tail?: UnbatchedTail): Bat
     ),
     leaves: db.prepare('SELECT bytes FROM reports WHERE id >= ? AND id <= ? ORDER BY device_id, seq'),
     unbatchedLeaves: db.prepare(
-      `SELECT r.id, r.device_id, r.seq, r.bytes, r.window_start, r.window_end,
-              coalesce(sum(p.grid_to_pack_mwh), 0) AS g2p, coalesce(sum(p.pack_to_grid_mwh), 0) AS p2g,
-              coalesce(sum(p.pack_to_motor_mwh), 0) AS p2m, coalesce(sum(p.regen_to_pack_mwh), 0) AS r2p
-       FROM (SELECT * FROM reports WHERE id > ? ORDER BY id LIMIT ?) AS r LEFT JOIN report_packs p ON p.report_id = r.id
-       GROUP BY r.id ORDER BY r.id`,
+      `SELECT id, device_id, seq, bytes, window_start, window_end,
+              coalesce(p0_grid_to_pack_mwh, 0) + coalesce(p1_grid_to_pack_mwh, 0) + coalesce(p2_grid_to_pack_mwh, 0) + coalesce(p3_grid_to_pack_mwh, 0) AS g2p,
+              coalesce(p0_pack_to_grid_mwh, 0) + coalesce(p1_pack_to_grid_mwh, 0) + coalesce(p2_pack_to_grid_mwh, 0) + coalesce(p3_pack_to_grid_mwh, 0) AS p2g,
+              coalesce(p0_pack_to_motor_mwh, 0) + coalesce(p1_pack_to_motor_mwh, 0) + coalesce(p2_pack_to_motor_mwh, 0) + coalesce(p3_pack_to_motor_mwh, 0) AS p2m,
+              coalesce(p0_regen_to_pack_mwh, 0) + coalesce(p1_regen_to_pack_mwh, 0) + coalesce(p2_regen_to_pack_mwh, 0) + coalesce(p3_regen_to_pack_mwh, 0) AS r2p
+       FROM reports WHERE id > ? ORDER BY id LIMIT ?`,
     ),
     insTx: db.prepare(
       'INSERT INTO anchor_txs (hash, batch_id, chain_id, contract, sender, nonce, gas_price, raw, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',

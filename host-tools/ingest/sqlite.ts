@@ -94,7 +94,62 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     `,
   },
   BATCH_MIGRATION,
+  {
+    version: 3,
+    name: 'pack energies in the reports row (up to 4 pack slots), time index on reports; report_packs folded in',
+    // An accepted report wrote six B-tree entries (its row, its (device, seq) key, and per
+    // pack a report_packs row and a time-index entry). Under load the ones keyed by device
+    // are written to a different page per device on every commit: that was most of the
+    // commit's cost. The packs (1..4 per report, protocol/SPEC.md) now live in the report's
+    // row, in slots 0..3 in pack order (NULL when the report has fewer), and one index
+    // keyed by (device, window start) serves the energy queries: three entries per report.
+    sql: `
+      ${[0, 1, 2, 3]
+        .map((k) =>
+          ['pack', 'grid_to_pack_mwh', 'pack_to_grid_mwh', 'pack_to_motor_mwh', 'regen_to_pack_mwh', 'charge_mah']
+            .map((c) => `ALTER TABLE reports ADD COLUMN p${k}_${c} INTEGER;`)
+            .join('\n      '),
+        )
+        .join('\n      ')}
+      ${[0, 1, 2, 3]
+        .map(
+          (k) => `WITH slotted AS (
+        SELECT report_id, pack, grid_to_pack_mwh, pack_to_grid_mwh, pack_to_motor_mwh, regen_to_pack_mwh, charge_mah,
+               row_number() OVER (PARTITION BY report_id ORDER BY pack) - 1 AS slot
+        FROM report_packs
+      )
+      UPDATE reports SET p${k}_pack = s.pack, p${k}_grid_to_pack_mwh = s.grid_to_pack_mwh, p${k}_pack_to_grid_mwh = s.pack_to_grid_mwh,
+        p${k}_pack_to_motor_mwh = s.pack_to_motor_mwh, p${k}_regen_to_pack_mwh = s.regen_to_pack_mwh, p${k}_charge_mah = s.charge_mah
+      FROM slotted s WHERE s.report_id = reports.id AND s.slot = ${k};`,
+        )
+        .join('\n      ')}
+      DROP INDEX report_packs_time;
+      DROP TABLE report_packs;
+      CREATE INDEX reports_time ON reports(device_id, window_start);
+    `,
+  },
 ];
+
+/** Pack slots of a reports row (migration 3). */
+const PACK_SLOTS = 4;
+const SLOT_FIELDS = ['pack', 'grid_to_pack_mwh', 'pack_to_grid_mwh', 'pack_to_motor_mwh', 'regen_to_pack_mwh', 'charge_mah'] as const;
+/** p0_pack, p0_grid_to_pack_mwh, ... p3_charge_mah: the order insertAccepted binds them. */
+const SLOT_COLUMNS = Array.from({ length: PACK_SLOTS }, (_, k) => SLOT_FIELDS.map((f) => `p${k}_${f}`)).flat();
+
+/** The packs of a reports row, as report_packs rows were. */
+function packRowsOf(row: Record<string, unknown>): PackRow[] {
+  const out: PackRow[] = [];
+  for (let k = 0; k < PACK_SLOTS; k++) {
+    const pack = row[`p${k}_pack`];
+    if (pack === null || pack === undefined) break;
+    const col = (f: string) => row[`p${k}_${f}`] as number;
+    out.push({
+      pack: pack as number, grid_to_pack_mwh: col('grid_to_pack_mwh'), pack_to_grid_mwh: col('pack_to_grid_mwh'),
+      pack_to_motor_mwh: col('pack_to_motor_mwh'), regen_to_pack_mwh: col('regen_to_pack_mwh'), charge_mah: col('charge_mah'),
+    });
+  }
+  return out;
+}
 
 interface DeviceSqlRow {
   id: string;
@@ -257,17 +312,9 @@ export function openSqliteStore(file: string): SqliteStore {
     purgeChallenges: db.prepare('DELETE FROM challenges WHERE expires_at < ?'),
     getAccepted: db.prepare('SELECT * FROM reports WHERE device_id = ? AND seq = ?'),
     insAccepted: db.prepare(
-      `INSERT INTO reports (device_id, seq, hash, prev, bytes, received_at, accepted_at, window_start, window_end, faults)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    insPack: db.prepare(
-      `INSERT INTO report_packs (report_id, pack, device_id, window_start, grid_to_pack_mwh, pack_to_grid_mwh, pack_to_motor_mwh, regen_to_pack_mwh, charge_mah)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    packsOf: db.prepare('SELECT * FROM report_packs WHERE report_id = ? ORDER BY pack'),
-    insPacks2: db.prepare(
-      `INSERT INTO report_packs (report_id, pack, device_id, window_start, grid_to_pack_mwh, pack_to_grid_mwh, pack_to_motor_mwh, regen_to_pack_mwh, charge_mah)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO reports (device_id, seq, hash, prev, bytes, received_at, accepted_at, window_start, window_end, faults,
+         ${SLOT_COLUMNS.join(', ')})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${SLOT_COLUMNS.map(() => '?').join(', ')})`,
     ),
     insPending: db.prepare(
       `INSERT INTO pending (device_id, seq, hash, prev, bytes, received_at, window_start, window_end, flows, faults)
@@ -281,13 +328,19 @@ export function openSqliteStore(file: string): SqliteStore {
     devicesWithPending: db.prepare('SELECT DISTINCT device_id FROM pending ORDER BY device_id'),
     listAccepted: db.prepare('SELECT * FROM reports WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
     exportAccepted: db.prepare('SELECT * FROM reports WHERE id > ? ORDER BY id LIMIT ?'),
+    // One pass over the device's rows per pack slot; a report counts once per pack.
     energy: db.prepare(
-      `SELECT CASE WHEN window_start IS NULL THEN NULL ELSE window_start - (window_start % ?) END AS bucket, pack,
-              sum(grid_to_pack_mwh) AS grid_to_pack_mwh, sum(pack_to_grid_mwh) AS pack_to_grid_mwh,
+      `SELECT bucket, pack, sum(grid_to_pack_mwh) AS grid_to_pack_mwh, sum(pack_to_grid_mwh) AS pack_to_grid_mwh,
               sum(pack_to_motor_mwh) AS pack_to_motor_mwh, sum(regen_to_pack_mwh) AS regen_to_pack_mwh,
               sum(charge_mah) AS charge_mah, count(*) AS reports
-       FROM report_packs
-       WHERE device_id = ? AND (window_start IS NULL OR (window_start >= ? AND window_start < ?))
+       FROM (${[0, 1, 2, 3]
+         .map(
+           (k) => `SELECT CASE WHEN window_start IS NULL THEN NULL ELSE window_start - (window_start % :bucket) END AS bucket, p${k}_pack AS pack,
+                  p${k}_grid_to_pack_mwh AS grid_to_pack_mwh, p${k}_pack_to_grid_mwh AS pack_to_grid_mwh, p${k}_pack_to_motor_mwh AS pack_to_motor_mwh,
+                  p${k}_regen_to_pack_mwh AS regen_to_pack_mwh, p${k}_charge_mah AS charge_mah
+           FROM reports WHERE device_id = :device AND (window_start IS NULL OR (window_start >= :from AND window_start < :to)) AND p${k}_pack IS NOT NULL`,
+         )
+         .join(' UNION ALL ')})
        GROUP BY bucket, pack ORDER BY bucket, pack`,
     ),
   };
@@ -314,9 +367,9 @@ export function openSqliteStore(file: string): SqliteStore {
   function accepted(row: ReportSqlRow): AcceptedRow {
     let flows: FlowAmount[] | undefined;
     return {
-      // Read from report_packs when asked for: the export reads many rows and never these.
+      // Made when asked for: the export reads many rows and never these.
       get flows(): FlowAmount[] {
-        return (flows ??= (st.packsOf.all(row.id) as PackRow[]).flatMap(flowsOfPackRow));
+        return (flows ??= packRowsOf(row as unknown as Record<string, unknown>).flatMap(flowsOfPackRow));
       },
       rowId: row.id,
       deviceId: row.device_id,
@@ -435,22 +488,23 @@ export function openSqliteStore(file: string): SqliteStore {
       return row ? accepted(row) : undefined;
     },
     insertAccepted(r, acceptedAt) {
-      const info = st.insAccepted.run(
-        r.deviceId, r.seq, r.hash, r.prev, r.bytes, r.receivedAt, acceptedAt, r.windowStart, r.windowEnd,
-        r.faults ? JSON.stringify(r.faults) : null,
-      );
-      const id = Number(info.lastInsertRowid);
       const packs = packColumnsOf(r);
+      if (packs.size > PACK_SLOTS) throw new RangeError(`report ${r.deviceId}/${r.seq}: ${packs.size} packs, a report has at most ${PACK_SLOTS}`);
+      const slots: (number | null)[] = [];
       const sums = [0, 0, 0, 0];
-      const values: (number | string | null)[] = [];
-      for (const [pack, p] of packs) {
+      // Slots in pack order, as migration 3 filled them.
+      for (const pack of [...packs.keys()].sort((a, b) => a - b)) {
+        const p = packs.get(pack)!;
         const row = [p.grid_to_pack_mwh ?? 0, p.pack_to_grid_mwh ?? 0, p.pack_to_motor_mwh ?? 0, p.regen_to_pack_mwh ?? 0];
         for (let k = 0; k < 4; k++) sums[k] += row[k];
-        values.push(id, pack, r.deviceId, r.windowStart, row[0], row[1], row[2], row[3], p.charge_mah ?? 0);
+        slots.push(pack, row[0], row[1], row[2], row[3], p.charge_mah ?? 0);
       }
-      // Two packs (the usual bike) in one statement.
-      if (packs.size === 2) st.insPacks2.run(values);
-      else for (let k = 0; k < values.length; k += 9) st.insPack.run(values.slice(k, k + 9));
+      while (slots.length < SLOT_COLUMNS.length) slots.push(null);
+      const info = st.insAccepted.run(
+        r.deviceId, r.seq, r.hash, r.prev, r.bytes, r.receivedAt, acceptedAt, r.windowStart, r.windowEnd,
+        r.faults ? JSON.stringify(r.faults) : null, ...slots,
+      );
+      const id = Number(info.lastInsertRowid);
       const synced = r.windowStart !== null && r.windowEnd !== null;
       unbatched.push({
         rowId: id, acceptedAt, device: r.deviceId, seq: r.seq, bytes: r.bytes.slice(), synced,
@@ -492,7 +546,7 @@ export function openSqliteStore(file: string): SqliteStore {
     exportAccepted: (afterRowId, limit) => (st.exportAccepted.all(afterRowId, limit) as ReportSqlRow[]).map((r) => accepted(r)),
     energy(deviceId, from, to, bucketS) {
       const out: EnergyRow[] = [];
-      for (const row of st.energy.all(bucketS, deviceId, from, to) as (PackRow & { bucket: number | null; reports: number })[]) {
+      for (const row of st.energy.all({ bucket: bucketS, device: deviceId, from, to }) as (PackRow & { bucket: number | null; reports: number })[]) {
         for (const f of flowsOfPackRow(row)) out.push({ bucket: row.bucket, pack: f.pack, flow: f.flow, unit: f.unit, total: f.amount, reports: row.reports });
       }
       return out;
