@@ -267,19 +267,27 @@ async function post(url: string, reports: Uint8Array[]): Promise<{ accepted: num
   const t = performance.now();
   const body = cborArray(reports);
   const u = new URL(`${url}/v1/reports`);
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = http.request(
-      { agent, hostname: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/cbor', 'content-length': body.length } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  const send = () =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request(
+        { agent, hostname: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/cbor', 'content-length': body.length } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive socket the node closed (idle past its keep-alive timeout) just as it
+        // was reused: the request never reached the node. Sent again on a fresh socket, as
+        // Node's documentation advises; a resend is answered as duplicates at worst.
+        if (req.reusedSocket && err.code === 'ECONNRESET') send().then(resolve, reject);
+        else reject(err);
+      });
+      req.end(body);
+    });
+  const { status, text } = await send();
   const ms = performance.now() - t;
   const m = status === 200 ? SUMMARY.exec(text) : null;
   if (!m) throw new Error(`POST answered ${status}: ${text.slice(0, 500)}`);

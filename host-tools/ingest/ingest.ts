@@ -49,7 +49,7 @@ export interface IngestOptions {
   logIntervalMs?: number;
   /**
    * Longest time a verified report waits for reports still being verified to join its
-   * commit, ms (default 20). 0: commit whatever is verified at once.
+   * commit, ms (default 10). 0: commit whatever is verified at once.
    */
   commitDelayMs?: number;
   /** A commit starts without waiting once this many reports are verified (default 4000). */
@@ -137,7 +137,7 @@ export function createIngest(opts: IngestOptions): Ingest {
   const challengeTtlMs = opts.challengeTtlMs ?? 5 * 60_000;
   const maxForkEvidence = opts.maxForkEvidence ?? 16;
   const logThrottle = new LogThrottle(opts.logIntervalMs ?? 60_000, now);
-  const commitDelayMs = opts.commitDelayMs ?? 20;
+  const commitDelayMs = opts.commitDelayMs ?? 10;
   const commitReports = opts.commitReports ?? 4000;
   let queue: QueuedRequest[] = [];
   /** Reports in `queue`, and when the oldest of them was queued (performance.now()). */
