@@ -341,11 +341,15 @@ async function pacedLoad(urls: string[], chains: Uint8Array[][], at: Cursors, ba
     }
     const reports = chains[d].slice(at[d], at[d] + batch);
     at[d] += batch;
-    inflight.push(post(urls[d % urls.length], reports).then((r) => {
+    const sent = post(urls[d % urls.length], reports).then((r) => {
       p.accepted += r.accepted;
       p.latMs.push(r.ms);
       if (process.env.DEEP_TIMELINE) process.stderr.write(`lat ${((due - t0) / 1000).toFixed(2)} ${r.ms.toFixed(1)}\n`);
-    }));
+    });
+    // Handled here, thrown by Promise.all below: an unhandled rejection would end the
+    // process before runNode stops the node it started.
+    sent.catch(() => undefined);
+    inflight.push(sent);
   }
   await Promise.all(inflight);
   p.seconds = (performance.now() - t0) / 1000;
