@@ -185,7 +185,8 @@ type TailLeaf = BatchLeaf & { rowId: number; acceptedAt: number };
  * that read-back was a tenth of the main thread's time). It holds every report row with
  * id > `from`: rows accepted before the store was opened (a backlog after a restart) are
  * read from the database until they are batched. Rows of a transaction that rolls back are
- * dropped with it. Bounded: past `max` rows (no batcher running) it lets go of them and
+ * dropped with it. Bounded (~80 MB at the default): past `max` rows (no batcher running, or
+ * batches larger than that) it lets go of them and
  * starts again after the last.
  */
 export class UnbatchedTail {
@@ -195,7 +196,7 @@ export class UnbatchedTail {
   private from: number;
   private mark = -1;
 
-  constructor(lastRowId: number, private readonly max = 1_000_000) {
+  constructor(lastRowId: number, private readonly max = 200_000) {
     this.from = lastRowId;
   }
 

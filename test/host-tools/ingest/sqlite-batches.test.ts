@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import path from 'node:path';
 import { openSqliteStore, type SqliteStore } from '../../../host-tools/ingest/sqlite';
+import { UnbatchedTail } from '../../../host-tools/ingest/sqlite-batches';
 import { planBatch } from '../../../host-tools/ledger/batch';
 import type { StoredReport } from '../../../host-tools/ingest/store';
 import { tempDir } from './_fixtures';
@@ -92,6 +93,18 @@ test('property: the in-memory unbatched tail answers what the database holds (co
     }),
     { numRuns: 60 },
   );
+});
+
+test('a full tail lets go of its rows and answers only for what it still holds', () => {
+  const leaf = (rowId: number) => ({ rowId, acceptedAt: rowId, device: 'd', seq: rowId, bytes: new Uint8Array(1), synced: false, startS: 0, durationS: 0, gridToPackMwh: 0, packToGridMwh: 0, packToMotorMwh: 0, regenToPackMwh: 0 });
+  const tail = new UnbatchedTail(10, 3);
+  for (let id = 11; id <= 13; id++) tail.push(leaf(id));
+  assert.equal(tail.after(10)!.map((l) => l.rowId), [11, 12, 13]);
+  // A fourth row overflows it: rows 11..13 are now the database's to answer.
+  tail.push(leaf(14));
+  assert.is(tail.after(10), undefined);
+  assert.is(tail.after(12), undefined);
+  assert.equal(tail.after(13)!.map((l) => l.rowId), [14]);
 });
 
 test.run();
