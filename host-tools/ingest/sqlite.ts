@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import type { AcceptedRow, Awaitable, DeviceRecord, EnergyRow, FlowAmount, StoredReport, SyncStore } from './store';
 import type { BatchStore } from './sqlite-batches';
 import { BATCH_MIGRATION, openBatchStore, UnbatchedTail } from './sqlite-batches';
-import { flowsOfPackRow, packColumnsOf, type PackRow } from './pack-columns';
+import { flowsOfPackRow, type PackRow } from './pack-columns';
 
 /**
  * Versioned schema migrations. Never edit an entry once released: append a new one.
@@ -135,6 +135,40 @@ const PACK_SLOTS = 4;
 const SLOT_FIELDS = ['pack', 'grid_to_pack_mwh', 'pack_to_grid_mwh', 'pack_to_motor_mwh', 'regen_to_pack_mwh', 'charge_mah'] as const;
 /** p0_pack, p0_grid_to_pack_mwh, ... p3_charge_mah: the order insertAccepted binds them. */
 const SLOT_COLUMNS = Array.from({ length: PACK_SLOTS }, (_, k) => SLOT_FIELDS.map((f) => `p${k}_${f}`)).flat();
+
+/** Slot field (1..5, after the pack id) of each flow a report row keeps, with its unit. */
+const SLOT_OF_FLOW: Record<string, [number, string]> = {
+  grid_to_pack: [1, 'mWh'], pack_to_grid: [2, 'mWh'], pack_to_motor: [3, 'mWh'], regen_to_pack: [4, 'mWh'], charge: [5, 'mAh'],
+};
+
+/**
+ * Appends a report's pack slots to `out` (PACK_SLOTS x SLOT_FIELDS values, slots in pack
+ * order, NULL for the slots it has no pack for) and returns its four energy flows summed
+ * over the packs. On every accepted report: no Map, no intermediate rows.
+ */
+function slotsOf(r: StoredReport, out: (number | string | Uint8Array | null)[]): number[] {
+  const packs: number[] = [];
+  for (const f of r.flows) {
+    if (packs.indexOf(f.pack) < 0) {
+      if (packs.length === PACK_SLOTS) throw new RangeError(`report ${r.deviceId}/${r.seq}: more than ${PACK_SLOTS} packs, a report has at most ${PACK_SLOTS}`);
+      packs.push(f.pack);
+    }
+  }
+  packs.sort((a, b) => a - b);
+  const base = out.length;
+  for (let k = 0; k < PACK_SLOTS; k++) {
+    const has = k < packs.length;
+    out.push(has ? packs[k] : null, has ? 0 : null, has ? 0 : null, has ? 0 : null, has ? 0 : null, has ? 0 : null);
+  }
+  for (const f of r.flows) {
+    const slot = SLOT_OF_FLOW[f.flow];
+    if (!slot || f.unit !== slot[1]) throw new TypeError(`flow ${JSON.stringify(f.flow)} in ${f.unit} has no column in the reports row`);
+    out[base + packs.indexOf(f.pack) * SLOT_FIELDS.length + slot[0]] = f.amount;
+  }
+  const sums = [0, 0, 0, 0];
+  for (let k = 0; k < packs.length; k++) for (let j = 0; j < 4; j++) sums[j] += out[base + k * SLOT_FIELDS.length + 1 + j] as number;
+  return sums;
+}
 
 /** The packs of a reports row, as report_packs rows were. */
 function packRowsOf(row: Record<string, unknown>): PackRow[] {
@@ -488,23 +522,13 @@ export function openSqliteStore(file: string): SqliteStore {
       return row ? accepted(row) : undefined;
     },
     insertAccepted(r, acceptedAt) {
-      const packs = packColumnsOf(r);
-      if (packs.size > PACK_SLOTS) throw new RangeError(`report ${r.deviceId}/${r.seq}: ${packs.size} packs, a report has at most ${PACK_SLOTS}`);
-      const slots: (number | null)[] = [];
-      const sums = [0, 0, 0, 0];
-      // Slots in pack order, as migration 3 filled them.
-      for (const pack of [...packs.keys()].sort((a, b) => a - b)) {
-        const p = packs.get(pack)!;
-        const row = [p.grid_to_pack_mwh ?? 0, p.pack_to_grid_mwh ?? 0, p.pack_to_motor_mwh ?? 0, p.regen_to_pack_mwh ?? 0];
-        for (let k = 0; k < 4; k++) sums[k] += row[k];
-        slots.push(pack, row[0], row[1], row[2], row[3], p.charge_mah ?? 0);
-      }
-      while (slots.length < SLOT_COLUMNS.length) slots.push(null);
-      const info = st.insAccepted.run(
+      // One array, bound as is: the columns, then the pack slots (slotsOf).
+      const values: (number | string | Uint8Array | null)[] = [
         r.deviceId, r.seq, r.hash, r.prev, r.bytes, r.receivedAt, acceptedAt, r.windowStart, r.windowEnd,
-        r.faults ? JSON.stringify(r.faults) : null, ...slots,
-      );
-      const id = Number(info.lastInsertRowid);
+        r.faults ? JSON.stringify(r.faults) : null,
+      ];
+      const sums = slotsOf(r, values);
+      const id = Number(st.insAccepted.run(values).lastInsertRowid);
       const synced = r.windowStart !== null && r.windowEnd !== null;
       unbatched.push({
         rowId: id, acceptedAt, device: r.deviceId, seq: r.seq, bytes: r.bytes.slice(), synced,

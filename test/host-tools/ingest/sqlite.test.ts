@@ -126,7 +126,7 @@ test('a report of five packs is refused with the reason, not stored in part', ()
       windowStart: null, windowEnd: null, faults: null,
       flows: [1, 2, 3, 4, 5].map((pack) => ({ pack, flow: 'charge', unit: 'mAh', amount: 1 })),
     };
-    assert.throws(() => s.transactionSync(() => s.insertAccepted(five, 1)), /report 00000000000000b1\/0: 5 packs, a report has at most 4/);
+    assert.throws(() => s.transactionSync(() => s.insertAccepted(five, 1)), /report 00000000000000b1\/0: more than 4 packs, a report has at most 4/);
     assert.is(s.getAccepted('00000000000000b1', 0), undefined);
   } finally {
     s.close();
