@@ -7,33 +7,26 @@
 // node moves up unchanged. That gives exactly the RFC's recursive split (the left subtree of
 // every node is a perfect tree of 2^j leaves) with n + log n work and no recursion, and keeps
 // every level in memory so that audit paths are read off, not recomputed.
-import * as crypto from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { sha256Host } from '../verify/report';
 
 export const HASH_BYTES = 32;
 
-// The ingest node hashes two of these per report it batches. One-shot crypto.hash (Node
-// >= 20.12) over the prefixed bytes written into one reused buffer costs half of a
-// createHash object fed in parts; older Nodes take the object.
-const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
+// The ingest node hashes two of these per report it batches: the prefixed bytes are written
+// into one reused buffer and hashed in one shot (sha256Host), not fed to a Hash in parts.
 let scratch = Buffer.allocUnsafe(1024);
 
 function prefixedSha256(prefix: number, a: Uint8Array, b?: Uint8Array): Uint8Array {
   const n = 1 + a.length + (b ? b.length : 0);
-  if (!oneShot) {
-    const h = crypto.createHash('sha256').update(new Uint8Array([prefix])).update(a);
-    if (b) h.update(b);
-    return new Uint8Array(h.digest());
-  }
   if (n > scratch.length) scratch = Buffer.allocUnsafe(n * 2);
   scratch[0] = prefix;
   scratch.set(a, 1);
   if (b) scratch.set(b, 1 + a.length);
-  const d = oneShot('sha256', scratch.subarray(0, n), 'buffer');
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  return sha256Host(scratch.subarray(0, n));
 }
 
 /** MTH({}) = SHA-256 of the empty string (RFC 9162 §2.1.1). */
-export const EMPTY_ROOT: Uint8Array = new Uint8Array(crypto.createHash('sha256').digest());
+export const EMPTY_ROOT: Uint8Array = new Uint8Array(createHash('sha256').digest());
 
 /** The hash of a leaf: SHA-256(0x00 || data). */
 export function leafHash(data: Uint8Array): Uint8Array {

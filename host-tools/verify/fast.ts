@@ -27,7 +27,6 @@
 //
 // test/host-tools/verify/fast.test.ts holds the fast path to the reference on random valid
 // reports, mutated bytes, hand-written non-canonical payloads and `deep report` rides.
-import * as nodeCrypto from 'node:crypto';
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { copyBytes, fromHex, MAX_SAFE } from '../../protocol/bytes';
 import { COSE_ALG_ED25519, COSE_ALG_EDDSA } from '../../protocol/cose';
@@ -416,15 +415,6 @@ function toBeSignedOf(b: Uint8Array): Uint8Array {
   return tbs.subarray(0, size);
 }
 
-// crypto.hash (one-shot, Node >= 20.12) skips the Hash object; createHash otherwise.
-const oneShotHash = (nodeCrypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
-function sha256Fast(b: Uint8Array): Uint8Array {
-  if (!oneShotHash) return sha256Host(b);
-  const h = oneShotHash('sha256', b, 'buffer');
-  // A plain Uint8Array as sha256Host returns; a view when the digest has its own 32-byte
-  // buffer (it has: no pool slab is kept alive), a copy otherwise.
-  return h.buffer.byteLength === h.length ? new Uint8Array(h.buffer, h.byteOffset, h.length) : new Uint8Array(h);
-}
 
 /**
  * verifyReportBytes for the common case: the same VerifiedReport for a DEEP report that
@@ -469,7 +459,7 @@ export function verifyReportFast(bytes: Uint8Array, ring: Ed25519KeyRing, opts: 
     publicKey,
     kid: copyBytes(bytes, KID_AT, KID_AT + KID_BYTES),
     alg: algOf(bytes[5]),
-    hash: sha256Fast(bytes),
+    hash: sha256Host(bytes),
     bytes,
   };
 }
