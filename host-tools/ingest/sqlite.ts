@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import type { AcceptedRow, Awaitable, DeviceRecord, EnergyRow, FlowAmount, StoredReport, SyncStore } from './store';
 import type { BatchStore } from './sqlite-batches';
 import { BATCH_MIGRATION, openBatchStore, UnbatchedTail } from './sqlite-batches';
-import { flowsOfPackRow, type PackRow } from './pack-columns';
+import { flowsOfPackRow, PACK_COLUMN, type PackRow } from './pack-columns';
 
 /**
  * Versioned schema migrations. Never edit an entry once released: append a new one.
@@ -130,16 +130,17 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
   },
 ];
 
-/** Pack slots of a reports row (migration 3). */
+/** Pack slots of a reports row (migration 3): the pack id, then report_packs' columns. */
 const PACK_SLOTS = 4;
-const SLOT_FIELDS = ['pack', 'grid_to_pack_mwh', 'pack_to_grid_mwh', 'pack_to_motor_mwh', 'regen_to_pack_mwh', 'charge_mah'] as const;
+const SLOT_FIELDS = ['pack', ...Object.values(PACK_COLUMN).map(([col]) => col)];
 /** p0_pack, p0_grid_to_pack_mwh, ... p3_charge_mah: the order insertAccepted binds them. */
 const SLOT_COLUMNS = Array.from({ length: PACK_SLOTS }, (_, k) => SLOT_FIELDS.map((f) => `p${k}_${f}`)).flat();
-
-/** Slot field (1..5, after the pack id) of each flow a report row keeps, with its unit. */
-const SLOT_OF_FLOW: Record<string, [number, string]> = {
-  grid_to_pack: [1, 'mWh'], pack_to_grid: [2, 'mWh'], pack_to_motor: [3, 'mWh'], regen_to_pack: [4, 'mWh'], charge: [5, 'mAh'],
-};
+/** Flow name -> [its field in a slot (1.., after the pack id), unit]. */
+const SLOT_OF_FLOW: Record<string, [number, string]> = Object.fromEntries(
+  Object.entries(PACK_COLUMN).map(([flow, [col, unit]]) => [flow, [SLOT_FIELDS.indexOf(col), unit]]),
+);
+/** Slot fields of the four energy flows a batch leaf sums. */
+const ENERGY_FIELDS = (['grid_to_pack', 'pack_to_grid', 'pack_to_motor', 'regen_to_pack'] as const).map((flow) => SLOT_OF_FLOW[flow][0]);
 
 /**
  * Appends a report's pack slots to `out` (PACK_SLOTS x SLOT_FIELDS values, slots in pack
@@ -156,18 +157,17 @@ function slotsOf(r: StoredReport, out: (number | string | Uint8Array | null)[]):
   }
   packs.sort((a, b) => a - b);
   const base = out.length;
-  for (let k = 0; k < PACK_SLOTS; k++) {
-    const has = k < packs.length;
-    out.push(has ? packs[k] : null, has ? 0 : null, has ? 0 : null, has ? 0 : null, has ? 0 : null, has ? 0 : null);
-  }
+  for (let k = 0; k < PACK_SLOTS; k++) for (let j = 0; j < SLOT_FIELDS.length; j++) out.push(k < packs.length ? (j === 0 ? packs[k] : 0) : null);
   for (const f of r.flows) {
     const slot = SLOT_OF_FLOW[f.flow];
     if (!slot || f.unit !== slot[1]) throw new TypeError(`flow ${JSON.stringify(f.flow)} in ${f.unit} has no column in the reports row`);
     out[base + packs.indexOf(f.pack) * SLOT_FIELDS.length + slot[0]] = f.amount;
   }
-  const sums = [0, 0, 0, 0];
-  for (let k = 0; k < packs.length; k++) for (let j = 0; j < 4; j++) sums[j] += out[base + k * SLOT_FIELDS.length + 1 + j] as number;
-  return sums;
+  return ENERGY_FIELDS.map((j) => {
+    let sum = 0;
+    for (let k = 0; k < packs.length; k++) sum += out[base + k * SLOT_FIELDS.length + j] as number;
+    return sum;
+  });
 }
 
 /** The packs of a reports row, as report_packs rows were. */
@@ -176,11 +176,9 @@ function packRowsOf(row: Record<string, unknown>): PackRow[] {
   for (let k = 0; k < PACK_SLOTS; k++) {
     const pack = row[`p${k}_pack`];
     if (pack === null || pack === undefined) break;
-    const col = (f: string) => row[`p${k}_${f}`] as number;
-    out.push({
-      pack: pack as number, grid_to_pack_mwh: col('grid_to_pack_mwh'), pack_to_grid_mwh: col('pack_to_grid_mwh'),
-      pack_to_motor_mwh: col('pack_to_motor_mwh'), regen_to_pack_mwh: col('regen_to_pack_mwh'), charge_mah: col('charge_mah'),
-    });
+    const p = { pack } as Record<string, unknown>;
+    for (const [col] of Object.values(PACK_COLUMN)) p[col] = row[`p${k}_${col}`];
+    out.push(p as unknown as PackRow);
   }
   return out;
 }

@@ -7,13 +7,13 @@
 // transferred (moved, not copied); the main thread builds the objects it needs from them.
 // Every integer of a report is below 2^53 (protocol/report.ts MAX_SAFE), so a double holds
 // it exactly. Rejections are rare and carry text: they travel as the objects they are.
-import { toHex } from '../../protocol/bytes';
-import { CLOCK_SYNCED, REPORT_VERSION, type EnergyReport, type PackEnergy } from '../../protocol/report';
-import type { FlowAmount } from './store';
+import { REPORT_VERSION, type EnergyReport, type PackEnergy } from '../../protocol/report';
+import { factsOf } from './facts';
 import type { Verdict } from './types';
 
-type Accepted = Extract<Verdict, { ok: true }>;
 type Rejected = Extract<Verdict, { ok: false }>;
+/** What a worker has of a report it accepted: the facts are made on the main thread. */
+export type WorkerVerdict = { ok: true; report: EnergyReport; hash: Uint8Array; micros: number } | Rejected;
 
 /** Doubles per verdict: a header, then PACK_SLOTS per pack (at most MAX_PACKS). */
 const HEAD_SLOTS = 12;
@@ -33,7 +33,7 @@ export interface PackedVerdicts {
 }
 
 /** The verdicts in flat form; `transfer` lists the buffers postMessage may move. */
-export function packVerdicts(verdicts: Verdict[]): { packed: PackedVerdicts; transfer: ArrayBuffer[] } {
+export function packVerdicts(verdicts: WorkerVerdict[]): { packed: PackedVerdicts; transfer: ArrayBuffer[] } {
   const n = verdicts.length;
   const numbers = new Float64Array(n * SLOTS);
   const bytes = new Uint8Array(n * BYTES);
@@ -79,15 +79,14 @@ export function packVerdicts(verdicts: Verdict[]): { packed: PackedVerdicts; tra
     const b = i * BYTES;
     bytes.set(r.kid, b);
     bytes.set(r.prev, b + KID);
-    bytes.set(v.facts.hash, b + KID + 32);
+    bytes.set(v.hash, b + KID + 32);
   }
   return { packed: { count: n, numbers, bytes, rejected }, transfer: [numbers.buffer, bytes.buffer] };
 }
 
 /**
- * The verdicts again, as the worker had them: the same report and facts (facts.ts factsOf),
- * with byte arrays of their own (copies, so that a chain head kept in memory does not keep
- * a whole message's buffer alive).
+ * The verdicts with their facts (facts.ts factsOf), byte arrays of their own (copies, so
+ * that a chain head kept in memory does not keep a whole message's buffer alive).
  */
 export function unpackVerdicts(p: PackedVerdicts): Verdict[] {
   const out = new Array<Verdict>(p.count);
@@ -97,16 +96,11 @@ export function unpackVerdicts(p: PackedVerdicts): Verdict[] {
     if (out[i]) continue;
     const o = i * SLOTS;
     const b = i * BYTES;
-    const kid = bytes.slice(b, b + KID);
-    const prev = bytes.slice(b + KID, b + KID + 32);
-    const hash = bytes.slice(b + KID + 32, b + BYTES);
-    const deviceId = toHex(kid);
     const packs: PackEnergy[] = [];
-    const flows: FlowAmount[] = [];
     for (let k = 0; k < MAX_PACKS; k++) {
       const q = o + HEAD_SLOTS + k * PACK_SLOTS;
       if (f[q] < 0) break;
-      const pack: PackEnergy = {
+      packs.push({
         canId: f[q],
         gridToPackMwh: f[q + 1],
         packToGridMwh: f[q + 2],
@@ -114,22 +108,13 @@ export function unpackVerdicts(p: PackedVerdicts): Verdict[] {
         regenToPackMwh: f[q + 4],
         chargeMah: f[q + 5],
         lifetime: { gridToPackMwh: f[q + 6], packToGridMwh: f[q + 7], packToMotorMwh: f[q + 8], regenToPackMwh: f[q + 9] },
-      };
-      packs.push(pack);
-      // The order and names of facts.ts FLOWS, then charge.
-      flows.push(
-        { pack: pack.canId, flow: 'grid_to_pack', unit: 'mWh', amount: pack.gridToPackMwh },
-        { pack: pack.canId, flow: 'pack_to_grid', unit: 'mWh', amount: pack.packToGridMwh },
-        { pack: pack.canId, flow: 'pack_to_motor', unit: 'mWh', amount: pack.packToMotorMwh },
-        { pack: pack.canId, flow: 'regen_to_pack', unit: 'mWh', amount: pack.regenToPackMwh },
-        { pack: pack.canId, flow: 'charge', unit: 'mAh', amount: pack.chargeMah },
-      );
+      });
     }
     const report: EnergyReport = {
       version: REPORT_VERSION,
-      kid,
+      kid: bytes.slice(b, b + KID),
       seq: f[o + 2],
-      prev,
+      prev: bytes.slice(b + KID, b + KID + 32),
       clock: f[o + 3],
       startS: f[o + 4],
       durationS: f[o + 5],
@@ -137,28 +122,8 @@ export function unpackVerdicts(p: PackedVerdicts): Verdict[] {
       faults: { vesc: f[o + 7], bms: f[o + 8], device: f[o + 9] },
       firmware: f[o + 6],
     };
-    const faults: Record<string, unknown> = { vesc: f[o + 7], bms: f[o + 8], device: f[o + 9], firmware: f[o + 6] };
-    if (f[o + 10] >= 0) {
-      report.gap = { mergedWindows: f[o + 10], lostS: f[o + 11] };
-      faults.gap = { mergedWindows: f[o + 10], lostS: f[o + 11] };
-    }
-    const synced = report.clock === CLOCK_SYNCED;
-    const v: Accepted = {
-      ok: true,
-      micros: f[o + 1],
-      report,
-      facts: {
-        deviceId,
-        seq: report.seq,
-        prev,
-        hash,
-        windowStart: synced ? report.startS : null,
-        windowEnd: synced ? report.startS + report.durationS : null,
-        flows,
-        faults,
-      },
-    };
-    out[i] = v;
+    if (f[o + 10] >= 0) report.gap = { mergedWindows: f[o + 10], lostS: f[o + 11] };
+    out[i] = { ok: true, micros: f[o + 1], report, facts: factsOf(report, bytes.slice(b + KID + 32, b + BYTES)) };
   }
   return out;
 }

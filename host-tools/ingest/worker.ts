@@ -10,10 +10,9 @@ import { toHex } from '../../protocol/bytes';
 import { decodeSign1 } from '../../protocol/cose';
 import { verifyReportBytes } from '../verify';
 import { Ed25519KeyRing, verifyReportFast } from '../verify/fast';
-import { factsOf } from './facts';
-import type { Verdict, WorkerMessage } from './types';
+import type { WorkerMessage } from './types';
 import { REJECT } from '../../protocol/reasons';
-import { packVerdicts } from './verdicts';
+import { packVerdicts, type WorkerVerdict } from './verdicts';
 
 // Registered keys by kid; the reference path reads the same ring as the fast one.
 const keys = new Ed25519KeyRing();
@@ -28,14 +27,14 @@ function claimed(bytes: Uint8Array): string | undefined {
   }
 }
 
-function verifyOne(bytes: Uint8Array, nowS: number): Verdict {
+function verifyOne(bytes: Uint8Array, nowS: number): WorkerVerdict {
   const t0 = performance.now();
   // The fast path answers for what devices send; anything else, and every rejection, is
   // the reference verifier's (verify/fast.ts).
   const r = verifyReportFast(bytes, keys, { nowS }) ?? verifyReportBytes(bytes, keys, { nowS });
   const micros = Math.round((performance.now() - t0) * 1000);
   if (!r.ok) return { ok: false, reason: r.reason, detail: r.detail, deviceId: claimed(bytes), signed: r.signed === true, micros };
-  return { ok: true, facts: factsOf(r.report, r.hash), report: r.report, micros };
+  return { ok: true, report: r.report, hash: r.hash, micros };
 }
 
 // Verification fills every core, and the main thread, which commits and answers, is then one
@@ -66,7 +65,7 @@ port.on('message', (m: WorkerMessage) => {
       return;
     case 'verify': {
       const nowS = Math.floor(m.receivedAt / 1000);
-      const result: Verdict[] = [];
+      const result: WorkerVerdict[] = [];
       for (const b of m.items) {
         try {
           result.push(verifyOne(b, nowS));
