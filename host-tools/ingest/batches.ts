@@ -51,7 +51,12 @@ export interface Batcher {
   stop(): void;
   readonly intervalMs: number;
   readonly maxReports: number;
+  /** Merkle trees kept in memory for proofs (at most TREES_HELD). */
+  treesHeld(): number;
 }
+
+/** Trees of the most recent batches closed or asked about: a proof is usually for one of those. */
+const TREES_HELD = 8;
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
@@ -68,6 +73,13 @@ export function createBatcher(
   if (!Number.isInteger(maxReports) || maxReports < 1) throw new RangeError(`"maxReports" expected an integer >= 1, got ${maxReports}`);
   const now = opts.now ?? Date.now;
   const trees = new Map<number, MerkleTree>();
+  // Bounded: a busy node closes several batches a second, and keeping every tree it built
+  // grew the heap without end (and every garbage collection with it).
+  const keepTree = (id: number, t: MerkleTree) => {
+    trees.delete(id);
+    trees.set(id, t);
+    if (trees.size > TREES_HELD) trees.delete(trees.keys().next().value!);
+  };
   let timer: NodeJS.Timeout | undefined;
 
   function treeOf(b: BatchRow): MerkleTree {
@@ -78,9 +90,7 @@ export function createBatcher(
         // The stored reports no longer give the stored root: never serve a proof from it.
         throw new Error(`batch ${b.id}: its reports give root ${hex(t.root())} over ${t.size} leaves, the batch says ${hex(b.root)} over ${b.size}`);
       }
-      trees.set(b.id, t);
-      // Keep the trees of the last few batches asked about (a proof is usually for a recent one).
-      if (trees.size > 8) trees.delete(trees.keys().next().value!);
+      keepTree(b.id, t);
     }
     return t;
   }
@@ -95,7 +105,7 @@ export function createBatcher(
     const rows = batches!.unbatchedLeaves(u.afterReport, n);
     const plan = planBatch(rows);
     const b = store.transactionSync(() => batches!.insert(plan, u.afterReport, rows[rows.length - 1].rowId, at));
-    trees.set(b.id, plan.tree);
+    keepTree(b.id, plan.tree);
     opts.logger.info('batch closed', { batch: b.id, reports: b.size, devices: plan.devices.length, root: hex(b.root) });
     opts.onBatch?.(b);
     return b;
@@ -104,6 +114,7 @@ export function createBatcher(
   const batcher: Batcher = {
     intervalMs,
     maxReports,
+    treesHeld: () => trees.size,
     closeDue(at = now()) {
       const out: BatchRow[] = [];
       for (let b = closeOne(at); b; b = closeOne(at)) out.push(b);
