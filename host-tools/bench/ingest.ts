@@ -43,7 +43,7 @@ import { toHex } from '../../protocol/bytes';
 import { ed25519PublicKey } from '../../firmware/keys/ed25519';
 import { spawnIngestNode } from '../ingest/child';
 import { openSqliteStore } from '../ingest/sqlite';
-import { factsOf } from '../ingest/facts';
+import { ReportRecord } from '../ingest/facts';
 import { createBatcher } from '../ingest/batches';
 import { silentLogger } from '../ingest/log';
 import { nodeSigner } from './rides';
@@ -138,7 +138,7 @@ function preloadDb(n: number): string {
           };
           const bytes = sign1(encodeReport(r), kid, sign);
           const hash = sha(bytes);
-          store.insertAccepted({ ...factsOf(r, hash), bytes, receivedAt: Date.now() }, Date.now());
+          store.insertAccepted(new ReportRecord(r, hash, bytes, Date.now()), Date.now());
           store.setHead(id, seq, hash, Date.now(), null);
           prev = hash;
         }
@@ -254,8 +254,21 @@ interface Phase {
   exhausted: number;
 }
 
-/** Where each device's chain stands: the next report to send. */
+/** Where each device's chain stands: the next batch to send. */
 type Cursors = number[];
+
+/**
+ * Each device's chain as the POST bodies that carry it (a CBOR array of `batch` reports
+ * each), made before the node starts: building them while measuring took CPU from the node
+ * it measures (the load generator shares the machine).
+ */
+function bodiesOf(chains: Uint8Array[][], batch: number): Buffer[][] {
+  return chains.map((chain) => {
+    const out: Buffer[] = [];
+    for (let i = 0; i + batch <= chain.length; i += batch) out.push(cborArray(chain.slice(i, i + batch)));
+    return out;
+  });
+}
 
 // The load generator shares the machine with the node, so it is kept light: plain
 // http.request on kept-alive sockets (fetch cost ~1 ms of CPU per POST here), and only the
@@ -263,9 +276,8 @@ type Cursors = number[];
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const SUMMARY = /^\{"accepted":(\d+),"duplicate":(\d+),"rejected":(\d+)/;
 
-async function post(url: string, reports: Uint8Array[]): Promise<{ accepted: number; ms: number }> {
+async function post(url: string, body: Buffer): Promise<{ accepted: number; ms: number }> {
   const t = performance.now();
-  const body = cborArray(reports);
   const u = new URL(`${url}/v1/reports`);
   const send = () =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -299,7 +311,7 @@ async function post(url: string, reports: Uint8Array[]): Promise<{ accepted: num
 }
 
 /** Every device posts its next batch as soon as its last one was answered. */
-async function fullLoad(urls: string[], chains: Uint8Array[][], at: Cursors, batch: number, seconds: number): Promise<Phase> {
+async function fullLoad(urls: string[], chains: Buffer[][], at: Cursors, seconds: number): Promise<Phase> {
   const p: Phase = { accepted: 0, seconds: 0, latMs: [], exhausted: 0 };
   const t0 = performance.now();
   const deadline = t0 + seconds * 1000;
@@ -309,8 +321,7 @@ async function fullLoad(urls: string[], chains: Uint8Array[][], at: Cursors, bat
         p.exhausted++;
         return;
       }
-      const r = await post(urls[d % urls.length], chain.slice(at[d], at[d] + batch));
-      at[d] += batch;
+      const r = await post(urls[d % urls.length], chain[at[d]++]);
       p.accepted += r.accepted;
       p.latMs.push(r.ms);
     }
@@ -324,7 +335,7 @@ async function fullLoad(urls: string[], chains: Uint8Array[][], at: Cursors, bat
  * devices, whether or not earlier ones were answered (an open loop: latency is not hidden
  * by the sender slowing down).
  */
-async function pacedLoad(urls: string[], chains: Uint8Array[][], at: Cursors, batch: number, seconds: number, rate: number): Promise<Phase> {
+async function pacedLoad(urls: string[], chains: Buffer[][], at: Cursors, batch: number, seconds: number, rate: number): Promise<Phase> {
   const p: Phase = { accepted: 0, seconds: 0, latMs: [], exhausted: 0 };
   const gapMs = (batch / rate) * 1000;
   const t0 = performance.now();
@@ -339,9 +350,7 @@ async function pacedLoad(urls: string[], chains: Uint8Array[][], at: Cursors, ba
       p.exhausted++;
       break;
     }
-    const reports = chains[d].slice(at[d], at[d] + batch);
-    at[d] += batch;
-    const sent = post(urls[d % urls.length], reports).then((r) => {
+    const sent = post(urls[d % urls.length], chains[d][at[d]++]).then((r) => {
       p.accepted += r.accepted;
       p.latMs.push(r.ms);
       if (process.env.DEEP_TIMELINE) process.stderr.write(`lat ${((due - t0) / 1000).toFixed(2)} ${r.ms.toFixed(1)}\n`);
@@ -390,7 +399,7 @@ async function main(): Promise<void> {
   // Enough reports that no device runs dry: the raw rate bounds what the node can take.
   const warmS = 3;
   const perDevice = Math.ceil((Math.max(rawBefore * 1.3, 25_000) * (warmS + durationS * (1 + loadPct / 100) + 2)) / devices / batch) * batch;
-  const chains = await rides(devices, perDevice);
+  const chains = bodiesOf(await rides(devices, perDevice), batch);
   const f1 = (x: number) => x.toFixed(1);
   const lines: string[] = [];
   // With --preload, the same load first on an empty database, then on the preloaded one.
@@ -450,7 +459,7 @@ interface NodeRun {
  */
 async function runNode(
   dbFile: string | { postgres: string; nodes: number } | undefined,
-  chains: Uint8Array[][],
+  chains: Buffer[][],
   o: { batch: number; durationS: number; warmS: number; loadPct: number; workers: number | undefined },
 ): Promise<NodeRun> {
   const tmp = mkdtempSync(path.join(tmpdir(), 'deep-bench-ingest-'));
@@ -468,12 +477,12 @@ async function runNode(
     for (let i = 0; i < chains.length; i++) await registerDevice(urls[i % urls.length], seedOf(i));
     const at: Cursors = chains.map(() => 0);
     // Warm-up (tsx compiling the workers, JIT, SQLite pages), then full load.
-    await fullLoad(urls, chains, at, o.batch, o.warmS);
+    await fullLoad(urls, chains, at, o.warmS);
     // The main thread's id is the process id (Linux): the rest is the workers and libuv's pool.
     const cpu0 = cpu();
     const main0 = mainCpu();
     const client0 = process.cpuUsage();
-    const full = await fullLoad(urls, chains, at, o.batch, o.durationS);
+    const full = await fullLoad(urls, chains, at, o.durationS);
     const client = process.cpuUsage(client0);
     const clientCpuUs = (client.user + client.system) / full.accepted;
     const nodeCpuUs = ((cpu() - cpu0) / full.accepted) * 1e6;

@@ -10,7 +10,7 @@
 // verifying and the next flush takes all of it: one fsync covers many reports when busy,
 // and a lone report is committed at once when idle.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Store, StoredReport, DeviceRecord } from './store';
+import type { Awaitable, Store, StoredReport, DeviceRecord } from './store';
 import type { Logger } from './log';
 import type { Pool } from './pool';
 import type { IngestMetrics } from './metrics';
@@ -139,6 +139,8 @@ export function createIngest(opts: IngestOptions): Ingest {
   const logThrottle = new LogThrottle(opts.logIntervalMs ?? 60_000, now);
   const commitDelayMs = opts.commitDelayMs ?? 10;
   const commitReports = opts.commitReports ?? 4000;
+  // The SQLite store answers every call at once: most reports need no promise (acceptInOrder).
+  const syncStore = store.kind === 'sqlite';
   let queue: QueuedRequest[] = [];
   /** Reports in `queue`, and when the oldest of them was queued (performance.now()). */
   let queued = 0;
@@ -203,7 +205,9 @@ export function createIngest(opts: IngestOptions): Ingest {
         if (store.shared) await lockDevices(batch);
         const promoted = new Map<string, ReportAnswer & { status: 'accepted' }>();
         for (const req of batch) {
-          for (const item of req.items) req.answers[item.index] = await apply(item, promoted, counts);
+          for (const item of req.items) {
+            req.answers[item.index] = (syncStore && acceptInOrder(item, counts)) || (await apply(item, promoted, counts));
+          }
         }
         // One head write per device and commit, however many of its reports went in.
         for (const [id, h] of moved) await store.setHead(id, h.seq, h.hash, h.lastSeenAt, h.faults);
@@ -405,7 +409,7 @@ export function createIngest(opts: IngestOptions): Ingest {
     // read inside this transaction, has the last word.
     if (!dev) return rejectItem(item, counts, REJECT.UNKNOWN_KEY, `no registered key with kid ${f.deviceId}`, f.deviceId, f.seq, false);
     if (dev.revokedAt !== null) return rejectItem(item, counts, REJECT.UNKNOWN_KEY, `the key of kid ${f.deviceId} was revoked at ${iso(dev.revokedAt)}`, f.deviceId, f.seq, true);
-    const report: StoredReport = { ...f, bytes: item.bytes, receivedAt: item.receivedAt };
+    const report: StoredReport = f;
     await prepare(f.deviceId, dev, f.seq);
     const verdict = checkChain(verified(v.report, f.hash, item.bytes, dev.publicKey), view);
     if (verdict.ok && verdict.status === 'duplicate') return duplicateItem(item, counts, f.deviceId, f.seq, 'committed');
@@ -447,12 +451,39 @@ export function createIngest(opts: IngestOptions): Ingest {
     return answer;
   }
 
-  async function commitAccepted(r: StoredReport, decoded: EnergyReport, c: ChainState): Promise<void> {
-    await store.insertAccepted(r, now());
-    moved.set(r.deviceId, { seq: r.seq, hash: r.hash, lastSeenAt: r.receivedAt, faults: r.faults });
+  /** Writes an accepted report and moves its chain's head; a promise only when the store answers with one. */
+  function commitAccepted(r: StoredReport, decoded: EnergyReport, c: ChainState): Awaitable<void> {
+    const written = store.insertAccepted(r, now());
+    const m = moved.get(r.deviceId);
+    if (!m) moved.set(r.deviceId, { seq: r.seq, hash: r.hash, lastSeenAt: r.receivedAt, faults: r.faults });
+    else [m.seq, m.hash, m.lastSeenAt, m.faults] = [r.seq, r.hash, r.receivedAt, r.faults];
     c.seq = r.seq;
     c.hash = r.hash;
     c.report = decoded;
+    return written;
+  }
+
+  /**
+   * The common case without a promise: a verified report that continues its device's
+   * chain (head cached, no pending successors), on a store that answers at once (SQLite).
+   * Anything else, including a report the chain rules refuse, is left to apply() (undefined):
+   * nothing has changed then.
+   */
+  function acceptInOrder(item: QueuedItem, counts: Counts): ReportAnswer | undefined {
+    const v = item.verdict;
+    if (!v.ok) return undefined;
+    const f = v.facts;
+    const dev = chains.get(f.deviceId);
+    if (!dev || dev.revokedAt !== null || f.seq !== dev.seq + 1 || (dev.seq >= 0 && !dev.report)) return undefined;
+    if (!pendingDevices || pendingDevices.has(f.deviceId)) return undefined;
+    current = dev;
+    probe = undefined;
+    const verdict = checkChain(verified(v.report, f.hash, item.bytes, dev.publicKey), view);
+    if (!verdict.ok || verdict.status !== 'accept') return undefined;
+    // A synchronous store: the write is done when this returns.
+    if (commitAccepted(f, v.report, dev)) throw new Error('acceptInOrder: the store answered with a promise');
+    counts.accepted++;
+    return { index: item.index, status: 'accepted', device: f.deviceId, seq: f.seq, state: 'committed' };
   }
 
   /** After a report was accepted, moves its pending successors into the chain while they link. */
@@ -495,7 +526,7 @@ export function createIngest(opts: IngestOptions): Ingest {
     for (let i = 0; i < reports.length; i += share) {
       jobs.push(pool.run<PackedVerdicts>({ type: 'verify', items: reports.slice(i, i + share), receivedAt }));
     }
-    const verdicts = (await Promise.all(jobs)).flatMap(unpackVerdicts);
+    const verdicts = (await Promise.all(jobs)).flatMap((p, k) => unpackVerdicts(p, reports, k * share, receivedAt));
     for (const v of verdicts) metrics.verifySeconds.observe(v.micros / 1e6);
     return verdicts;
   }

@@ -10,6 +10,7 @@ import type { AcceptedRow, Awaitable, DeviceRecord, EnergyRow, FlowAmount, Store
 import type { BatchStore } from './sqlite-batches';
 import { BATCH_MIGRATION, openBatchStore, UnbatchedTail } from './sqlite-batches';
 import { flowsOfPackRow, PACK_COLUMN, type PackRow } from './pack-columns';
+import { FLOWS } from './facts';
 
 /**
  * Versioned schema migrations. Never edit an entry once released: append a new one.
@@ -142,12 +143,40 @@ const SLOT_OF_FLOW: Record<string, [number, string]> = Object.fromEntries(
 /** Slot fields of the four energy flows a batch leaf sums. */
 const ENERGY_FIELDS = (['grid_to_pack', 'pack_to_grid', 'pack_to_motor', 'regen_to_pack'] as const).map((flow) => SLOT_OF_FLOW[flow][0]);
 
+/** Values bound to one INSERT of an accepted report: the columns, then the pack slots. */
+type Bound = number | string | Uint8Array | null;
+const ROW_COLUMNS = 10;
+/** Slot field j (1..) as a key of a decoded pack: the flow's key in facts.ts FLOWS, or the charge. */
+const SLOT_PACK_KEYS = SLOT_FIELDS.slice(1).map((col) => {
+  const flow = Object.keys(PACK_COLUMN).find((f) => PACK_COLUMN[f][0] === col)!;
+  return flow === 'charge' ? ('chargeMah' as const) : FLOWS.find((x) => x[0] === flow)![1];
+});
+const ENERGY_KEYS = FLOWS.map((x) => x[1]);
+
 /**
- * Appends a report's pack slots to `out` (PACK_SLOTS x SLOT_FIELDS values, slots in pack
- * order, NULL for the slots it has no pack for) and returns its four energy flows summed
- * over the packs. On every accepted report: no Map, no intermediate rows.
+ * Writes a report's pack slots into `out` from ROW_COLUMNS on (PACK_SLOTS x SLOT_FIELDS
+ * values, slots in pack order, NULL for the slots it has no pack for) and returns its four
+ * energy flows summed over the packs. On every accepted report: a decoded report's packs
+ * (ascending CAN ids, as the protocol requires) are copied as they are; otherwise the slots
+ * are made from its flows.
  */
-function slotsOf(r: StoredReport, out: (number | string | Uint8Array | null)[]): number[] {
+function slotsOf(r: StoredReport, out: Bound[], sums: number[]): void {
+  const packs = r.packs;
+  let ordered = !!packs && packs.length >= 1 && packs.length <= PACK_SLOTS;
+  for (let k = 1; ordered && k < packs!.length; k++) ordered = packs![k].canId > packs![k - 1].canId;
+  if (!ordered) return slotsOfFlows(r, out, sums);
+  for (let j = 0; j < ENERGY_KEYS.length; j++) sums[j] = 0;
+  for (let k = 0; k < PACK_SLOTS; k++) {
+    const base = ROW_COLUMNS + k * SLOT_FIELDS.length;
+    const p = packs![k];
+    out[base] = p ? p.canId : null;
+    for (let j = 0; j < SLOT_PACK_KEYS.length; j++) out[base + 1 + j] = p ? p[SLOT_PACK_KEYS[j]] : null;
+    if (p) for (let j = 0; j < ENERGY_KEYS.length; j++) sums[j] += p[ENERGY_KEYS[j]];
+  }
+}
+
+/** slotsOf for a report known by its flows only (a pending one, read back from its row). */
+function slotsOfFlows(r: StoredReport, out: Bound[], sums: number[]): void {
   const packs: number[] = [];
   for (const f of r.flows) {
     if (packs.indexOf(f.pack) < 0) {
@@ -156,17 +185,16 @@ function slotsOf(r: StoredReport, out: (number | string | Uint8Array | null)[]):
     }
   }
   packs.sort((a, b) => a - b);
-  const base = out.length;
-  for (let k = 0; k < PACK_SLOTS; k++) for (let j = 0; j < SLOT_FIELDS.length; j++) out.push(k < packs.length ? (j === 0 ? packs[k] : 0) : null);
+  for (let k = 0; k < PACK_SLOTS; k++) for (let j = 0; j < SLOT_FIELDS.length; j++) out[ROW_COLUMNS + k * SLOT_FIELDS.length + j] = k < packs.length ? (j === 0 ? packs[k] : 0) : null;
   for (const f of r.flows) {
     const slot = SLOT_OF_FLOW[f.flow];
     if (!slot || f.unit !== slot[1]) throw new TypeError(`flow ${JSON.stringify(f.flow)} in ${f.unit} has no column in the reports row`);
-    out[base + packs.indexOf(f.pack) * SLOT_FIELDS.length + slot[0]] = f.amount;
+    out[ROW_COLUMNS + packs.indexOf(f.pack) * SLOT_FIELDS.length + slot[0]] = f.amount;
   }
-  return ENERGY_FIELDS.map((j) => {
+  ENERGY_FIELDS.forEach((j, e) => {
     let sum = 0;
-    for (let k = 0; k < packs.length; k++) sum += out[base + k * SLOT_FIELDS.length + j] as number;
-    return sum;
+    for (let k = 0; k < packs.length; k++) sum += out[ROW_COLUMNS + k * SLOT_FIELDS.length + j] as number;
+    sums[e] = sum;
   });
 }
 
@@ -417,6 +445,8 @@ export function openSqliteStore(file: string): SqliteStore {
     };
   }
 
+  const insertValues: Bound[] = new Array(ROW_COLUMNS + SLOT_COLUMNS.length).fill(null);
+  const insertSums = [0, 0, 0, 0];
   const unbatched = new UnbatchedTail((db.prepare('SELECT coalesce(max(id), 0) AS id FROM reports').get() as { id: number }).id);
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
@@ -520,18 +550,25 @@ export function openSqliteStore(file: string): SqliteStore {
       return row ? accepted(row) : undefined;
     },
     insertAccepted(r, acceptedAt) {
-      // One array, bound as is: the columns, then the pack slots (slotsOf).
-      const values: (number | string | Uint8Array | null)[] = [
-        r.deviceId, r.seq, r.hash, r.prev, r.bytes, r.receivedAt, acceptedAt, r.windowStart, r.windowEnd,
-        r.faults ? JSON.stringify(r.faults) : null,
-      ];
-      const sums = slotsOf(r, values);
-      const id = Number(st.insAccepted.run(values).lastInsertRowid);
+      // Bound at once by run(): one array serves every insert.
+      const v = insertValues;
+      v[0] = r.deviceId;
+      v[1] = r.seq;
+      v[2] = r.hash;
+      v[3] = r.prev;
+      v[4] = r.bytes;
+      v[5] = r.receivedAt;
+      v[6] = acceptedAt;
+      v[7] = r.windowStart;
+      v[8] = r.windowEnd;
+      v[9] = r.faults ? JSON.stringify(r.faults) : null;
+      slotsOf(r, v, insertSums);
+      const id = Number(st.insAccepted.run(v).lastInsertRowid);
       const synced = r.windowStart !== null && r.windowEnd !== null;
       unbatched.push({
         rowId: id, acceptedAt, device: r.deviceId, seq: r.seq, bytes: r.bytes.slice(), synced,
         startS: synced ? r.windowStart! : 0, durationS: synced ? r.windowEnd! - r.windowStart! : 0,
-        gridToPackMwh: sums[0], packToGridMwh: sums[1], packToMotorMwh: sums[2], regenToPackMwh: sums[3],
+        gridToPackMwh: insertSums[0], packToGridMwh: insertSums[1], packToMotorMwh: insertSums[2], regenToPackMwh: insertSums[3],
       });
     },
     insertPending(r) {

@@ -10,6 +10,7 @@
 // then take the device rows' locks in the database and judge against what they read there.
 
 import type { BatchStore } from './sqlite-batches';
+import type { PackEnergy } from '../../protocol/report';
 
 export interface DeviceRecord {
   /** Key id (COSE kid), lower-case hex. Also the device id in URLs. */
@@ -55,6 +56,8 @@ export interface StoredReport {
   flows: FlowAmount[];
   /** Fault counters of the report (JSON), for the device view. */
   faults: Record<string, unknown> | null;
+  /** A report just verified (facts.ts ReportRecord): its packs, the source of `flows`. */
+  readonly packs?: readonly PackEnergy[];
 }
 
 export interface AcceptedRow extends StoredReport {

@@ -1,24 +1,11 @@
 // Shapes shared by the ingest node's main thread and its verify workers.
-import type { FlowAmount } from './store';
+import type { StoredReport } from './store';
 import type { EnergyReport } from '../../protocol/report';
 import type { RejectReason } from '../../protocol/reasons';
 
-/** What the node keeps of a verified report besides its bytes. */
-export interface ReportFacts {
-  /** kid, lower-case hex (the device id). */
-  deviceId: string;
-  seq: number;
-  prev: Uint8Array;
-  hash: Uint8Array;
-  windowStart: number | null;
-  windowEnd: number | null;
-  flows: FlowAmount[];
-  faults: Record<string, unknown> | null;
-}
-
 /** A worker's answer for one report: signature and payload checked, chain not yet. */
 export type Verdict =
-  | { ok: true; facts: ReportFacts; report: EnergyReport; micros: number }
+  | { ok: true; facts: StoredReport; report: EnergyReport; micros: number }
   | {
       ok: false;
       reason: RejectReason;

@@ -8,7 +8,7 @@
 // Every integer of a report is below 2^53 (protocol/report.ts MAX_SAFE), so a double holds
 // it exactly. Rejections are rare and carry text: they travel as the objects they are.
 import { REPORT_VERSION, type EnergyReport, type PackEnergy } from '../../protocol/report';
-import { factsOf } from './facts';
+import { ReportRecord } from './facts';
 import type { Verdict } from './types';
 
 type Rejected = Extract<Verdict, { ok: false }>;
@@ -85,10 +85,11 @@ export function packVerdicts(verdicts: WorkerVerdict[]): { packed: PackedVerdict
 }
 
 /**
- * The verdicts with their facts (facts.ts factsOf), byte arrays of their own (copies, so
- * that a chain head kept in memory does not keep a whole message's buffer alive).
+ * The verdicts of reports `reports[from..]`, received at `receivedAt`, with their records
+ * (facts.ts ReportRecord), byte arrays of their own (copies, so that a chain head kept in
+ * memory does not keep a whole message's buffer alive).
  */
-export function unpackVerdicts(p: PackedVerdicts): Verdict[] {
+export function unpackVerdicts(p: PackedVerdicts, reports: readonly Uint8Array[], from: number, receivedAt: number): Verdict[] {
   const out = new Array<Verdict>(p.count);
   for (const [i, v] of p.rejected) out[i] = v;
   const { numbers: f, bytes } = p;
@@ -123,7 +124,7 @@ export function unpackVerdicts(p: PackedVerdicts): Verdict[] {
       firmware: f[o + 6],
     };
     if (f[o + 10] >= 0) report.gap = { mergedWindows: f[o + 10], lostS: f[o + 11] };
-    out[i] = { ok: true, micros: f[o + 1], report, facts: factsOf(report, bytes.slice(b + KID + 32, b + BYTES)) };
+    out[i] = { ok: true, micros: f[o + 1], report, facts: new ReportRecord(report, bytes.slice(b + KID + 32, b + BYTES), reports[from + i], receivedAt) };
   }
   return out;
 }

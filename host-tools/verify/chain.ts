@@ -55,13 +55,18 @@ export function checkChain(v: VerifiedReport, view: ChainView): ChainVerdict {
   return bad ?? { ok: true, status: 'accept' };
 }
 
+const LIFETIME_KEYS = ['gridToPackMwh', 'packToGridMwh', 'packToMotorMwh', 'regenToPackMwh'] as const;
+
 /** Lifetime counters and synced times of `r` continue those of its predecessor `h`. */
 export function checkContinuity(h: EnergyReport, r: EnergyReport): Rejection | null {
+  // Plain loops: the ingest node runs this on every report it accepts.
   for (let i = 0; i < r.packs.length; i++) {
     const p = r.packs[i];
-    const q = h.packs.find((x) => x.canId === p.canId);
+    let q: EnergyReport['packs'][number] | undefined;
+    for (let j = 0; j < h.packs.length && !q; j++) if (h.packs[j].canId === p.canId) q = h.packs[j];
     if (!q) continue; // a pack (re)appearing: its counters are checked against its own window only
-    for (const k of ['gridToPackMwh', 'packToGridMwh', 'packToMotorMwh', 'regenToPackMwh'] as const) {
+    for (let n = 0; n < LIFETIME_KEYS.length; n++) {
+      const k = LIFETIME_KEYS[n];
       if (q.lifetime[k] + p[k] !== p.lifetime[k]) {
         return reject(
           REJECT.IMPLAUSIBLE,

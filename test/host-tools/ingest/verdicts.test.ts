@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import type { EnergyReport } from '../../../protocol/report';
-import { factsOf } from '../../../host-tools/ingest/facts';
+import { ReportRecord } from '../../../host-tools/ingest/facts';
 import { packVerdicts, unpackVerdicts, type WorkerVerdict } from '../../../host-tools/ingest/verdicts';
 import type { Verdict } from '../../../host-tools/ingest/types';
 
@@ -40,14 +40,18 @@ const rejectedArb: fc.Arbitrary<WorkerVerdict> = fc.record({
 const acceptedArb: fc.Arbitrary<WorkerVerdict> = fc
   .tuple(reportArb, fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.nat({ max: 10 ** 6 }))
   .map(([report, hash, micros]) => ({ ok: true as const, report, hash, micros }));
-/** What the main thread must get for a worker's verdict: the report with its facts as factsOf makes them. */
-const expected = (v: WorkerVerdict): Verdict => (v.ok ? { ok: true, report: v.report, facts: factsOf(v.report, v.hash), micros: v.micros } : v);
+/** The bytes of report i, as the main thread holds them (the verdicts only point at them). */
+const bytesOf = (n: number) => Array.from({ length: n }, (_, i) => new Uint8Array([0xd2, i & 255, i >> 8]));
+const AT = 1_700_000_000_123;
+/** What the main thread must get for worker verdict i: the report with its record (facts, bytes, time received). */
+const expected = (v: WorkerVerdict, i: number): Verdict =>
+  v.ok ? { ok: true, report: v.report, facts: new ReportRecord(v.report, v.hash, bytesOf(i + 1)[i], AT), micros: v.micros } : v;
 
-test('property: verdicts unpack to what was packed (reports, facts as factsOf makes them, rejections in place)', () => {
+test('property: verdicts unpack to what was packed (reports, their records, rejections in place)', () => {
   fc.assert(
     fc.property(fc.array(fc.oneof(acceptedArb, rejectedArb), { maxLength: 40 }), (verdicts) => {
       const { packed } = packVerdicts(verdicts);
-      assert.equal(unpackVerdicts(packed), verdicts.map(expected));
+      assert.equal(unpackVerdicts(packed, bytesOf(verdicts.length), 0, AT), verdicts.map(expected));
     }),
     { numRuns: 300 },
   );
@@ -61,16 +65,33 @@ test('the packed buffers are moved through postMessage, and what arrives unpacks
   // Moved: the sender's views are detached.
   assert.is(packed.numbers.length, 0);
   const got = receiveMessageOnPort(port2)!.message;
-  assert.equal(unpackVerdicts(got), verdicts.map(expected));
+  assert.equal(unpackVerdicts(got, bytesOf(verdicts.length), 0, AT), verdicts.map(expected));
   port1.close();
 });
 
 test('unpacked byte arrays are copies of their own: a kept chain head does not hold the message buffer', () => {
   const [v] = fc.sample(acceptedArb, { numRuns: 1, seed: 3 });
-  const got = unpackVerdicts(packVerdicts([v, v]).packed)[0] as Extract<Verdict, { ok: true }>;
+  const got = unpackVerdicts(packVerdicts([v, v]).packed, bytesOf(2), 0, AT)[0] as Extract<Verdict, { ok: true }>;
   assert.is(got.facts.hash.buffer.byteLength, 32);
   assert.is(got.report.prev.buffer.byteLength, 32);
   assert.is(got.report.kid.buffer.byteLength, 8);
+});
+
+test('a verdict of a share of a request points at its own report: reports[from + i]', () => {
+  const verdicts = fc.sample(acceptedArb, { numRuns: 3, seed: 11 });
+  const all = bytesOf(8);
+  const got = unpackVerdicts(packVerdicts(verdicts).packed, all, 5, AT) as Extract<Verdict, { ok: true }>[];
+  assert.equal(got.map((v) => v.facts.bytes), all.slice(5));
+  assert.equal(got.map((v) => v.facts.receivedAt), [AT, AT, AT]);
+  // Flows, made when first read, are the packs' energies and charge in pack order.
+  const r = verdicts[0] as Extract<WorkerVerdict, { ok: true }>;
+  assert.equal(got[0].facts.flows, r.report.packs.flatMap((p) => [
+    { pack: p.canId, flow: 'grid_to_pack', unit: 'mWh', amount: p.gridToPackMwh },
+    { pack: p.canId, flow: 'pack_to_grid', unit: 'mWh', amount: p.packToGridMwh },
+    { pack: p.canId, flow: 'pack_to_motor', unit: 'mWh', amount: p.packToMotorMwh },
+    { pack: p.canId, flow: 'regen_to_pack', unit: 'mWh', amount: p.regenToPackMwh },
+    { pack: p.canId, flow: 'charge', unit: 'mAh', amount: p.chargeMah },
+  ]));
 });
 
 test('a report outside the protocol limits is refused with a reason, not packed wrong', () => {
