@@ -241,6 +241,26 @@ function cpuSecondsOf(pid: number | undefined, thread?: number): number {
   }
 }
 
+/**
+ * CPU seconds and nice value of each thread of a process (Linux /proc/PID/task/TID/stat,
+ * proc(5): utime, stime in ticks, nice); empty elsewhere. Node 20 names every thread "node":
+ * the verify workers are told apart by their nice value (worker.ts lowers it to 10).
+ */
+function cpuByThread(pid: number): Map<number, { nice: number; s: number }> {
+  const out = new Map<number, { nice: number; s: number }>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // After "tid (comm) ": state is field 3, utime 14, stime 15, nice 19.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), { nice: Number(fields[16]), s: (Number(fields[11]) + Number(fields[12])) / 100 });
+    }
+  } catch {
+    // not Linux, or the process is gone
+  }
+  return out;
+}
+
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -484,6 +504,8 @@ async function main(): Promise<void> {
       `${label}: paced at ${loadPct}% (${f1((r.acceptedPerS * loadPct) / 100)}/s offered): ${r.paced.accepted} accepted in ${f1(r.paced.seconds)} s; latency p50 ${f1(percentile(r.paced.latMs, 50))} ms, p99 ${f1(percentile(r.paced.latMs, 99))} ms (${r.paced.latMs.length} requests)`,
       `${label}: node CPU per accepted report under full load ${f1(r.nodeCpuUs)} us (main thread ${f1(r.mainCpuUs)} us, other threads ${f1(r.nodeCpuUs - r.mainCpuUs)} us); ${r.commits} group commits; load generator ${f1(r.clientCpuUs)} us`,
     );
+    const byThread = Object.entries(r.threadCpuUs).filter(([, us]) => us >= 0.05).sort((a, b) => b[1] - a[1]);
+    if (byThread.length) lines.push(`${label}: node CPU per report by thread: ${byThread.map(([k, us]) => `${k} ${f1(us)} us`).join(', ')}`);
     if (r.full.exhausted || r.paced.exhausted) lines.push(`${label}: note: devices ran out of reports before the time was up (full ${r.full.exhausted}, paced ${r.paced.exhausted}): the figures are low`);
   };
   lines.push(
@@ -519,6 +541,8 @@ interface NodeRun {
   /** This process's CPU (the load generator) per accepted report: taken from the node on a shared machine. */
   clientCpuUs: number;
   commits: number;
+  /** Node CPU per accepted report under full load by kind of thread (Linux). */
+  threadCpuUs: Record<string, number>;
 }
 
 /**
@@ -549,9 +573,17 @@ async function runNode(
     // The main thread's id is the process id (Linux): the rest is the workers and libuv's pool.
     const cpu0 = cpu();
     const main0 = mainCpu();
+    const threads0 = pids.map(cpuByThread);
     const client0 = process.cpuUsage();
     const full = await fullLoad(urls, chains, at, o.durationS);
     const client = process.cpuUsage(client0);
+    const threadCpuUs: Record<string, number> = {};
+    pids.forEach((pid, i) => {
+      for (const [tid, t] of cpuByThread(pid)) {
+        const kind = tid === pid ? 'main' : t.nice === 10 ? 'verify workers' : 'V8 and libuv helpers';
+        threadCpuUs[kind] = (threadCpuUs[kind] ?? 0) + ((t.s - (threads0[i].get(tid)?.s ?? 0)) / full.accepted) * 1e6;
+      }
+    });
     const clientCpuUs = (client.user + client.system) / full.accepted;
     const nodeCpuUs = ((cpu() - cpu0) / full.accepted) * 1e6;
     const mainCpuUs = ((mainCpu() - main0) / full.accepted) * 1e6;
@@ -576,7 +608,7 @@ async function runNode(
     }
     full.latMs.sort((a, b) => a - b);
     paced.latMs.sort((a, b) => a - b);
-    return { full, paced, acceptedPerS, nodeCpuUs, mainCpuUs, clientCpuUs, commits };
+    return { full, paced, acceptedPerS, nodeCpuUs, mainCpuUs, clientCpuUs, commits, threadCpuUs };
   } finally {
     for (const { child } of started) if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(tmp, { recursive: true, force: true });

@@ -269,14 +269,14 @@ export function openBatchStore(db: Database.Database, tail?: UnbatchedTail): Bat
       `INSERT INTO batch_devices (batch_id, device_id, first_seq, last_seq, first_leaf, grid_to_pack_mwh, pack_to_grid_mwh, pack_to_motor_mwh, regen_to_pack_mwh)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    leaves: db.prepare('SELECT bytes FROM reports WHERE id >= ? AND id <= ? ORDER BY device_id, seq'),
+    leaves: db.prepare('SELECT r.bytes FROM reports r JOIN devices d ON d.num = r.device_num WHERE r.id >= ? AND r.id <= ? ORDER BY d.id, r.seq'),
     unbatchedLeaves: db.prepare(
-      `SELECT id, device_id, seq, bytes, window_start, window_end,
+      `SELECT r.id, d.id AS device_id, seq, bytes, window_start, window_end,
               coalesce(p0_grid_to_pack_mwh, 0) + coalesce(p1_grid_to_pack_mwh, 0) + coalesce(p2_grid_to_pack_mwh, 0) + coalesce(p3_grid_to_pack_mwh, 0) AS g2p,
               coalesce(p0_pack_to_grid_mwh, 0) + coalesce(p1_pack_to_grid_mwh, 0) + coalesce(p2_pack_to_grid_mwh, 0) + coalesce(p3_pack_to_grid_mwh, 0) AS p2g,
               coalesce(p0_pack_to_motor_mwh, 0) + coalesce(p1_pack_to_motor_mwh, 0) + coalesce(p2_pack_to_motor_mwh, 0) + coalesce(p3_pack_to_motor_mwh, 0) AS p2m,
               coalesce(p0_regen_to_pack_mwh, 0) + coalesce(p1_regen_to_pack_mwh, 0) + coalesce(p2_regen_to_pack_mwh, 0) + coalesce(p3_regen_to_pack_mwh, 0) AS r2p
-       FROM reports WHERE id > ? ORDER BY id LIMIT ?`,
+       FROM reports r JOIN devices d ON d.num = r.device_num WHERE r.id > ? ORDER BY r.id LIMIT ?`,
     ),
     insTx: db.prepare(
       'INSERT INTO anchor_txs (hash, batch_id, chain_id, contract, sender, nonce, gas_price, raw, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',

@@ -1,6 +1,7 @@
 // The SQLite store's schema migrations on a ledger with data: a version 2 file (packs in
-// report_packs) opens as version 3 (packs in the report row) with the same energies, flows
-// and batch leaves, and takes new reports after.
+// report_packs) and a version 3 file (packs in the report row, keyed by device id) open as
+// the latest version (reports keyed by device number) with the same energies, flows and
+// batch leaves, and take new reports after.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
@@ -52,6 +53,19 @@ function expectedEnergy(device: string, from: number, to: number, bucketS: numbe
 const flowsOf = (r: Row): FlowAmount[] =>
   [...r.packs].sort((a, b) => a[0] - b[0]).flatMap(([pack, v]) => FLOWS.map(([flow, unit], i) => ({ pack, flow, unit, amount: v[i] })));
 
+/** A file as a version 3 node left it: version 2's, migrated with version 3's own SQL. */
+function version3(file: string): void {
+  version2(file);
+  const db = new Database(file);
+  const m = MIGRATIONS.find((x) => x.version === 3)!;
+  db.transaction(() => {
+    db.exec(m.sql);
+    db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, 1);
+    db.pragma('user_version = 3');
+  })();
+  db.close();
+}
+
 /** A file as a version 2 node left it, written with version 2's own SQL. */
 function version2(file: string): void {
   const db = new Database(file);
@@ -74,14 +88,15 @@ function version2(file: string): void {
   db.close();
 }
 
-test('a version 2 ledger migrates to version 3 with the same energies, flows and batch leaves', () => {
+for (const [from, make] of [[2, version2], [3, version3]] as const) test(`a version ${from} ledger migrates to the latest version with the same energies, flows and batch leaves`, () => {
   const tmp = tempDir();
   try {
-    const file = path.join(tmp.dir, 'v2.db');
-    version2(file);
+    const file = path.join(tmp.dir, `v${from}.db`);
+    make(file);
     const s = openSqliteStore(file);
     try {
-      assert.is(s.schemaVersion, 3);
+      assert.is(s.schemaVersion, MIGRATIONS[MIGRATIONS.length - 1].version);
+      assert.is(s.schemaVersion, 4);
       for (const device of ['00000000000000a1', '00000000000000a2', '00000000000000a3']) {
         for (const [from, to, bucket] of [[0, 2e9, 3600], [T0 + 700, T0 + 3500, 900], [T0, T0 + 1, 60]]) {
           assert.equal(s.energy(device, from, to, bucket), expectedEnergy(device, from, to, bucket), `${device} ${from}..${to} by ${bucket}`);
