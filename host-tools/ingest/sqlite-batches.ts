@@ -244,6 +244,32 @@ export class UnbatchedTail {
   }
 }
 
+/**
+ * Copies of report bytes for the unbatched tail, packed into shared 64 KiB buffers: one
+ * allocation per ~300 reports instead of one per report (each a backing store the garbage
+ * collector tracks apart). The tail lets go of its rows in order, so a buffer is freed once
+ * its last report is batched.
+ */
+export class ByteSlab {
+  private buf = new Uint8Array(0);
+  private used = 0;
+
+  constructor(private readonly size = 65536) {}
+
+  /** A copy of `b` that holds no reference to b's buffer. */
+  copy(b: Uint8Array): Uint8Array {
+    if (b.length > this.size >> 4) return b.slice();
+    if (this.used + b.length > this.buf.length) {
+      this.buf = new Uint8Array(this.size);
+      this.used = 0;
+    }
+    const out = this.buf.subarray(this.used, this.used + b.length);
+    out.set(b);
+    this.used += b.length;
+    return out;
+  }
+}
+
 interface BatchSqlRow {
   id: number;
   root: Buffer;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AcceptedRow, Awaitable, DeviceRecord, EnergyRow, FlowAmount, StoredReport, SyncStore } from './store';
 import type { BatchStore } from './sqlite-batches';
-import { BATCH_MIGRATION, openBatchStore, UnbatchedTail } from './sqlite-batches';
+import { BATCH_MIGRATION, ByteSlab, openBatchStore, UnbatchedTail } from './sqlite-batches';
 import { flowsOfPackRow, PACK_COLUMN, type PackRow } from './pack-columns';
 import { FLOWS } from './facts';
 
@@ -506,6 +506,7 @@ export function openSqliteStore(file: string): SqliteStore {
     }
     return n;
   };
+  const tailBytes = new ByteSlab();
   const unbatched = new UnbatchedTail((db.prepare('SELECT coalesce(max(id), 0) AS id FROM reports').get() as { id: number }).id);
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
@@ -627,7 +628,7 @@ export function openSqliteStore(file: string): SqliteStore {
       const id = Number(st.insAccepted.run(v).lastInsertRowid);
       const synced = r.windowStart !== null && r.windowEnd !== null;
       unbatched.push({
-        rowId: id, acceptedAt, device: r.deviceId, seq: r.seq, bytes: r.bytes.slice(), synced,
+        rowId: id, acceptedAt, device: r.deviceId, seq: r.seq, bytes: tailBytes.copy(r.bytes), synced,
         startS: synced ? r.windowStart! : 0, durationS: synced ? r.windowEnd! - r.windowStart! : 0,
         gridToPackMwh: insertSums[0], packToGridMwh: insertSums[1], packToMotorMwh: insertSums[2], regenToPackMwh: insertSums[3],
       });

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import path from 'node:path';
 import { openSqliteStore, type SqliteStore } from '../../../host-tools/ingest/sqlite';
-import { UnbatchedTail } from '../../../host-tools/ingest/sqlite-batches';
+import { ByteSlab, UnbatchedTail } from '../../../host-tools/ingest/sqlite-batches';
 import { planBatch } from '../../../host-tools/ledger/batch';
 import type { StoredReport } from '../../../host-tools/ingest/store';
 import { tempDir } from './_fixtures';
@@ -105,6 +105,21 @@ test('a full tail lets go of its rows and answers only for what it still holds',
   assert.is(tail.after(10), undefined);
   assert.is(tail.after(12), undefined);
   assert.equal(tail.after(13)!.map((l) => l.rowId), [14]);
+});
+
+test('property: ByteSlab copies are equal to their source, independent of it and of each other', () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 600 }), { maxLength: 200 }), fc.integer({ min: 64, max: 4096 }), (inputs, size) => {
+      const slab = new ByteSlab(size);
+      const sources = inputs.map((b) => b.slice());
+      const copies = sources.map((b) => slab.copy(b));
+      // Overwriting the sources changes no copy.
+      for (const b of sources) b.fill(0xee);
+      assert.equal(copies.map((c) => Array.from(c)), inputs.map((b) => Array.from(b)));
+      for (const [i, c] of copies.entries()) assert.ok(c.buffer !== sources[i].buffer);
+    }),
+    { numRuns: 200 },
+  );
 });
 
 test.run();
