@@ -45,18 +45,27 @@ function checkHash(h: Uint8Array, what: string): void {
 }
 
 export class MerkleTree {
-  /** levels[0] are the leaf hashes, the last level holds the root alone. */
-  private readonly levels: Uint8Array[][];
+  /**
+   * levels[0] holds the leaf hashes, each level above the hashes of the one below, the last
+   * level the root alone: each level one flat buffer of 32-byte hashes. A node's own array
+   * each was two allocations per leaf that a busy node's recent trees kept alive.
+   */
+  private readonly levels: Uint8Array[];
+  readonly size: number;
 
   /** A tree over leaf hashes (each SHA-256(0x00 || data)). */
   constructor(leafHashes: readonly Uint8Array[]) {
     leafHashes.forEach((h, i) => checkHash(h, `leaf hash ${i}`));
-    this.levels = [leafHashes.slice()];
-    let level = this.levels[0];
-    while (level.length > 1) {
-      const up: Uint8Array[] = [];
-      for (let i = 0; i + 1 < level.length; i += 2) up.push(nodeHash(level[i], level[i + 1]));
-      if (level.length % 2 === 1) up.push(level[level.length - 1]);
+    this.size = leafHashes.length;
+    const leaves = new Uint8Array(this.size * HASH_BYTES);
+    leafHashes.forEach((h, i) => leaves.set(h, i * HASH_BYTES));
+    this.levels = [leaves];
+    let level = leaves;
+    for (let n = this.size; n > 1; n = (n + 1) >> 1) {
+      const up = new Uint8Array(((n + 1) >> 1) * HASH_BYTES);
+      // Siblings are adjacent: SHA-256(0x01 || left || right) over one 64-byte run.
+      for (let i = 0; i + 1 < n; i += 2) up.set(prefixedSha256(0x01, level.subarray(i * HASH_BYTES, (i + 2) * HASH_BYTES)), (i >> 1) * HASH_BYTES);
+      if (n % 2 === 1) up.set(level.subarray((n - 1) * HASH_BYTES, n * HASH_BYTES), (n >> 1) * HASH_BYTES);
       this.levels.push(up);
       level = up;
     }
@@ -67,19 +76,20 @@ export class MerkleTree {
     return new MerkleTree(leaves.map(leafHash));
   }
 
-  get size(): number {
-    return this.levels[0].length;
+  /** Hash `i` of a level, as a copy (the tree's buffers stay its own). */
+  private hashAt(level: number, i: number): Uint8Array {
+    return this.levels[level].slice(i * HASH_BYTES, (i + 1) * HASH_BYTES);
   }
 
   leafHash(index: number): Uint8Array {
     this.checkIndex(index);
-    return this.levels[0][index];
+    return this.hashAt(0, index);
   }
 
   /** MTH(D[n]); the empty tree's root is SHA-256(""). */
   root(): Uint8Array {
     if (this.size === 0) return EMPTY_ROOT;
-    return this.levels[this.levels.length - 1][0];
+    return this.hashAt(this.levels.length - 1, 0);
   }
 
   /**
@@ -92,9 +102,8 @@ export class MerkleTree {
     const path: Uint8Array[] = [];
     let i = index;
     for (let l = 0; l < this.levels.length - 1; l++) {
-      const level = this.levels[l];
       const sibling = i ^ 1;
-      if (sibling < level.length) path.push(level[sibling]);
+      if (sibling < this.levels[l].length / HASH_BYTES) path.push(this.hashAt(l, sibling));
       i >>= 1;
     }
     return path;
