@@ -8,7 +8,7 @@
 // every node is a perfect tree of 2^j leaves) with n + log n work and no recursion, and keeps
 // every level in memory so that audit paths are read off, not recomputed.
 import { createHash } from 'node:crypto';
-import { sha256Host } from '../verify/report';
+import { sha256Host, sha256Into } from '../verify/report';
 
 export const HASH_BYTES = 32;
 
@@ -64,7 +64,11 @@ export class MerkleTree {
     for (let n = this.size; n > 1; n = (n + 1) >> 1) {
       const up = new Uint8Array(((n + 1) >> 1) * HASH_BYTES);
       // Siblings are adjacent: SHA-256(0x01 || left || right) over one 64-byte run.
-      for (let i = 0; i + 1 < n; i += 2) up.set(prefixedSha256(0x01, level.subarray(i * HASH_BYTES, (i + 2) * HASH_BYTES)), (i >> 1) * HASH_BYTES);
+      for (let i = 0; i + 1 < n; i += 2) {
+        scratch[0] = 0x01;
+        scratch.set(level.subarray(i * HASH_BYTES, (i + 2) * HASH_BYTES), 1);
+        sha256Into(scratch.subarray(0, 1 + 2 * HASH_BYTES), up, (i >> 1) * HASH_BYTES);
+      }
       if (n % 2 === 1) up.set(level.subarray((n - 1) * HASH_BYTES, n * HASH_BYTES), (n >> 1) * HASH_BYTES);
       this.levels.push(up);
       level = up;

@@ -11,6 +11,8 @@ import {
   checkChain, keyRegistry, MemoryChain, REJECT, REJECT_REASONS, verifyReportBytes, type ChainView, type VerifyResult, type VerifiedReport,
 } from '../../../host-tools/verify';
 import { makeSignedRide } from '../../../host-tools/cli/commands/report';
+import { createHash } from 'node:crypto';
+import { sha256Host, sha256Into } from '../../../host-tools/verify/report';
 import fc from 'fast-check';
 
 const SEED = fromHex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
@@ -170,6 +172,21 @@ test('property: no corruption of a valid report is ever accepted', () => {
       assert.ok(['malformed', 'unknown_key', 'bad_signature', 'unsupported_alg'].includes(reasonOf(r)), reasonOf(r));
     }),
     { numRuns: 300 },
+  );
+});
+
+test('property: sha256Host and sha256Into give node:crypto\'s SHA-256 digest, at any offset', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat({ max: 40 }), (data, at) => {
+      const want = createHash('sha256').update(data).digest();
+      assert.equal(Buffer.from(sha256Host(data)), want);
+      const out = new Uint8Array(at + 40).fill(0xaa);
+      sha256Into(data, out, at);
+      assert.equal(Buffer.from(out.subarray(at, at + 32)), want);
+      // Nothing written around it.
+      assert.ok(out.subarray(0, at).every((x) => x === 0xaa) && out.subarray(at + 32).every((x) => x === 0xaa));
+    }),
+    { numRuns: 500 },
   );
 });
 
