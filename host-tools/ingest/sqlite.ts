@@ -197,12 +197,12 @@ const ENERGY_KEYS = FLOWS.map((x) => x[1]);
 
 /**
  * Writes a report's pack slots into `out` from ROW_COLUMNS on (PACK_SLOTS x SLOT_FIELDS
- * values, slots in pack order, NULL for the slots it has no pack for) and returns its four
- * energy flows summed over the packs. On every accepted report: a decoded report's packs
- * (ascending CAN ids, as the protocol requires) are copied as they are; otherwise the slots
- * are made from its flows.
+ * values, slots in pack order, NULL for the slots it has no pack for), its four energy
+ * flows summed over the packs into `sums`, and returns how many packs it has. On every
+ * accepted report: a decoded report's packs (ascending CAN ids, as the protocol requires)
+ * are copied as they are; otherwise the slots are made from its flows.
  */
-function slotsOf(r: StoredReport, out: Bound[], sums: number[]): void {
+function slotsOf(r: StoredReport, out: Bound[], sums: number[]): number {
   const packs = r.packs;
   let ordered = !!packs && packs.length >= 1 && packs.length <= PACK_SLOTS;
   for (let k = 1; ordered && k < packs!.length; k++) ordered = packs![k].canId > packs![k - 1].canId;
@@ -215,10 +215,11 @@ function slotsOf(r: StoredReport, out: Bound[], sums: number[]): void {
     for (let j = 0; j < SLOT_PACK_KEYS.length; j++) out[base + 1 + j] = p ? p[SLOT_PACK_KEYS[j]] : null;
     if (p) for (let j = 0; j < ENERGY_KEYS.length; j++) sums[j] += p[ENERGY_KEYS[j]];
   }
+  return packs!.length;
 }
 
 /** slotsOf for a report known by its flows only (a pending one, read back from its row). */
-function slotsOfFlows(r: StoredReport, out: Bound[], sums: number[]): void {
+function slotsOfFlows(r: StoredReport, out: Bound[], sums: number[]): number {
   const packs: number[] = [];
   for (const f of r.flows) {
     if (packs.indexOf(f.pack) < 0) {
@@ -238,6 +239,7 @@ function slotsOfFlows(r: StoredReport, out: Bound[], sums: number[]): void {
     for (let k = 0; k < packs.length; k++) sum += out[ROW_COLUMNS + k * SLOT_FIELDS.length + j] as number;
     sums[e] = sum;
   });
+  return packs.length;
 }
 
 /** The packs of a reports row, as report_packs rows were. */
@@ -417,11 +419,14 @@ export function openSqliteStore(file: string): SqliteStore {
     delChallenge: db.prepare('DELETE FROM challenges WHERE nonce = ?'),
     purgeChallenges: db.prepare('DELETE FROM challenges WHERE expires_at < ?'),
     getAccepted: db.prepare(`SELECT ${REPORT_COLUMNS} FROM devices d JOIN reports r ON r.device_num = d.num WHERE d.id = ? AND r.seq = ?`),
-    insAccepted: db.prepare(
-      `INSERT INTO reports (device_num, seq, hash, prev, bytes, received_at, accepted_at, window_start, window_end, faults,
-         ${SLOT_COLUMNS.join(', ')})
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${SLOT_COLUMNS.map(() => '?').join(', ')})`,
-    ),
+    // By pack count (0..4): the slots a report has no pack for are left NULL, not bound.
+    insAccepted: Array.from({ length: PACK_SLOTS + 1 }, (_, n) => {
+      const cols = SLOT_COLUMNS.slice(0, n * SLOT_FIELDS.length);
+      return db.prepare(
+        `INSERT INTO reports (device_num, seq, hash, prev, bytes, received_at, accepted_at, window_start, window_end, faults${cols.map((c) => `, ${c}`).join('')})
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?${cols.map(() => ', ?').join('')})`,
+      );
+    }),
     insPending: db.prepare(
       `INSERT INTO pending (device_id, seq, hash, prev, bytes, received_at, window_start, window_end, flows, faults)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -491,7 +496,9 @@ export function openSqliteStore(file: string): SqliteStore {
     };
   }
 
-  const insertValues: Bound[] = new Array(ROW_COLUMNS + SLOT_COLUMNS.length).fill(null);
+  const insertRow: Bound[] = new Array(ROW_COLUMNS + SLOT_COLUMNS.length).fill(null);
+  // The values bound for a report of n packs: insertRow's first ROW_COLUMNS + n slots.
+  const insertValues: Bound[][] = Array.from({ length: PACK_SLOTS + 1 }, (_, n) => new Array(ROW_COLUMNS + n * SLOT_FIELDS.length).fill(null));
   const insertSums = [0, 0, 0, 0];
   // Device numbers by id, as committed (cleared when a transaction rolls back: a number read
   // inside it may belong to a device that is gone with it). Bounded: cleared when full.
@@ -612,8 +619,8 @@ export function openSqliteStore(file: string): SqliteStore {
       return row ? accepted(row) : undefined;
     },
     insertAccepted(r, acceptedAt) {
-      // Bound at once by run(): one array serves every insert.
-      const v = insertValues;
+      // Bound at once by run(): the same arrays serve every insert.
+      const v = insertRow;
       v[0] = numOf(r.deviceId);
       v[1] = r.seq;
       v[2] = r.hash;
@@ -624,8 +631,10 @@ export function openSqliteStore(file: string): SqliteStore {
       v[7] = r.windowStart;
       v[8] = r.windowEnd;
       v[9] = r.faults ? JSON.stringify(r.faults) : null;
-      slotsOf(r, v, insertSums);
-      const id = Number(st.insAccepted.run(v).lastInsertRowid);
+      const n = slotsOf(r, v, insertSums);
+      const bound = insertValues[n];
+      for (let i = 0; i < bound.length; i++) bound[i] = v[i];
+      const id = Number(st.insAccepted[n].run(bound).lastInsertRowid);
       const synced = r.windowStart !== null && r.windowEnd !== null;
       unbatched.push({
         rowId: id, acceptedAt, device: r.deviceId, seq: r.seq, bytes: tailBytes.copy(r.bytes), synced,
