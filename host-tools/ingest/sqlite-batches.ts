@@ -150,7 +150,7 @@ export interface BatchStore {
    * The next `limit` accepted reports after row `afterReport`, as batch leaves (flows summed
    * over the packs), in row order, with their row ids. What closing a batch reads, and no more.
    */
-  unbatchedLeaves(afterReport: number, limit: number): (BatchLeaf & { rowId: number })[];
+  unbatchedLeaves(afterReport: number, limit: number): (BatchLeaf & { rowId: number; acceptedAt: number })[];
   /** Stores a new batch (id = last + 1) over reports (afterReport, lastReport]. */
   insert(plan: BatchPlan, afterReport: number, lastReport: number, createdAt: number): BatchRow;
   /** The batch's leaves: reports' COSE bytes in (device, seq) order. */
@@ -221,9 +221,12 @@ export class UnbatchedTail {
     this.mark = -1;
   }
 
-  /** The rows after `afterReport`, or undefined when the tail does not hold all of them. */
-  after(afterReport: number): TailLeaf[] | undefined {
-    if (afterReport < this.from) return undefined;
+  /**
+   * Lets go of the rows up to `afterReport` (batched); false when the tail does not hold
+   * every row after it.
+   */
+  private seek(afterReport: number): boolean {
+    if (afterReport < this.from) return false;
     let i = this.head;
     while (i < this.rows.length && this.rows[i].rowId <= afterReport) i++;
     // Batched rows are let go; compacting only now and then keeps this O(1) per row.
@@ -233,7 +236,20 @@ export class UnbatchedTail {
       if (this.mark >= 0) this.mark = Math.max(0, this.mark - this.head);
       this.head = 0;
     }
-    return this.rows.slice(this.head);
+    return true;
+  }
+
+  /** The first `limit` rows after `afterReport`, or undefined when the tail does not hold all of them. */
+  after(afterReport: number, limit = Infinity): TailLeaf[] | undefined {
+    if (!this.seek(afterReport)) return undefined;
+    return this.rows.slice(this.head, Math.min(this.rows.length, this.head + limit));
+  }
+
+  /** How many rows follow `afterReport` and when the first was accepted (undefined as after()). */
+  pending(afterReport: number): { count: number; oldestAcceptedAt: number | null } | undefined {
+    if (!this.seek(afterReport)) return undefined;
+    const count = this.rows.length - this.head;
+    return { count, oldestAcceptedAt: count ? this.rows[this.head].acceptedAt : null };
   }
 
   private reset(lastRowId: number): void {
@@ -297,7 +313,7 @@ export function openBatchStore(db: Database.Database, tail?: UnbatchedTail): Bat
     ),
     leaves: db.prepare('SELECT r.bytes FROM reports r JOIN devices d ON d.num = r.device_num WHERE r.id >= ? AND r.id <= ? ORDER BY d.id, r.seq'),
     unbatchedLeaves: db.prepare(
-      `SELECT r.id, d.id AS device_id, seq, bytes, window_start, window_end,
+      `SELECT r.id, r.accepted_at, d.id AS device_id, seq, bytes, window_start, window_end,
               coalesce(p0_grid_to_pack_mwh, 0) + coalesce(p1_grid_to_pack_mwh, 0) + coalesce(p2_grid_to_pack_mwh, 0) + coalesce(p3_grid_to_pack_mwh, 0) AS g2p,
               coalesce(p0_pack_to_grid_mwh, 0) + coalesce(p1_pack_to_grid_mwh, 0) + coalesce(p2_pack_to_grid_mwh, 0) + coalesce(p3_pack_to_grid_mwh, 0) AS p2g,
               coalesce(p0_pack_to_motor_mwh, 0) + coalesce(p1_pack_to_motor_mwh, 0) + coalesce(p2_pack_to_motor_mwh, 0) + coalesce(p3_pack_to_motor_mwh, 0) AS p2m,
@@ -358,8 +374,8 @@ export function openBatchStore(db: Database.Database, tail?: UnbatchedTail): Bat
     },
     unbatched() {
       const afterReport = store.last()?.lastReport ?? 0;
-      const rows = tail?.after(afterReport);
-      if (rows) return { count: rows.length, afterReport, oldestAcceptedAt: rows.length ? rows[0].acceptedAt : null };
+      const held = tail?.pending(afterReport);
+      if (held) return { count: held.count, afterReport, oldestAcceptedAt: held.oldestAcceptedAt };
       const r = st.unbatched.get(afterReport) as { n: number; oldest: number | null };
       return { count: r.n, afterReport, oldestAcceptedAt: r.oldest };
     },
@@ -372,13 +388,13 @@ export function openBatchStore(db: Database.Database, tail?: UnbatchedTail): Bat
       return store.get(id)!;
     },
     unbatchedLeaves(afterReport, limit) {
-      const rows = tail?.after(afterReport);
-      if (rows) return rows.slice(0, limit).map(({ acceptedAt, ...leaf }) => leaf);
-      type Row = { id: number; device_id: string; seq: number; bytes: Buffer; window_start: number | null; window_end: number | null; g2p: number; p2g: number; p2m: number; r2p: number };
+      const rows = tail?.after(afterReport, limit);
+      if (rows) return rows;
+      type Row = { id: number; accepted_at: number; device_id: string; seq: number; bytes: Buffer; window_start: number | null; window_end: number | null; g2p: number; p2g: number; p2m: number; r2p: number };
       return (st.unbatchedLeaves.all(afterReport, limit) as Row[]).map((r) => {
         const synced = r.window_start !== null && r.window_end !== null;
         return {
-          rowId: r.id, device: r.device_id, seq: r.seq, bytes: u8(r.bytes), synced,
+          rowId: r.id, acceptedAt: r.accepted_at, device: r.device_id, seq: r.seq, bytes: u8(r.bytes), synced,
           startS: synced ? r.window_start! : 0, durationS: synced ? r.window_end! - r.window_start! : 0,
           gridToPackMwh: r.g2p, packToGridMwh: r.p2g, packToMotorMwh: r.p2m, regenToPackMwh: r.r2p,
         };

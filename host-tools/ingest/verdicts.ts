@@ -85,6 +85,14 @@ export function packVerdicts(verdicts: WorkerVerdict[]): { packed: PackedVerdict
 }
 
 /**
+ * A number read back from the doubles as the small integer it is. V8 keeps an object field
+ * whose values are all small integers untagged; one stored as a double makes the field hold
+ * a boxed number, and every keyed read of it (the chain rules' counters, the store's pack
+ * slots) allocated a new box.
+ */
+const int = (x: number): number => (x === (x | 0) ? x | 0 : x);
+
+/**
  * The verdicts of reports `reports[from..]`, received at `receivedAt`, with their records
  * (facts.ts ReportRecord), byte arrays of their own (copies, so that a chain head kept in
  * memory does not keep a whole message's buffer alive).
@@ -102,28 +110,28 @@ export function unpackVerdicts(p: PackedVerdicts, reports: readonly Uint8Array[]
       const q = o + HEAD_SLOTS + k * PACK_SLOTS;
       if (f[q] < 0) break;
       packs.push({
-        canId: f[q],
-        gridToPackMwh: f[q + 1],
-        packToGridMwh: f[q + 2],
-        packToMotorMwh: f[q + 3],
-        regenToPackMwh: f[q + 4],
-        chargeMah: f[q + 5],
-        lifetime: { gridToPackMwh: f[q + 6], packToGridMwh: f[q + 7], packToMotorMwh: f[q + 8], regenToPackMwh: f[q + 9] },
+        canId: int(f[q]),
+        gridToPackMwh: int(f[q + 1]),
+        packToGridMwh: int(f[q + 2]),
+        packToMotorMwh: int(f[q + 3]),
+        regenToPackMwh: int(f[q + 4]),
+        chargeMah: int(f[q + 5]),
+        lifetime: { gridToPackMwh: int(f[q + 6]), packToGridMwh: int(f[q + 7]), packToMotorMwh: int(f[q + 8]), regenToPackMwh: int(f[q + 9]) },
       });
     }
     const report: EnergyReport = {
       version: REPORT_VERSION,
       kid: bytes.slice(b, b + KID),
-      seq: f[o + 2],
+      seq: int(f[o + 2]),
       prev: bytes.slice(b + KID, b + KID + 32),
-      clock: f[o + 3],
+      clock: int(f[o + 3]),
       startS: f[o + 4],
-      durationS: f[o + 5],
+      durationS: int(f[o + 5]),
       packs,
-      faults: { vesc: f[o + 7], bms: f[o + 8], device: f[o + 9] },
-      firmware: f[o + 6],
+      faults: { vesc: int(f[o + 7]), bms: int(f[o + 8]), device: int(f[o + 9]) },
+      firmware: int(f[o + 6]),
     };
-    if (f[o + 10] >= 0) report.gap = { mergedWindows: f[o + 10], lostS: f[o + 11] };
+    if (f[o + 10] >= 0) report.gap = { mergedWindows: int(f[o + 10]), lostS: int(f[o + 11]) };
     out[i] = { ok: true, micros: f[o + 1], report, facts: new ReportRecord(report, bytes.slice(b + KID + 32, b + BYTES), reports[from + i], receivedAt) };
   }
   return out;

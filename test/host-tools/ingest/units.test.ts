@@ -13,6 +13,7 @@ import { silentLogger } from '../../../host-tools/ingest/log';
 import type { Pool } from '../../../host-tools/ingest/pool';
 import { encode, CborTag } from '../../../protocol/cbor';
 import { tempDir, cborArray } from './_fixtures';
+import fc from 'fast-check';
 
 const u8 = (...b: number[]) => new Uint8Array(b);
 
@@ -165,6 +166,40 @@ test('pairing challenges are single use and expire', async () => {
     store.close();
     tmp.cleanup();
   }
+});
+
+test('property: a body splits into exactly the items it was made of, and any bytes at all either split or fail with a BodyError', () => {
+  const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+    v: fc.oneof(
+      { depthSize: 'small' },
+      fc.maxSafeNat(),
+      fc.integer({ min: -1e9, max: -1 }),
+      fc.uint8Array({ maxLength: 300 }),
+      fc.string({ maxLength: 40 }),
+      fc.boolean(),
+      fc.array(tie('v'), { maxLength: 5 }),
+    ),
+  })).v;
+  fc.assert(
+    fc.property(fc.array(value, { maxLength: 12 }), (items) => {
+      const parts = items.map((x) => encode(x as never));
+      const body = new Uint8Array(Buffer.concat([cborArray(parts)]));
+      const spans = splitReports(body, 'application/cbor', 100);
+      // Byte strings are unwrapped (a wrapped report); everything else is the item itself.
+      assert.equal(spans.map((sp) => Buffer.from(sp.bytes).toString('hex')), parts.map((b, i) => Buffer.from(items[i] instanceof Uint8Array ? (items[i] as Uint8Array) : b).toString('hex')));
+    }),
+    { numRuns: 300 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), fc.constantFrom('application/cbor', 'application/cbor-seq', 'application/cose'), (bytes, type) => {
+      try {
+        splitReports(bytes, type as 'application/cbor', 10);
+      } catch (e) {
+        assert.ok(e instanceof BodyError || e instanceof TooManyReports, String(e));
+      }
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test.run();
