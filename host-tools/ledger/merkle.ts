@@ -8,21 +8,28 @@
 // every node is a perfect tree of 2^j leaves) with n + log n work and no recursion, and keeps
 // every level in memory so that audit paths are read off, not recomputed.
 import { createHash } from 'node:crypto';
-import { sha256Host, sha256Into } from '../verify/report';
+import { sha256Into } from '../verify/report';
 
 export const HASH_BYTES = 32;
 
 // The ingest node hashes two of these per report it batches: the prefixed bytes are written
-// into one reused buffer and hashed in one shot (sha256Host), not fed to a Hash in parts.
+// into one reused buffer and hashed in one shot (sha256Into), not fed to a Hash in parts.
 let scratch = Buffer.allocUnsafe(1024);
 
-function prefixedSha256(prefix: number, a: Uint8Array, b?: Uint8Array): Uint8Array {
+/** SHA-256(prefix || a || b), written to out[at..at + 32). */
+function prefixedSha256Into(prefix: number, a: Uint8Array, b: Uint8Array | undefined, out: Uint8Array, at: number): void {
   const n = 1 + a.length + (b ? b.length : 0);
   if (n > scratch.length) scratch = Buffer.allocUnsafe(n * 2);
   scratch[0] = prefix;
   scratch.set(a, 1);
   if (b) scratch.set(b, 1 + a.length);
-  return sha256Host(scratch.subarray(0, n));
+  sha256Into(scratch.subarray(0, n), out, at);
+}
+
+function prefixedSha256(prefix: number, a: Uint8Array, b?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HASH_BYTES);
+  prefixedSha256Into(prefix, a, b, out, 0);
+  return out;
 }
 
 /** MTH({}) = SHA-256 of the empty string (RFC 9162 §2.1.1). */
@@ -73,11 +80,7 @@ export class MerkleTree {
     for (let n = this.size; n > 1; n = (n + 1) >> 1) {
       const up = new Uint8Array(((n + 1) >> 1) * HASH_BYTES);
       // Siblings are adjacent: SHA-256(0x01 || left || right) over one 64-byte run.
-      for (let i = 0; i + 1 < n; i += 2) {
-        scratch[0] = 0x01;
-        scratch.set(level.subarray(i * HASH_BYTES, (i + 2) * HASH_BYTES), 1);
-        sha256Into(scratch.subarray(0, 1 + 2 * HASH_BYTES), up, (i >> 1) * HASH_BYTES);
-      }
+      for (let i = 0; i + 1 < n; i += 2) prefixedSha256Into(0x01, level.subarray(i * HASH_BYTES, (i + 2) * HASH_BYTES), undefined, up, (i >> 1) * HASH_BYTES);
       if (n % 2 === 1) up.set(level.subarray((n - 1) * HASH_BYTES, n * HASH_BYTES), (n >> 1) * HASH_BYTES);
       this.levels.push(up);
       level = up;
@@ -88,13 +91,7 @@ export class MerkleTree {
   static fromLeaves(leaves: readonly Uint8Array[]): MerkleTree {
     // Hashed straight into the leaf level: a batch closes every few hundred ms under load.
     const flat = new Uint8Array(leaves.length * HASH_BYTES);
-    for (let i = 0; i < leaves.length; i++) {
-      const n = 1 + leaves[i].length;
-      if (n > scratch.length) scratch = Buffer.allocUnsafe(n * 2);
-      scratch[0] = 0x00;
-      scratch.set(leaves[i], 1);
-      sha256Into(scratch.subarray(0, n), flat, i * HASH_BYTES);
-    }
+    for (let i = 0; i < leaves.length; i++) prefixedSha256Into(0x00, leaves[i], undefined, flat, i * HASH_BYTES);
     return new MerkleTree(flat);
   }
 
