@@ -235,7 +235,9 @@ test('mutated COSE messages: the fast path accepts only what the reference accep
     }),
     { numRuns: 1500 },
   );
-  assert.ok(declined > 1200 && opened > 100, `declined ${declined}, opened ${opened}`);
+  // Not vacuous. Over 30 seeds `opened` ranged 98-127 (mean 112): a bar at 100 failed one
+  // CI run in about fifteen, so it sits far below the spread instead.
+  assert.ok(declined > 1200 && opened > 40, `declined ${declined}, opened ${opened}`);
 });
 
 // ---------------------------------------------------------------- hand-written encodings
