@@ -172,9 +172,10 @@ function batchAll(file: string): string {
 }
 
 function startNode(db: string, workers?: number): Promise<{ child: ChildProcess; url: string }> {
-  // DEEP_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=.tmp/prof" profiles the node (main thread and workers).
-  const nodeArgs = (process.env.DEEP_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return spawnIngestNode({ db, workers, nodeArgs, stderr: 'inherit', args: ['--rate-register', '0'] });
+  // DEEP_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=.tmp/prof" profiles the node (main thread and workers);
+  // DEEP_BENCH_INGEST_ARGS="--max-in-flight 500" passes options to deep ingest.
+  const words = (v: string | undefined) => (v ?? '').split(' ').filter(Boolean);
+  return spawnIngestNode({ db, workers, nodeArgs: words(process.env.DEEP_BENCH_NODE_ARGS), stderr: 'inherit', args: ['--rate-register', '0', ...words(process.env.DEEP_BENCH_INGEST_ARGS)] });
 }
 
 async function registerDevice(url: string, seedHex: string): Promise<void> {

@@ -30,6 +30,8 @@ export interface NodeOptions {
   logger?: Logger;
   adminToken?: string;
   maxBodyBytes?: number;
+  /** Reports verified, queued or committing at once before further requests wait unread (admission.ts). */
+  maxInFlightReports?: number;
   /** Pipeline limits (see IngestOptions): pending window and challenge lifetime. */
   maxAhead?: number;
   maxPending?: number;
@@ -153,7 +155,7 @@ export async function startIngestNode(opts: NodeOptions): Promise<IngestNode> {
     metrics.add(new Gauge('deep_ingest_last_batch', 'Id of the last batch closed (0: none yet).', () => store.batches!.last()?.id ?? 0));
   }
   const server = createIngestServer({
-    ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, workers: pool.size, schemaVersion: store.schemaVersion,
+    ingest, store, logger, metrics, adminToken: opts.adminToken, maxBodyBytes: opts.maxBodyBytes, maxInFlightReports: opts.maxInFlightReports, workers: pool.size, schemaVersion: store.schemaVersion,
     proof: batcher && ((device, seq) => batcher.proof(device, seq)),
     owners,
     appDir: opts.appDir ?? DEFAULT_APP_DIR,

@@ -12,6 +12,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { BodyError, TooManyReports, parseMediaType, splitReports } from './body';
 import { StorageError, type Ingest } from './ingest';
+import type { ReportAnswer } from './types';
+import { Admission, reportsInBody } from './admission';
 import type { Store } from './store';
 import type { Logger } from './log';
 import type { IngestMetrics } from './metrics';
@@ -29,6 +31,8 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Most reports in one request (413 beyond). */
   maxReports?: number;
+  /** Reports being read, verified or committed at once; further requests wait unread (admission.ts). */
+  maxInFlightReports?: number;
   /** Bearer token for operator routes (revoke). Unset: operator routes answer loopback clients only. */
   adminToken?: string;
   workers: number;
@@ -60,6 +64,9 @@ export interface RateLimits {
   rejectionsPerMin: number;
 }
 
+/** About 150 ms of verification on two cores: enough queued that no worker waits for work. */
+export const DEFAULT_MAX_IN_FLIGHT_REPORTS = 2000;
+
 export const DEFAULT_LIMITS: RateLimits = { registerPerMin: 60, rejectionsPerMin: 600 };
 
 /** Everything the handlers use, fixed when the server is created. */
@@ -70,6 +77,7 @@ interface ServerState {
   metrics: IngestMetrics;
   maxBody: number;
   maxReports: number;
+  admission: Admission;
   /** SHA-256 of the operator token; undefined: no token, loopback clients only. */
   adminTokenDigest: Buffer | undefined;
   workers: number;
@@ -263,16 +271,32 @@ async function postReports(s: ServerState, { req, res }: Call): Promise<number> 
   }
   // A client whose reports keep being rejected pays before the node verifies anything more.
   checkLimit(s, req, s.rejectLimit, 'rejections', 'rejected reports');
-  const body = await readBody(req, s.maxBody);
-  let spans;
+  // The body stays unread in the connection while the node has enough to verify (admission.ts).
+  const expected = Math.min(reportsInBody(Number(req.headers['content-length'])), s.maxReports);
+  const wait = s.admission.enter(expected);
+  if (wait) await wait;
+  let submitted: Promise<ReportAnswer[]>;
   try {
-    spans = splitReports(body, type, s.maxReports);
-  } catch (e) {
-    if (e instanceof BodyError) throw new HttpError(400, `malformed CBOR: ${e.message}`);
-    if (e instanceof TooManyReports) throw new HttpError(413, e.message);
-    throw e;
+    const body = await readBody(req, s.maxBody);
+    let spans;
+    try {
+      spans = splitReports(body, type, s.maxReports);
+    } catch (e) {
+      if (e instanceof BodyError) throw new HttpError(400, `malformed CBOR: ${e.message}`);
+      if (e instanceof TooManyReports) throw new HttpError(413, e.message);
+      throw e;
+    }
+    // submit counts its reports in flight before it returns: only then is the place handed on.
+    submitted = s.ingest.submit(spans.map((sp) => sp.bytes));
+  } finally {
+    s.admission.read(expected);
   }
-  const answers = await s.ingest.submit(spans.map((sp) => sp.bytes));
+  let answers: ReportAnswer[];
+  try {
+    answers = await submitted;
+  } finally {
+    s.admission.pump();
+  }
   const summary = { accepted: 0, duplicate: 0, rejected: 0 };
   for (const a of answers) summary[a.status]++;
   s.rejectLimit.take(req.socket.remoteAddress ?? '', summary.rejected);
@@ -672,6 +696,7 @@ export function createIngestServer(opts: ServerOptions): Server {
     metrics: opts.metrics,
     maxBody: opts.maxBodyBytes ?? 1 << 20,
     maxReports: opts.maxReports ?? 10_000,
+    admission: new Admission(opts.maxInFlightReports ?? DEFAULT_MAX_IN_FLIGHT_REPORTS, () => opts.ingest.queueDepth()),
     adminTokenDigest: opts.adminToken === undefined ? undefined : sha256(opts.adminToken),
     workers: opts.workers,
     schemaVersion: opts.schemaVersion,

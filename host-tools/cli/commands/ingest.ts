@@ -1,5 +1,5 @@
 import { parseArgs, intOption, UsageError } from '../args';
-import { DEFAULT_LIMITS } from '../../ingest/server';
+import { DEFAULT_LIMITS, DEFAULT_MAX_IN_FLIGHT_REPORTS } from '../../ingest/server';
 import { readTokenFile } from '../token-file';
 import { EXIT, type Command } from '../command';
 import { createLogger, type Level } from '../../ingest/log';
@@ -32,7 +32,7 @@ async function anchorOptions(p: ReturnType<typeof parseArgs>) {
 const command: Command = {
   name: 'ingest',
   summary: 'run a ledger ingest node: verify, store (SQLite) and serve device-signed reports over HTTP',
-  usage: 'deep ingest --db FILE|postgres://URL [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES] [--batch-interval-ms N] [--batch-max-reports N] [--prices CSV]\n                   [--enroll-token-file FILE] [--rate-register N] [--rate-rejections N]\n                   [--contract ADDR (--chain volta|ewc | --rpc URL [--chain-id N]) (--anchor-key-file F | --anchor-key-env NAME) [--confirmations N] | --fabric FILE]',
+  usage: 'deep ingest --db FILE|postgres://URL [--port N] [--host ADDR] [--workers N] [--admin-token-env NAME] [--log-level LEVEL] [--max-body BYTES] [--max-in-flight N] [--batch-interval-ms N] [--batch-max-reports N] [--prices CSV]\n                   [--enroll-token-file FILE] [--rate-register N] [--rate-rejections N]\n                   [--contract ADDR (--chain volta|ewc | --rpc URL [--chain-id N]) (--anchor-key-file F | --anchor-key-env NAME) [--confirmations N] | --fabric FILE]',
   options: {
     db: { type: 'string', description: 'SQLite database file, or postgres://user@host/db (several nodes may share one); its schema is created if absent' },
     port: { type: 'string', description: 'TCP port (0 picks a free one)', default: '8080' },
@@ -41,6 +41,7 @@ const command: Command = {
     'admin-token-env': { type: 'string', description: 'environment variable holding the bearer token of operator routes (revoke); without it they answer loopback clients only' },
     'log-level': { type: 'string', description: 'debug, info, warn or error (JSON lines on stderr)', default: 'info' },
     'max-body': { type: 'string', description: 'largest request body in bytes', default: String(1 << 20) },
+    'max-in-flight': { type: 'string', description: 'reports verified or committing at once; further requests wait unread in their connections', default: String(DEFAULT_MAX_IN_FLIGHT_REPORTS) },
     'enroll-token-file': { type: 'string', description: 'file holding the token a client must send (Authorization: Bearer) to register a device; without it anyone may register' },
     'rate-register': { type: 'string', description: 'registration requests (challenge + register) per client address per minute; 0: no limit', default: String(DEFAULT_LIMITS.registerPerMin) },
     'rate-rejections': { type: 'string', description: 'rejected reports per client address per minute before POST /v1/reports answers 429; 0: no limit', default: String(DEFAULT_LIMITS.rejectionsPerMin) },
@@ -102,6 +103,7 @@ const command: Command = {
       host: p.options.host as string,
       workers: intOption(p, 'workers', 1, 64),
       maxBodyBytes: intOption(p, 'max-body', 1024, 1 << 30),
+      maxInFlightReports: intOption(p, 'max-in-flight', 1, 10_000_000),
       batch: { intervalMs: intOption(p, 'batch-interval-ms', 1, 7 * 86_400_000), maxReports: intOption(p, 'batch-max-reports', 1, 1_000_000) },
       adminToken,
       enrollToken,
