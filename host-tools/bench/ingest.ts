@@ -3,11 +3,11 @@
 // Drives a `deep ingest` node (a child process, SQLite in a temp dir) over HTTP on loopback
 // with batches of reports (one chain per device, each device posting its batches in order).
 // In one run, on the same machine:
-//   1. raw node:crypto Ed25519 verify rate on all cores (the ceiling), measured before and
-//      again after the load, their mean used: the machine is shared, and its spare
-//      capacity drifts while the bench runs;
-//   2. warm-up, then `--duration` s of full load (each device posts its next batch as soon
+//   1. warm-up, then `--duration` s of full load (each device posts its next batch as soon
 //      as the last is answered): accepted reports per second, with durable commits;
+//   2. raw node:crypto Ed25519 verify rate on all cores (the ceiling), measured just before
+//      and just after the full load (the node idle, 1 s after its last answer), their mean
+//      used: the machine is shared, and its spare capacity drifts while the bench runs;
 //   3. `--duration` s of paced load at `--load` (0.8) of that rate, batches sent on a
 //      schedule whether or not the last was answered: acknowledge latency p50/p99 (one POST,
 //      until its answer, which follows the durable commit). 2 s at that rate come first,
@@ -201,7 +201,7 @@ function cborArray(items: Uint8Array[]): Buffer {
  * Raw node:crypto verify of one report's ToBeSigned, one thread per core, for `ms`: the
  * rate, and the CPU time one verify took (this process does nothing else meanwhile).
  */
-async function rawVerifyRate(report: Uint8Array, publicKey: Uint8Array, ms: number): Promise<{ rate: number; cpuUs: number }> {
+async function rawVerifyRate(report: Uint8Array, publicKey: Uint8Array, ms: number): Promise<RawRate> {
   const s = decodeSign1(report);
   const data = { tbs: sign1ToBeSigned(s), sig: s.signature, pub: publicKey, ms };
   const code = `
@@ -483,24 +483,21 @@ async function main(): Promise<void> {
   // 1. The ceiling, measured on a report of the same kind (a 193-byte COSE_Sign1).
   const sample = (await rides(1, 30))[0][20];
   const samplePub = ed25519PublicKey(Buffer.from(seedOf(0), 'hex'));
-  const before = await rawVerifyRate(sample, samplePub, 2000);
-  const rawBefore = before.rate;
+  const raw = () => rawVerifyRate(sample, samplePub, 2000);
   // Enough reports that no device runs dry: the raw rate bounds what the node can take.
+  const sizing = (await rawVerifyRate(sample, samplePub, 500)).rate;
   const warmS = 3;
-  const perDevice = Math.ceil((Math.max(rawBefore * 1.3, 25_000) * (warmS + durationS * (1 + loadPct / 100) + 2)) / devices / batch) * batch;
+  const perDevice = Math.ceil((Math.max(sizing * 1.3, 25_000) * (warmS + durationS * (1 + loadPct / 100) + 2)) / devices / batch) * batch;
   const chains = bodiesOf(await rides(devices, perDevice), batch);
   const f1 = (x: number) => x.toFixed(1);
   const lines: string[] = [];
   // With --preload, the same load first on an empty database, then on the preloaded one.
   const pgDb = async () => ({ postgres: await pgServer!.createDatabase(), nodes });
-  const empty = preload ? await runNode(undefined, chains, { batch, durationS, warmS, loadPct, workers }) : undefined;
-  const run = await runNode(pgServer ? await pgDb() : preload ? preloadDb(preload) : undefined, chains, { batch, durationS, warmS, loadPct, workers });
-  const after = await rawVerifyRate(sample, samplePub, 2000);
-  const rawAfter = after.rate;
-  const raw = (rawBefore + rawAfter) / 2;
-  const verifyCpuUs = (before.cpuUs + after.cpuUs) / 2;
+  const empty = preload ? await runNode(undefined, chains, { batch, durationS, warmS, loadPct, workers, raw }) : undefined;
+  const run = await runNode(pgServer ? await pgDb() : preload ? preloadDb(preload) : undefined, chains, { batch, durationS, warmS, loadPct, workers, raw });
   const describe = (r: NodeRun, label: string) => {
     lines.push(
+      `${label}: raw node:crypto Ed25519 verify on ${cores} cores: ${f1(r.raw[0].rate)}/s before the full load, ${f1(r.raw[1].rate)}/s after, mean ${f1(r.rawRate)}/s (one verify: ${f1(r.verifyCpuUs)} us of CPU; the node used ${f1(r.nodeCpuDuringRawMs)} ms of CPU meanwhile)`,
       `${label}: full load ${r.full.accepted} accepted in ${f1(r.full.seconds)} s = ${f1(r.acceptedPerS)}/s; latency p50 ${f1(percentile(r.full.latMs, 50))} ms, p99 ${f1(percentile(r.full.latMs, 99))} ms (${r.full.latMs.length} requests)`,
       `${label}: paced at ${loadPct}% (${f1((r.acceptedPerS * loadPct) / 100)}/s offered): ${r.paced.accepted} accepted in ${f1(r.paced.seconds)} s; latency p50 ${f1(percentile(r.paced.latMs, 50))} ms, p99 ${f1(percentile(r.paced.latMs, 99))} ms (${r.paced.latMs.length} requests)`,
       `${label}: node CPU per accepted report under full load ${f1(r.nodeCpuUs)} us (main thread ${f1(r.mainCpuUs)} us, other threads ${f1(r.nodeCpuUs - r.mainCpuUs)} us); ${r.commits} group commits; load generator ${f1(r.clientCpuUs)} us`,
@@ -513,7 +510,6 @@ async function main(): Promise<void> {
     pgServer
       ? `nodes: ${nodes} on one PostgreSQL database, ${workers ?? cores} verify workers each; ${devices} devices x batches of ${batch}`
       : `node: SQLite, ${workers ?? cores} verify workers; ${devices} devices x batches of ${batch}`,
-    `raw node:crypto Ed25519 verify on ${cores} cores: ${f1(rawBefore)}/s before the load, ${f1(rawAfter)}/s after, mean ${f1(raw)}/s (one verify: ${f1(verifyCpuUs)} us of CPU)`,
   );
   if (empty) describe(empty, 'empty database');
   describe(run, preload ? `preloaded with ${preload} reports` : 'empty database');
@@ -527,13 +523,24 @@ async function main(): Promise<void> {
     // cpu_ratio: one raw verify's CPU over the node's CPU per accepted report. Unlike ratio it
     // does not move with what else the machine runs: it is the ratio an idle machine would show
     // if the node kept every core busy.
-    `accepted_per_s=${f1(run.acceptedPerS)} p50_ms=${f1(percentile(run.paced.latMs, 50))} p99_ms=${f1(percentile(run.paced.latMs, 99))} raw_verify_per_s=${f1(raw)} ratio=${(run.acceptedPerS / raw).toFixed(3)} cpu_ratio=${(verifyCpuUs / run.nodeCpuUs).toFixed(3)}`,
+    `accepted_per_s=${f1(run.acceptedPerS)} p50_ms=${f1(percentile(run.paced.latMs, 50))} p99_ms=${f1(percentile(run.paced.latMs, 99))} raw_verify_per_s=${f1(run.rawRate)} ratio=${(run.acceptedPerS / run.rawRate).toFixed(3)} cpu_ratio=${(run.verifyCpuUs / run.nodeCpuUs).toFixed(3)}`,
   );
   process.stdout.write(lines.join('\n') + '\n');
   }
 }
 
+interface RawRate {
+  rate: number;
+  cpuUs: number;
+}
+
 interface NodeRun {
+  /** The raw verify rate just before and just after the full load. */
+  raw: [RawRate, RawRate];
+  rawRate: number;
+  verifyCpuUs: number;
+  /** What the node used while the raw rate was measured (it should idle). */
+  nodeCpuDuringRawMs: number;
   full: Phase;
   paced: Phase;
   acceptedPerS: number;
@@ -553,7 +560,7 @@ interface NodeRun {
 async function runNode(
   dbFile: string | { postgres: string; nodes: number } | undefined,
   chains: Buffer[][],
-  o: { batch: number; durationS: number; warmS: number; loadPct: number; workers: number | undefined },
+  o: { batch: number; durationS: number; warmS: number; loadPct: number; workers: number | undefined; raw: () => Promise<RawRate> },
 ): Promise<NodeRun> {
   const tmp = mkdtempSync(path.join(tmpdir(), 'deep-bench-ingest-'));
   let db = path.join(tmp, 'ledger.db');
@@ -571,6 +578,17 @@ async function runNode(
     const at: Cursors = chains.map(() => 0);
     // Warm-up (tsx compiling the workers, JIT, SQLite pages), then full load.
     await fullLoad(urls, chains, at, o.warmS);
+    // The ceiling on either side of the full load, the node idle: 1 s to settle its
+    // leftovers (batches, garbage), then the raw rate; the node's CPU meanwhile is printed.
+    let nodeCpuDuringRaw = 0;
+    const rawNow = async (): Promise<RawRate> => {
+      await new Promise((r) => setTimeout(r, 1000));
+      const c0 = cpu();
+      const r = await o.raw();
+      nodeCpuDuringRaw += cpu() - c0;
+      return r;
+    };
+    const rawBefore = await rawNow();
     // The main thread's id is the process id (Linux): the rest is the workers and libuv's pool.
     const cpu0 = cpu();
     const main0 = mainCpu();
@@ -589,6 +607,7 @@ async function runNode(
     const nodeCpuUs = ((cpu() - cpu0) / full.accepted) * 1e6;
     const mainCpuUs = ((mainCpu() - main0) / full.accepted) * 1e6;
     const acceptedPerS = full.accepted / full.seconds;
+    const rawAfter = await rawNow();
     // Paced load for the latency.
     // The node leaves full load with work behind (batches to close, garbage to collect): 2 s
     // at the paced rate first, so the latency measured is that of the paced load itself.
@@ -609,7 +628,10 @@ async function runNode(
     }
     full.latMs.sort((a, b) => a - b);
     paced.latMs.sort((a, b) => a - b);
-    return { full, paced, acceptedPerS, nodeCpuUs, mainCpuUs, clientCpuUs, commits, threadCpuUs };
+    return {
+      raw: [rawBefore, rawAfter], rawRate: (rawBefore.rate + rawAfter.rate) / 2, verifyCpuUs: (rawBefore.cpuUs + rawAfter.cpuUs) / 2,
+      nodeCpuDuringRawMs: nodeCpuDuringRaw * 1000, full, paced, acceptedPerS, nodeCpuUs, mainCpuUs, clientCpuUs, commits, threadCpuUs,
+    };
   } finally {
     for (const { child } of started) if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(tmp, { recursive: true, force: true });
