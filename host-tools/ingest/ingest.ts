@@ -54,6 +54,13 @@ export interface IngestOptions {
   commitDelayMs?: number;
   /** A commit starts without waiting once this many reports are verified (default 4000). */
   commitReports?: number;
+  /**
+   * With at least `backlogReports` reports still being verified (default 1000, ~75 ms of
+   * verification on two cores: the node is behind its load), verified ones wait up to this
+   * long instead, ms (default 30): see scheduleFlush.
+   */
+  backlogCommitDelayMs?: number;
+  backlogReports?: number;
 }
 
 interface QueuedItem {
@@ -138,6 +145,8 @@ export function createIngest(opts: IngestOptions): Ingest {
   const maxForkEvidence = opts.maxForkEvidence ?? 16;
   const logThrottle = new LogThrottle(opts.logIntervalMs ?? 60_000, now);
   const commitDelayMs = opts.commitDelayMs ?? 10;
+  const backlogCommitDelayMs = opts.backlogCommitDelayMs ?? 30;
+  const backlogReports = opts.backlogReports ?? 1000;
   const commitReports = opts.commitReports ?? 4000;
   // The SQLite store answers every call at once: most reports need no promise (acceptInOrder).
   const syncStore = store.kind === 'sqlite';
@@ -161,14 +170,18 @@ export function createIngest(opts: IngestOptions): Ingest {
     // paid per commit, so under load a commit should carry many reports. While reports are
     // still being verified, the verified ones wait for them, up to commitDelayMs; an idle
     // node (nothing else in verification) commits at once.
+    // Behind its load, a node answers late anyway, and every commit it saves is CPU for
+    // verification: there it waits longer, and commits carry about three times as many
+    // reports (measured on 2 cores: ~3 us less main-thread CPU per report).
     const verifying = depth - queued - committing;
     const waited = performance.now() - queuedSince;
-    if (verifying > 0 && queued < commitReports && waited < commitDelayMs) {
+    const delay = verifying >= backlogReports ? backlogCommitDelayMs : commitDelayMs;
+    if (verifying > 0 && queued < commitReports && waited < delay) {
       if (!delayTimer) {
         delayTimer = setTimeout(() => {
           delayTimer = undefined;
           scheduleFlush();
-        }, Math.max(1, Math.ceil(commitDelayMs - waited)));
+        }, Math.max(1, Math.ceil(delay - waited)));
       }
       return;
     }
