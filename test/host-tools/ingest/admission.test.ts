@@ -96,17 +96,27 @@ function post(url: string, b: Buffer): Promise<{ status: number; text: string }>
   });
 }
 
+/** A server in front of a held ingest (heldIngest) with an admission bound of `maxInFlight`. */
+async function withServer(maxInFlight: number, fn: (url: string, h: ReturnType<typeof heldIngest>) => Promise<void>) {
+  const h = heldIngest();
+  const metrics = createMetrics({ queueDepth: () => 0, openGaps: () => 0, devices: () => 0 });
+  const server = createIngestServer({ ingest: h.ingest, store: {} as never, logger: silentLogger, metrics, workers: 1, schemaVersion: 4, maxInFlightReports: maxInFlight });
+  const url = await listen(server, 0, '127.0.0.1');
+  try {
+    await fn(url, h);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
 const until = async (cond: () => boolean, what: string) => {
   for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
   assert.ok(cond(), what);
 };
 
 test('POST /v1/reports: beyond --max-in-flight a request waits unread, and is served when reports leave', async () => {
-  const h = heldIngest();
-  const metrics = createMetrics({ queueDepth: () => 0, openGaps: () => 0, devices: () => 0 });
-  const server = createIngestServer({ ingest: h.ingest, store: {} as never, logger: silentLogger, metrics, workers: 1, schemaVersion: 4, maxInFlightReports: 150 });
-  const url = await listen(server, 0, '127.0.0.1');
-  try {
+  await withServer(150, async (url, h) => {
     const answers = [0, 1, 2, 3].map(() => post(url, body(100)));
     // 100 in flight < 150 lets a second in; 200 holds the other two.
     await until(() => h.held.length === 2, 'two requests submitted');
@@ -123,18 +133,11 @@ test('POST /v1/reports: beyond --max-in-flight a request waits unread, and is se
     assert.equal(done.map((d) => JSON.parse(d.text).accepted), [100, 100, 100, 100]);
     // At most the bound plus one request's reports.
     assert.ok(h.maxDepth() <= 250, `max in flight ${h.maxDepth()}`);
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
+  });
 });
 
 test('POST /v1/reports: a client gone while its body is read frees its place', async () => {
-  const h = heldIngest();
-  const metrics = createMetrics({ queueDepth: () => 0, openGaps: () => 0, devices: () => 0 });
-  const server = createIngestServer({ ingest: h.ingest, store: {} as never, logger: silentLogger, metrics, workers: 1, schemaVersion: 4, maxInFlightReports: 1 });
-  const url = await listen(server, 0, '127.0.0.1');
-  try {
+  await withServer(1, async (url, h) => {
     // Headers and half of the promised body, then the connection closes.
     const port = Number(new URL(url).port);
     await new Promise<void>((resolve, reject) => {
@@ -153,10 +156,7 @@ test('POST /v1/reports: a client gone while its body is read frees its place', a
     await until(() => h.held.length === 1, 'the next request is let in');
     h.held[0].release();
     assert.is((await next).status, 200);
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
+  });
 });
 
 test.run();
