@@ -21,7 +21,7 @@ import { decodeSign1 } from '../../protocol/cose';
 import { decodeReport, type EnergyReport } from '../../protocol/report';
 import { checkChain, type ChainView, type VerifiedReport } from '../verify';
 import { LogThrottle } from './limits';
-import { unpackVerdicts, type PackedVerdicts } from './verdicts';
+import { ownHead, unpackVerdicts, type PackedVerdicts } from './verdicts';
 
 /** Checks a pairing proof: the device's signature over the node's challenge. */
 export type PairingCheck = (
@@ -223,7 +223,10 @@ export function createIngest(opts: IngestOptions): Ingest {
           }
         }
         // One head write per device and commit, however many of its reports went in.
-        for (const [id, h] of moved) await store.setHead(id, h.seq, h.hash, h.lastSeenAt, h.faults);
+        for (const [id, h] of moved) {
+          await store.setHead(id, h.seq, h.hash, h.lastSeenAt, h.faults);
+          keepHead(chains.get(id));
+        }
         moved.clear();
       });
     } catch (err) {
@@ -474,6 +477,14 @@ export function createIngest(opts: IngestOptions): Ingest {
     c.hash = r.hash;
     c.report = decoded;
     return written;
+  }
+
+  /** The head a chain keeps after a commit, made independent of its message (verdicts.ts). */
+  function keepHead(c: ChainState | undefined): void {
+    if (!c?.report) return;
+    const own = ownHead(c.report, c.hash);
+    c.report = own.report;
+    c.hash = own.hash;
   }
 
   /**

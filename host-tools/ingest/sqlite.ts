@@ -630,6 +630,8 @@ export function openSqliteStore(file: string): SqliteStore {
       const bound = insertValues[n];
       for (let i = 0; i < bound.length; i++) bound[i] = v[i];
       const id = Number(st.insAccepted[n].run(bound).lastInsertRowid);
+      // The arrays outlive the insert: they must not keep the report's message buffers.
+      v[2] = v[3] = v[4] = bound[2] = bound[3] = bound[4] = null;
       const synced = r.windowStart !== null && r.windowEnd !== null;
       unbatched.push({
         rowId: id, acceptedAt, device: r.deviceId, seq: r.seq, bytes: tailBytes.copy(r.bytes), synced,

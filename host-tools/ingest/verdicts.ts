@@ -94,8 +94,11 @@ const int = (x: number): number => (x === (x | 0) ? x | 0 : x);
 
 /**
  * The verdicts of reports `reports[from..]`, received at `receivedAt`, with their records
- * (facts.ts ReportRecord), byte arrays of their own (copies, so that a chain head kept in
- * memory does not keep a whole message's buffer alive).
+ * (facts.ts ReportRecord). Their kid, prev and hash are views into the message's bytes, not
+ * copies: a copy of 8 or 32 bytes is a typed array kept inside the V8 heap, and the SQLite
+ * binding that reads it first moves it out to a buffer of its own (a malloc per array, two
+ * per report). The one report per device and commit that stays in memory as its chain's
+ * head is copied then (ownHead), so no head keeps a whole message's buffer alive.
  */
 export function unpackVerdicts(p: PackedVerdicts, reports: readonly Uint8Array[], from: number, receivedAt: number): Verdict[] {
   const out = new Array<Verdict>(p.count);
@@ -121,9 +124,9 @@ export function unpackVerdicts(p: PackedVerdicts, reports: readonly Uint8Array[]
     }
     const report: EnergyReport = {
       version: REPORT_VERSION,
-      kid: bytes.slice(b, b + KID),
+      kid: bytes.subarray(b, b + KID),
       seq: int(f[o + 2]),
-      prev: bytes.slice(b + KID, b + KID + 32),
+      prev: bytes.subarray(b + KID, b + KID + 32),
       clock: int(f[o + 3]),
       startS: f[o + 4],
       durationS: int(f[o + 5]),
@@ -132,7 +135,15 @@ export function unpackVerdicts(p: PackedVerdicts, reports: readonly Uint8Array[]
       firmware: int(f[o + 6]),
     };
     if (f[o + 10] >= 0) report.gap = { mergedWindows: int(f[o + 10]), lostS: int(f[o + 11]) };
-    out[i] = { ok: true, micros: f[o + 1], report, facts: new ReportRecord(report, bytes.slice(b + KID + 32, b + BYTES), reports[from + i], receivedAt) };
+    out[i] = { ok: true, micros: f[o + 1], report, facts: new ReportRecord(report, bytes.subarray(b + KID + 32, b + BYTES), reports[from + i], receivedAt) };
   }
   return out;
+}
+
+/**
+ * A chain head that stays in memory, with byte arrays of its own: an unpacked verdict's
+ * kid, prev and hash are views into its message's buffer (unpackVerdicts).
+ */
+export function ownHead(report: EnergyReport, hash: Uint8Array): { report: EnergyReport; hash: Uint8Array } {
+  return { report: { ...report, kid: report.kid.slice(), prev: report.prev.slice() }, hash: hash.slice() };
 }

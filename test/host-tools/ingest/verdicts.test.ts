@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import type { EnergyReport } from '../../../protocol/report';
 import { ReportRecord } from '../../../host-tools/ingest/facts';
-import { packVerdicts, unpackVerdicts, type WorkerVerdict } from '../../../host-tools/ingest/verdicts';
+import { ownHead, packVerdicts, unpackVerdicts, type WorkerVerdict } from '../../../host-tools/ingest/verdicts';
 import type { Verdict } from '../../../host-tools/ingest/types';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -69,12 +69,17 @@ test('the packed buffers are moved through postMessage, and what arrives unpacks
   port1.close();
 });
 
-test('unpacked byte arrays are copies of their own: a kept chain head does not hold the message buffer', () => {
+test('unpacked byte arrays are views into the message, and ownHead copies them out for a head that stays', () => {
   const [v] = fc.sample(acceptedArb, { numRuns: 1, seed: 3 });
   const got = unpackVerdicts(packVerdicts([v, v]).packed, bytesOf(2), 0, AT)[0] as Extract<Verdict, { ok: true }>;
-  assert.is(got.facts.hash.buffer.byteLength, 32);
-  assert.is(got.report.prev.buffer.byteLength, 32);
-  assert.is(got.report.kid.buffer.byteLength, 8);
+  // No copy per report: kid, prev and hash share the message's buffer (2 verdicts x 72 bytes).
+  for (const b of [got.facts.hash, got.report.prev, got.report.kid]) assert.is(b.buffer.byteLength, 144);
+  const own = ownHead(got.report, got.facts.hash);
+  assert.is(own.hash.buffer.byteLength, 32);
+  assert.is(own.report.prev.buffer.byteLength, 32);
+  assert.is(own.report.kid.buffer.byteLength, 8);
+  assert.equal(own.hash, got.facts.hash);
+  assert.equal(own.report, got.report);
 });
 
 test('a verdict of a share of a request points at its own report: reports[from + i]', () => {
