@@ -16,7 +16,7 @@ import type { ReportAnswer } from './types';
 import { Admission, reportsInBody } from './admission';
 import type { Store } from './store';
 import type { Logger } from './log';
-import type { IngestMetrics } from './metrics';
+import { Gauge, type IngestMetrics } from './metrics';
 import type { OwnerHook, OwnerRequest } from './owners';
 import { RateLimiter } from './limits';
 import type { PriceSeries } from '../testnet/prices';
@@ -711,6 +711,7 @@ export function createIngestServer(opts: ServerOptions): Server {
     registerLimit: new RateLimiter(opts.limits?.registerPerMin ?? DEFAULT_LIMITS.registerPerMin),
     rejectLimit: new RateLimiter(opts.limits?.rejectionsPerMin ?? DEFAULT_LIMITS.rejectionsPerMin),
   };
+  s.metrics.add(new Gauge('deep_ingest_admission_waiting', 'Report requests waiting with their body unread for room under --max-in-flight.', () => s.admission.queued));
   return createServer((req, res) => {
     const t0 = process.hrtime.bigint();
     const label = { route: 'unknown', path: req.url ?? '/' };

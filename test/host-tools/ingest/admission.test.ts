@@ -122,6 +122,8 @@ test('POST /v1/reports: beyond --max-in-flight a request waits unread, and is se
     await until(() => h.held.length === 2, 'two requests submitted');
     await new Promise((r) => setTimeout(r, 50));
     assert.is(h.held.length, 2, 'the third waits while 200 reports are in flight');
+    const waiting = async () => Number(/^deep_ingest_admission_waiting (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+    assert.is(await waiting(), 2, 'the operator sees the two waiting');
     h.held[0].release();
     await until(() => h.held.length === 3, 'a third is let in once 100 left');
     h.held[1].release();
@@ -129,6 +131,7 @@ test('POST /v1/reports: beyond --max-in-flight a request waits unread, and is se
     h.held[2].release();
     h.held[3].release();
     const done = await Promise.all(answers);
+    assert.is(await waiting(), 0);
     assert.equal(done.map((d) => d.status), [200, 200, 200, 200]);
     assert.equal(done.map((d) => JSON.parse(d.text).accepted), [100, 100, 100, 100]);
     // At most the bound plus one request's reports.
