@@ -128,8 +128,15 @@ export function firmwareVersionString(v: number): string {
   return Math.floor(v / 65536) + '.' + (Math.floor(v / 256) % 256) + '.' + (v % 256);
 }
 
+// -0 compares equal to 0 yet encodes as the float f98000 (cbor.ts), and the re-encoding
+// check cannot catch it since it re-encodes the same way: an integer field must refuse it
+// (one report, one encoding; Espruino has no -0, so it would read such a report as 0).
+function isNegZero(v: number): boolean {
+  return v === 0 && 1 / v < 0;
+}
+
 function isUint(v: unknown, max: number): boolean {
-  return typeof v === 'number' && v === Math.floor(v) && v >= 0 && v <= max;
+  return typeof v === 'number' && v === Math.floor(v) && v >= 0 && v <= max && !isNegZero(v);
 }
 
 function uint(v: unknown, field: string, max?: number): number {
@@ -139,7 +146,7 @@ function uint(v: unknown, field: string, max?: number): number {
 }
 
 function sint(v: unknown, field: string): number {
-  if (typeof v !== 'number' || v !== Math.floor(v) || v > MAX_SAFE || v < -MAX_SAFE) {
+  if (typeof v !== 'number' || v !== Math.floor(v) || v > MAX_SAFE || v < -MAX_SAFE || isNegZero(v)) {
     throw reportError(field, 'expected integer, got ' + describe(v));
   }
   return v;
@@ -155,6 +162,7 @@ function describe(v: unknown): string {
   if (v instanceof Array) return 'array of ' + v.length;
   if (v instanceof CborMap) return 'map';
   if (typeof v === 'string') return 'text';
+  if (typeof v === 'number' && isNegZero(v)) return '-0 (a float)';
   return String(v);
 }
 

@@ -131,6 +131,15 @@ test('decodeReport: strict, with the field named', () => {
   const i = toHex(b).indexOf('0818' + '3c'); // key 8 (duration) = 60
   const floaty = fromHex(toHex(b).slice(0, i) + '08f95380' + toHex(b).slice(i + 6));
   assert.is(fieldOf(() => decodeReport(floaty)), 'payload');
+  // -0 (the half float f98000) is not the integer 0: its re-encoding is f98000 again, so
+  // only the field check can refuse it (and Espruino has no -0 at all)
+  const negZero = (k: number) => decodeReport(withEntry(k, -0));
+  assert.is(toHex(withEntry(11, -0)).indexOf('0bf98000') >= 0, true);
+  assert.is(fieldOf(() => negZero(11)), 'firmware');
+  assert.is(fieldOf(() => decodeReport(withEntry(10, [0, -0, 0]))), 'faults.bms');
+  assert.throws(() => negZero(11), /firmware: expected integer in \[0, \d+\], got -0 \(a float\)/);
+  assert.is(fieldOf(() => decodeReport(encode(new CborMap(m.entries.map((e) => (e[0] === 9 ? [9, [[10, 4200, -0, 0, 310, -95, 1, 2, 3, 4]]] : e) as never))))), 'packs[0].packToGridMwh');
+  assert.throws(() => encodeReport({ ...realistic(), durationS: -0 }), /durationS/);
   // truncated and trailing bytes
   assert.is(fieldOf(() => decodeReport(b.subarray(0, b.length - 1))), 'payload');
   assert.is(fieldOf(() => decodeReport(new Uint8Array([...b, 0]))), 'payload');
