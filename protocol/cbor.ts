@@ -113,6 +113,15 @@ function isSafeInt(n: number): boolean {
   return n === Math.floor(n) && n <= MAX_SAFE && n >= -MAX_SAFE;
 }
 
+/**
+ * Whether the encoder writes n as a CBOR integer (major type 0 or 1): a safe integer other
+ * than -0, which compares equal to 0 but is the float f98000. A message's integer fields
+ * accept exactly these (protocol/report.ts).
+ */
+export function isCborInt(n: number): boolean {
+  return isSafeInt(n) && !(n === 0 && 1 / n < 0);
+}
+
 function pow2(k: number): number {
   var r = 1;
   while (k > 0) { r *= 2; k--; }
@@ -253,7 +262,7 @@ function encodeInto(v: CborValue, out: number[], depth: number): void {
   if (depth > 64) throw new Error('CBOR encode: nesting deeper than 64');
   var i: number;
   if (typeof v === 'number') {
-    if (isSafeInt(v) && !(v === 0 && 1 / v < 0)) {
+    if (isCborInt(v)) {
       if (v >= 0) writeHead(0, v, out);
       else writeHead(1, -1 - v, out);
     } else writeFloat(v, out);

@@ -3,7 +3,7 @@
 // A CBOR map with small integer keys, encoded deterministically (protocol/cbor). Packs are
 // positional arrays so a dual-pack report stays small. Integers only, every energy in mWh
 // and every charge in mAh, every time in whole seconds.
-import { CborMap, CborValue, decode, encode, isCborError } from './cbor';
+import { CborMap, CborValue, decode, encode, isCborError, isCborInt } from './cbor';
 import { bytesEqual, MAX_SAFE } from './bytes';
 import { KID_BYTES } from './kid';
 import { sign1, sign1Stepped, Signer, SteppedSigner, SteppedSign1 } from './cose';
@@ -128,15 +128,12 @@ export function firmwareVersionString(v: number): string {
   return Math.floor(v / 65536) + '.' + (Math.floor(v / 256) % 256) + '.' + (v % 256);
 }
 
-// -0 compares equal to 0 yet encodes as the float f98000 (cbor.ts), and the re-encoding
-// check cannot catch it since it re-encodes the same way: an integer field must refuse it
-// (one report, one encoding; Espruino has no -0, so it would read such a report as 0).
-function isNegZero(v: number): boolean {
-  return v === 0 && 1 / v < 0;
-}
-
+// An integer field takes what CBOR writes as an integer (isCborInt), so not -0: it compares
+// equal to 0 yet encodes as the float f98000, and the re-encoding check cannot catch it
+// since it re-encodes the same way (one report, one encoding; Espruino has no -0 and would
+// read such a report as 0).
 function isUint(v: unknown, max: number): boolean {
-  return typeof v === 'number' && v === Math.floor(v) && v >= 0 && v <= max && !isNegZero(v);
+  return typeof v === 'number' && isCborInt(v) && v >= 0 && v <= max;
 }
 
 function uint(v: unknown, field: string, max?: number): number {
@@ -146,7 +143,7 @@ function uint(v: unknown, field: string, max?: number): number {
 }
 
 function sint(v: unknown, field: string): number {
-  if (typeof v !== 'number' || v !== Math.floor(v) || v > MAX_SAFE || v < -MAX_SAFE || isNegZero(v)) {
+  if (typeof v !== 'number' || !isCborInt(v)) {
     throw reportError(field, 'expected integer, got ' + describe(v));
   }
   return v;
@@ -162,7 +159,8 @@ function describe(v: unknown): string {
   if (v instanceof Array) return 'array of ' + v.length;
   if (v instanceof CborMap) return 'map';
   if (typeof v === 'string') return 'text';
-  if (typeof v === 'number' && isNegZero(v)) return '-0 (a float)';
+  // The one number equal to 0 that is not a CBOR integer.
+  if (v === 0 && !isCborInt(v)) return '-0 (a float)';
   return String(v);
 }
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { Decoder, Tag } from 'cbor-x';
-import { CborMap, CborTag, CBOR_ERR, decode, decodeFirst, decodeSequence, encode, utf8Encode, type CborValue, type CborError } from '../../protocol/cbor';
+import { CborMap, CborTag, CBOR_ERR, decode, decodeFirst, decodeSequence, encode, isCborInt, utf8Encode, type CborValue, type CborError } from '../../protocol/cbor';
 import { fromHex, toHex } from '../../protocol/bytes';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -302,6 +302,13 @@ test('floats: shortest of half/single/double, exact', () => {
     assert.is(toHex(encode(v)), hex, String(v));
     assert.ok(Object.is(decode(fromHex(hex)), v));
   }
+});
+
+test('isCborInt: exactly the numbers encode writes as an integer (major type 0 or 1)', () => {
+  for (const n of [0, 1, -1, 23, 24, -25, 2 ** 32, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, -0, 0.5, NaN, Infinity, 2 ** 53]) {
+    assert.is(isCborInt(n), encode(n)[0] >> 5 <= 1, String(n));
+  }
+  assert.is(isCborInt(-0), false);
 });
 
 test.run();
